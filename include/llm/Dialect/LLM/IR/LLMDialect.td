@@ -1,0 +1,42 @@
+//===- LLMDialect.td - the llm dialect definition ----------*- tablegen -*-===//
+//
+// The llm dialect models the building blocks of Transformer models at the
+// tensor level: embeddings, positional encodings, norms, linear layers,
+// attention, feed-forward blocks and losses.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLM_DIALECT_LLM_IR_LLMDIALECT_TD
+#define LLM_DIALECT_LLM_IR_LLMDIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def LLM_Dialect : Dialect {
+  let name = "llm";
+  let cppNamespace = "::mlir::llm";
+  let summary = "Tensor-level building blocks of Transformer models";
+  let description = [{
+    The `llm` dialect is the entry level of llm-opt. Every op works on builtin
+    ranked tensors whose batch and sequence dimensions may be dynamic. The ops
+    are coarse on purpose: attention is one op rather than a matmul/softmax
+    pattern, so that importers raise it once and every later pass (flash-style
+    fusion, head pruning, KV-cache insertion, autodiff) works on the op.
+
+    Activations use the layout `[batch, seq, features]`; the heads of an
+    attention op are packed into the feature dimension (`heads * head_dim`),
+    so that the op reads the output of a linear layer directly. Weights are
+    laid out as PyTorch stores them (`[out, in]` for a linear layer) unless the
+    op says otherwise (`weight_layout in_out`, as GPT-2's `Conv1D` stores them).
+
+    Weights are function arguments bound by the runtime, not constants: one
+    compiled model serves many checkpoints and training updates them in place.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+  let hasConstantMaterializer = 1;
+  let useDefaultAttributePrinterParser = 1;
+}
+
+class LLM_Op<string mnemonic, list<Trait> traits = []>
+    : Op<LLM_Dialect, mnemonic, traits>;
+
+#endif // LLM_DIALECT_LLM_IR_LLMDIALECT_TD

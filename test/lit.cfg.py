@@ -1,0 +1,38 @@
+# -*- Python -*-
+# The lit configuration of llm-opt's FileCheck tests.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "LLM"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.llm_obj_root, "test")
+# unit/ is a suite of its own (GoogleTest format), found through its site config.
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py.in", "CMakeLists.txt",
+                   "Inputs"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%llm_src_root", config.llm_src_root))
+config.substitutions.append(("%llm_obj_root", config.llm_obj_root))
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llm_tools_dir, append_path=False)
+
+if config.llm_sanitizers:
+    config.available_features.add("sanitizers")
+    # A finding must fail the test; leaks inside libMLIR's static registries
+    # are not ours.
+    config.environment["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+    config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+else:
+    config.available_features.add("no-sanitizers")
+
+tool_dirs = [config.llm_tools_dir, config.llvm_tools_dir]
+tools = ["llm-opt"]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
