@@ -22,6 +22,7 @@ config.substitutions.append(("%llm_obj_root", config.llm_obj_root))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llm_tools_dir, append_path=True)
 
 if config.llm_sanitizers:

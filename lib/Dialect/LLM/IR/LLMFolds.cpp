@@ -77,17 +77,26 @@ struct DropDefaultOperands : OpRewritePattern<OpTy> {
 
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
-    bool changed = false;
+    auto isDefault = [](DefaultOperand &operand) {
+      return !operand.range.empty() &&
+             isFloatSplat(operand.range[0].get(), operand.defaultValue);
+    };
+    // Look before touching the op: a modification notifies the driver,
+    // which would revisit the op forever.
+    if (llvm::none_of(getDefaultOperands(op), isDefault))
+      return failure();
     rewriter.modifyOpInPlace(op, [&] {
-      for (DefaultOperand operand : getDefaultOperands(op)) {
-        if (operand.range.empty() ||
-            !isFloatSplat(operand.range[0].get(), operand.defaultValue))
-          continue;
-        operand.range.clear();
-        changed = true;
+      // Clear one operand at a time: clearing shifts the operand segments,
+      // so ranges taken before a clear are stale after it.
+      while (true) {
+        SmallVector<DefaultOperand> operands = getDefaultOperands(op);
+        auto it = llvm::find_if(operands, isDefault);
+        if (it == operands.end())
+          break;
+        it->range.clear();
       }
     });
-    return success(changed);
+    return success();
   }
 
   static SmallVector<DefaultOperand> getDefaultOperands(OpTy op);
@@ -180,7 +189,8 @@ struct NormalizeSoftmaxAxis : OpRewritePattern<SoftmaxOp> {
 
   LogicalResult matchAndRewrite(SoftmaxOp op,
                                 PatternRewriter &rewriter) const override {
-    if (op.getAxis() >= 0)
+    // I64Attr reads back as uint64_t: compare as signed.
+    if (static_cast<int64_t>(op.getAxis()) >= 0)
       return failure();
     rewriter.modifyOpInPlace(op, [&] { op.setAxis(op.getNormalizedAxis()); });
     return success();

@@ -15,6 +15,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -127,6 +128,44 @@ static LogicalResult checkPositions(const InferDiag &diag, Value positions,
   return diag.fail("positions must have shape [", formatShape(tokenShape),
                    "] or [", formatShape(tokenShape.take_back()), "], got [",
                    type ? formatShape(type.getShape()) : "unranked", "]");
+}
+
+//===----------------------------------------------------------------------===//
+// BoundedTensorSizes
+//===----------------------------------------------------------------------===//
+
+/// The byte size of a statically shaped part of `type`, or nullopt when it
+/// overflows int64. Dynamic dimensions count as one.
+static std::optional<int64_t> staticByteSize(RankedTensorType type) {
+  unsigned bitWidth = type.getElementType().getIntOrFloatBitWidth();
+  int64_t bytes = std::max<int64_t>(1, (bitWidth + 7) / 8);
+  for (int64_t dim : type.getShape()) {
+    if (ShapedType::isDynamic(dim))
+      continue;
+    if (llvm::MulOverflow(bytes, dim, bytes))
+      return std::nullopt;
+  }
+  return bytes;
+}
+
+LogicalResult mlir::llm::detail::verifyBoundedTensorSizes(Operation *op) {
+  auto check = [&](Type type, StringRef kind,
+                   unsigned index) -> LogicalResult {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor || !tensor.getElementType().isIntOrFloat() ||
+        staticByteSize(tensor))
+      return success();
+    return op->emitOpError()
+           << kind << " #" << index << " of type " << type
+           << " holds more bytes than a 64-bit size can count";
+  };
+  for (auto [index, type] : llvm::enumerate(op->getOperandTypes()))
+    if (failed(check(type, "operand", index)))
+      return failure();
+  for (auto [index, type] : llvm::enumerate(op->getResultTypes()))
+    if (failed(check(type, "result", index)))
+      return failure();
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

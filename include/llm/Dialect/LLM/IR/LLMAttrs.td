@@ -2,7 +2,8 @@
 //
 // Enumerations that parameterize llm ops (activation kinds, weight layouts,
 // loss reductions, ...). Each is a dialect attribute printed as a bare
-// keyword inside an op's custom form, e.g. `llm.ffn swiglu ...`.
+// keyword inside an op's custom form, e.g. `llm.ffn swiglu ...`: the op
+// formats put `` before them, since the attribute prints its own space.
 //
 //===----------------------------------------------------------------------===//
 

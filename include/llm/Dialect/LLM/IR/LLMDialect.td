@@ -36,7 +36,13 @@ def LLM_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
 }
 
+// Every tensor an llm op touches must have a byte size that fits in int64, so
+// that no later size computation overflows.
+def LLM_BoundedTensorSizes : NativeOpTrait<"BoundedTensorSizes"> {
+  let cppNamespace = "::mlir::OpTrait::llm";
+}
+
 class LLM_Op<string mnemonic, list<Trait> traits = []>
-    : Op<LLM_Dialect, mnemonic, traits>;
+    : Op<LLM_Dialect, mnemonic, !listconcat([LLM_BoundedTensorSizes], traits)>;
 
 #endif // LLM_DIALECT_LLM_IR_LLMDIALECT_TD

@@ -16,6 +16,23 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+namespace mlir::llm::detail {
+/// Fails when an operand or result tensor of `op` holds more bytes than
+/// int64 can count.
+LogicalResult verifyBoundedTensorSizes(Operation *op);
+} // namespace mlir::llm::detail
+
+namespace mlir::OpTrait::llm {
+/// Checks that every tensor an llm op touches has a representable byte size.
+template <typename ConcreteType>
+class BoundedTensorSizes : public TraitBase<ConcreteType, BoundedTensorSizes> {
+public:
+  static LogicalResult verifyTrait(Operation *op) {
+    return ::mlir::llm::detail::verifyBoundedTensorSizes(op);
+  }
+};
+} // namespace mlir::OpTrait::llm
+
 #define GET_OP_CLASSES
 #include "llm/Dialect/LLM/IR/LLMOps.h.inc"
 

@@ -78,7 +78,7 @@ def LLM_PositionalEncodingOp : LLM_Op<"positional_encoding",
                        Optional<LLM_IndexTensor>:$positions);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
-    $kind $input (`table` $table^)? (`positions` $positions^)? attr-dict `:`
+    `` $kind $input (`table` $table^)? (`positions` $positions^)? attr-dict `:`
     functional-type(operands, results)
   }];
   let hasCanonicalizer = 1;
@@ -211,7 +211,7 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure, InferTypeOpAdaptor]> {
                            "::mlir::llm::WeightLayout::OutIn">:$weight_layout);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`bias` $bias^)? (`layout` $weight_layout^)? attr-dict
+    $input `,` $weight (`bias` $bias^)? (`layout` `` $weight_layout^)? attr-dict
     `:` functional-type(operands, results)
   }];
   let extraClassDeclaration = [{
@@ -354,10 +354,10 @@ def LLM_FFNOp : LLM_Op<"ffn", [Pure, InferTypeOpAdaptor,
                            "::mlir::llm::WeightLayout::OutIn">:$weight_layout);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
-    $activation $input `up` $up_weight (`bias` $up_bias^)?
+    `` $activation $input `up` $up_weight (`bias` $up_bias^)?
     (`gate` $gate_weight^ (`bias` $gate_bias^)?)?
     `down` $down_weight (`bias` $down_bias^)?
-    (`layout` $weight_layout^)? attr-dict `:`
+    (`layout` `` $weight_layout^)? attr-dict `:`
     functional-type(operands, results)
   }];
   let extraClassDeclaration = [{
@@ -391,7 +391,7 @@ def LLM_GeluOp : LLM_Op<"gelu", [Pure, Elementwise, SameOperandsAndResultType]> 
                            "::mlir::llm::GeluApproximation::None">:$approximate);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
-    $input (`approximate` $approximate^)? attr-dict `:` type($input)
+    $input (`approximate` `` $approximate^)? attr-dict `:` type($input)
   }];
   let hasFolder = 1;
 }
@@ -448,7 +448,7 @@ def LLM_CrossEntropyOp : LLM_Op<"cross_entropy", [Pure, InferTypeOpAdaptor]> {
                        DefaultValuedAttr<F64Attr, "0.0">:$label_smoothing);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
-    $logits `,` $labels (`reduction` $reduction^)? attr-dict `:`
+    $logits `,` $labels (`reduction` `` $reduction^)? attr-dict `:`
     functional-type(operands, results)
   }];
 }

@@ -1,0 +1,4 @@
+func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = llm.gelu %x : tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
