@@ -578,3 +578,17 @@ func.func @cross_entropy_none_result(%l: tensor<8x97xf32>, %y: tensor<8xi64>) {
   %0 = llm.cross_entropy %l, %y reduction none : (tensor<8x97xf32>, tensor<8xi64>) -> tensor<f32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{'llm.param' of argument #0 must be a non-empty string}}
+func.func @param_name_not_string(%w: tensor<4xf32> {llm.param = 3 : i64}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown llm argument attribute 'llm.weight'}}
+func.func @unknown_arg_attr(%w: tensor<4xf32> {llm.weight = "w"}) {
+  return
+}

@@ -38,3 +38,17 @@ Operation *LLMDialect::materializeConstant(OpBuilder &builder, Attribute value,
                                      cast<TypedAttr>(value));
   return nullptr;
 }
+
+LogicalResult LLMDialect::verifyRegionArgAttribute(Operation *op,
+                                                   unsigned regionIndex,
+                                                   unsigned argIndex,
+                                                   NamedAttribute attribute) {
+  if (attribute.getName() != kParamAttrName)
+    return op->emitError() << "unknown llm argument attribute '"
+                           << attribute.getName().getValue() << "'";
+  auto name = dyn_cast<StringAttr>(attribute.getValue());
+  if (!name || name.getValue().empty())
+    return op->emitError() << "'" << kParamAttrName << "' of argument #"
+                           << argIndex << " must be a non-empty string";
+  return success();
+}

@@ -26,13 +26,20 @@ def LLM_Dialect : Dialect {
     attention op are packed into the feature dimension (`heads * head_dim`),
     so that the op reads the output of a linear layer directly. Weights are
     laid out as PyTorch stores them (`[out, in]` for a linear layer) unless the
-    op says otherwise (`weight_layout in_out`, as GPT-2's `Conv1D` stores them).
+    op says otherwise (`layout in_out`, as GPT-2's `Conv1D` stores them).
 
     Weights are function arguments bound by the runtime, not constants: one
     compiled model serves many checkpoints and training updates them in place.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
   let hasConstantMaterializer = 1;
+  // `llm.param = "name"` on a function argument names the checkpoint tensor
+  // the runtime binds to it.
+  let hasRegionArgAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// The argument attribute naming the checkpoint tensor of a parameter.
+    static constexpr ::llvm::StringLiteral kParamAttrName = "llm.param";
+  }];
   let useDefaultAttributePrinterParser = 1;
 }
 

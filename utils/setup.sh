@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+#===- utils/setup.sh - install what llm-opt needs (Debian packages) -------===#
+#
+# Installs the Debian packages that are missing, and nothing else. Quiet and
+# quick when everything is already there. Needs root (or sudo) only when
+# something has to be installed.
+#
+#===----------------------------------------------------------------------===#
+set -euo pipefail
+
+PACKAGES=(
+  # Toolchain: LLVM/MLIR 22 with libMLIR.so, clang, lld, ninja, cmake.
+  llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
+  ninja-build cmake make
+  # Tests: GoogleTest, lit's helpers, the PyTorch numerics reference.
+  libgtest-dev diffutils python3 python3-numpy python3-torch
+  # Runtime: JSON for safetensors headers, manifests and configs.
+  nlohmann-json3-dev
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+      grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || {
+    echo "setup: error: need root to install: ${missing[*]}" >&2
+    exit 1
+  }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
