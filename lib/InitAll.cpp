@@ -6,20 +6,38 @@
 
 #include "llm/InitAll.h"
 
+#include "llm/Conversion/Passes.h"
 #include "llm/Dialect/LLM/IR/LLMDialect.h"
+#include "llm/Pipelines/Pipelines.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 void mlir::llm::registerLLMDialects(DialectRegistry &registry) {
   registry.insert<LLMDialect, arith::ArithDialect, func::FuncDialect,
-                  math::MathDialect, tensor::TensorDialect>();
+                  linalg::LinalgDialect, math::MathDialect,
+                  tensor::TensorDialect>();
+  // What one-shot bufferization needs to know about the upstream ops the
+  // lowering produces.
+  arith::registerBufferizableOpInterfaceExternalModels(registry);
+  bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
+      registry);
+  linalg::registerBufferizableOpInterfaceExternalModels(registry);
+  tensor::registerBufferizableOpInterfaceExternalModels(registry);
 }
 
 void mlir::llm::registerLLMPasses() {
+  registerLLMConversionPasses();
+  registerLLMPipelines();
   registerCanonicalizerPass();
   registerCSEPass();
   registerInlinerPass();

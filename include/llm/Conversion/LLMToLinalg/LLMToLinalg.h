@@ -1,0 +1,36 @@
+//===- LLMToLinalg.h - llm to linalg conversion patterns --------*- C++ -*-===//
+//
+// The patterns that lower llm ops to linalg on tensors, one populate function
+// per op family so that pipelines can lower a subset (for example, keep
+// attention for a dedicated kernel and lower the rest).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLM_CONVERSION_LLMTOLINALG_LLMTOLINALG_H
+#define LLM_CONVERSION_LLMTOLINALG_LLMTOLINALG_H
+
+namespace mlir {
+class RewritePatternSet;
+} // namespace mlir
+
+namespace mlir::llm {
+
+/// llm.attention (without KV cache) to contractions and a masked softmax.
+void populateAttentionToLinalgPatterns(RewritePatternSet &patterns);
+/// llm.linear and llm.ffn to contractions with fused bias and activation.
+void populateLinearToLinalgPatterns(RewritePatternSet &patterns);
+/// llm.layer_norm and llm.rms_norm to reductions and an elementwise map.
+void populateNormToLinalgPatterns(RewritePatternSet &patterns);
+/// llm.embedding, llm.positional_encoding and llm.rope to gathers and maps.
+void populateEmbeddingToLinalgPatterns(RewritePatternSet &patterns);
+/// llm.gelu and llm.softmax to elementwise maps and reductions.
+void populateElementwiseToLinalgPatterns(RewritePatternSet &patterns);
+/// llm.cross_entropy to reductions.
+void populateLossToLinalgPatterns(RewritePatternSet &patterns);
+
+/// All of the above.
+void populateLLMToLinalgPatterns(RewritePatternSet &patterns);
+
+} // namespace mlir::llm
+
+#endif // LLM_CONVERSION_LLMTOLINALG_LLMTOLINALG_H

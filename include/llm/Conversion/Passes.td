@@ -1,0 +1,64 @@
+//===- Passes.td - conversion passes of llm-opt -------------*- tablegen -*-===//
+//
+// Passes that lower the llm dialect to upstream dialects.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLM_CONVERSION_PASSES_TD
+#define LLM_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg"> {
+  let summary = "Lower llm ops to linalg, tensor, arith and math";
+  let description = [{
+    Rewrites every llm op into `linalg.generic` (and `linalg.fill`) ops on
+    tensors, with `tensor.expand_shape` / `tensor.collapse_shape` to split
+    attention heads. Projections are contractions over the weight in its
+    stored layout (no transposed copies), norms and softmax are reductions
+    followed by elementwise maps, and attention materializes its scores per
+    head group. Reduced-precision inputs (f16, bf16) compute in f32.
+
+    The KV-cache form of `llm.attention` is not lowered yet; the pass reports
+    it as an error rather than producing wrong code.
+
+    Example:
+
+    ```mlir
+    %y = llm.linear %x, %w : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+    // becomes a linalg.fill of zeros and a linalg.generic contraction over
+    // (m, n, k) reading %x[m, k] and %w[n, k].
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def LLMMarkEntryPoints : Pass<"llm-mark-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Ask func-to-llvm for C interfaces of the public functions";
+  let description = [{
+    Sets `llvm.emit_c_interface` on every public `func.func` with a body, so
+    that `convert-func-to-llvm` emits `_mlir_ciface_NAME`, which takes and
+    returns memrefs through pointers to descriptors. Runs before the
+    conversion to the LLVM dialect; `llm-export-entry-points` finishes the job.
+  }];
+}
+
+def LLMExportEntryPoints : Pass<"llm-export-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Add the artifact ABI's C entry points";
+  let description = [{
+    For every `llvm.func @_mlir_ciface_NAME` adds `i32 llm_NAME(ptr args)`,
+    which reads one descriptor pointer per input and then one per result
+    from `args` and calls the C interface (see docs/ABI.md). Also adds
+    `i32 llm_abi_version()` and `void llm_set_num_threads(i32)`, which sets
+    the OpenMP thread count when the module uses OpenMP and does nothing
+    otherwise. Runs on a module already in the LLVM dialect.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // LLM_CONVERSION_PASSES_TD

@@ -1,0 +1,144 @@
+//===- EntryPoints.cpp - the artifact ABI's C entry points ------*- C++ -*-===//
+//
+// llm-mark-entry-points asks func-to-llvm for `_mlir_ciface_NAME` wrappers;
+// llm-export-entry-points wraps each of them in `i32 llm_NAME(ptr args)`, the
+// one calling convention the runtime knows (docs/ABI.md), and adds the ABI
+// version and thread-count entry points.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/Conversion/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::llm {
+#define GEN_PASS_DEF_LLMMARKENTRYPOINTS
+#define GEN_PASS_DEF_LLMEXPORTENTRYPOINTS
+#include "llm/Conversion/Passes.h.inc"
+} // namespace mlir::llm
+
+using namespace mlir;
+
+static constexpr llvm::StringLiteral kCInterfacePrefix = "_mlir_ciface_";
+static constexpr llvm::StringLiteral kEntryPrefix = "llm_";
+static constexpr int32_t kABIVersion = 1;
+
+namespace {
+
+struct LLMMarkEntryPoints
+    : mlir::llm::impl::LLMMarkEntryPointsBase<LLMMarkEntryPoints> {
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>())
+      if (func.isPublic() && !func.isExternal())
+        func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                      UnitAttr::get(&getContext()));
+  }
+};
+
+struct LLMExportEntryPoints
+    : mlir::llm::impl::LLMExportEntryPointsBase<LLMExportEntryPoints> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *context = &getContext();
+    OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+    Location loc = module.getLoc();
+    auto ptrType = LLVM::LLVMPointerType::get(context);
+    auto i32 = IntegerType::get(context, 32);
+    auto voidType = LLVM::LLVMVoidType::get(context);
+
+    SmallVector<LLVM::LLVMFuncOp> interfaces;
+    for (auto func : module.getOps<LLVM::LLVMFuncOp>())
+      if (func.getName().starts_with(kCInterfacePrefix) && !func.isExternal())
+        interfaces.push_back(func);
+
+    for (LLVM::LLVMFuncOp interface : interfaces) {
+      StringRef name = interface.getName().drop_front(kCInterfacePrefix.size());
+      std::string entryName = (kEntryPrefix + name).str();
+      if (module.lookupSymbol(entryName)) {
+        interface.emitError() << "entry point '" << entryName
+                              << "' already exists";
+        return signalPassFailure();
+      }
+      LLVM::LLVMFunctionType interfaceType = interface.getFunctionType();
+      if (!isa<LLVM::LLVMVoidType>(interfaceType.getReturnType()) ||
+          llvm::any_of(interfaceType.getParams(),
+                       [](Type t) { return !isa<LLVM::LLVMPointerType>(t); })) {
+        interface.emitError()
+            << "'" << name
+            << "' takes or returns values that are not tensors; only tensor "
+               "inputs and results can be exported";
+        return signalPassFailure();
+      }
+      // The C interface takes the result descriptor first when the function
+      // returns a memref, then the inputs; `args` lists inputs, then results.
+      unsigned numParams = interfaceType.getNumParams();
+      auto original = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+      bool returnsValue =
+          original &&
+          !isa<LLVM::LLVMVoidType>(original.getFunctionType().getReturnType());
+      unsigned numResults = returnsValue ? 1 : 0;
+      unsigned numInputs = numParams - numResults;
+
+      auto entry = LLVM::LLVMFuncOp::create(
+          builder, loc, entryName, LLVM::LLVMFunctionType::get(i32, ptrType));
+      OpBuilder body = OpBuilder::atBlockBegin(entry.addEntryBlock(builder));
+      Value args = entry.getArgument(0);
+      auto loadArg = [&](unsigned index) -> Value {
+        Value slot = LLVM::GEPOp::create(
+            body, loc, ptrType, ptrType, args,
+            ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(index)});
+        return LLVM::LoadOp::create(body, loc, ptrType, slot);
+      };
+      SmallVector<Value> callArgs;
+      for (unsigned r = 0; r < numResults; ++r)
+        callArgs.push_back(loadArg(numInputs + r));
+      for (unsigned i = 0; i < numInputs; ++i)
+        callArgs.push_back(loadArg(i));
+      LLVM::CallOp::create(body, loc, interface, callArgs);
+      Value zero = LLVM::ConstantOp::create(body, loc, i32,
+                                            body.getI32IntegerAttr(0));
+      LLVM::ReturnOp::create(body, loc, zero);
+    }
+
+    // i32 llm_abi_version() { return 1; }
+    auto version = LLVM::LLVMFuncOp::create(builder, loc, "llm_abi_version",
+                                            LLVM::LLVMFunctionType::get(i32, {}));
+    {
+      OpBuilder body = OpBuilder::atBlockBegin(version.addEntryBlock(builder));
+      Value value = LLVM::ConstantOp::create(
+          body, loc, i32, body.getI32IntegerAttr(kABIVersion));
+      LLVM::ReturnOp::create(body, loc, value);
+    }
+
+    // void llm_set_num_threads(i32 n): OpenMP's thread count when the module
+    // runs parallel regions (it calls into libomp), nothing otherwise.
+    bool usesOpenMP = false;
+    module.walk([&](Operation *op) {
+      usesOpenMP |= op->getName().getDialectNamespace() == "omp";
+    });
+    auto setThreads = LLVM::LLVMFuncOp::create(
+        builder, loc, "llm_set_num_threads",
+        LLVM::LLVMFunctionType::get(voidType, i32));
+    {
+      OpBuilder body =
+          OpBuilder::atBlockBegin(setThreads.addEntryBlock(builder));
+      if (usesOpenMP) {
+        auto ompSet = module.lookupSymbol<LLVM::LLVMFuncOp>(
+            "omp_set_num_threads");
+        if (!ompSet) {
+          OpBuilder declare = OpBuilder::atBlockBegin(module.getBody());
+          ompSet = LLVM::LLVMFuncOp::create(
+              declare, loc, "omp_set_num_threads",
+              LLVM::LLVMFunctionType::get(voidType, i32));
+        }
+        LLVM::CallOp::create(body, loc, ompSet, setThreads.getArgument(0));
+      }
+      LLVM::ReturnOp::create(body, loc, ValueRange{});
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,205 @@
+//===- Loss.cpp - llm.cross_entropy to linalg -------------------*- C++ -*-===//
+//
+// Cross-entropy per position as log-sum-exp minus the label's logit (mixed
+// with the mean logit under label smoothing), computed in f32 or wider, then
+// reduced over the counted positions as PyTorch's F.cross_entropy does.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "llm/Conversion/LLMToLinalg/LLMToLinalg.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::llm;
+using namespace mlir::llm::lowering;
+
+/// Reduces `input` over its last dim with `combine`, starting at `initial`.
+static Value reduceClasses(
+    OpBuilder &b, Location loc, Value input, FloatType compute, double initial,
+    function_ref<Value(OpBuilder &, Location, Value x, Value acc)> combine) {
+  auto type = cast<RankedTensorType>(input.getType());
+  unsigned rank = type.getRank();
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, input);
+  sizes.pop_back();
+  Value init = createFilled(b, loc, sizes, compute, initial);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), input, init,
+             {b.getMultiDimIdentityMap(rank),
+              identityPrefix(b.getContext(), rank, rank - 1)},
+             iterators(rank - 1, 1),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               yieldValue(
+                   nb, l,
+                   combine(nb, l, extendTo(nb, l, args[0], compute), args[1]));
+             })
+      .getResult(0);
+}
+
+/// Sums every element of `input` into a rank-0 tensor.
+static Value reduceAll(OpBuilder &b, Location loc, Value input) {
+  auto type = cast<RankedTensorType>(input.getType());
+  unsigned rank = type.getRank();
+  Value init = createFilled(b, loc, {}, type.getElementType(), 0.0);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), input, init,
+             {b.getMultiDimIdentityMap(rank),
+              AffineMap::get(rank, 0, {}, b.getContext())},
+             iterators(0, rank),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               yieldValue(
+                   nb, l, arith::AddFOp::create(nb, l, args[0], args[1]));
+             })
+      .getResult(0);
+}
+
+namespace {
+
+struct CrossEntropyToLinalg : OpRewritePattern<CrossEntropyOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(CrossEntropyOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value logits = op.getLogits();
+    Value labels = op.getLabels();
+    auto logitsType = cast<RankedTensorType>(logits.getType());
+    Type elementType = logitsType.getElementType();
+    FloatType compute = computeType(elementType);
+    unsigned rank = logitsType.getRank();
+    unsigned positionRank = rank - 1;
+    int64_t ignoreIndex = static_cast<int64_t>(op.getIgnoreIndex());
+    double smoothing = op.getLabelSmoothing().convertToDouble();
+
+    Value max = reduceClasses(
+        rewriter, loc, logits, compute,
+        -std::numeric_limits<double>::infinity(),
+        [](OpBuilder &b, Location l, Value x, Value acc) {
+          return arith::MaximumFOp::create(b, l, x, acc).getResult();
+        });
+    // sum_c exp(x_c - max), then per position: lse, picked logit, mean logit.
+    SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, logits);
+    SmallVector<OpFoldResult> positionSizes(sizes.begin(), sizes.end() - 1);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap positions = identityPrefix(getContext(), rank, positionRank);
+    Value sumInit = createFilled(rewriter, loc, positionSizes, compute, 0.0);
+    Value sumExp =
+        linalg::GenericOp::create(
+            rewriter, loc, sumInit.getType(), ValueRange{logits, max}, sumInit,
+            {identity, positions, positions}, iterators(positionRank, 1),
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value x = extendTo(b, l, args[0], compute);
+              Value e = math::ExpOp::create(
+                  b, l, arith::SubFOp::create(b, l, x, args[1]));
+              yieldValue(b, l,
+                                      arith::AddFOp::create(b, l, args[2], e));
+            })
+            .getResult(0);
+    Value sumLogits = reduceClasses(
+        rewriter, loc, logits, compute, 0.0,
+        [](OpBuilder &b, Location l, Value x, Value acc) {
+          return arith::AddFOp::create(b, l, x, acc).getResult();
+        });
+
+    Value numClasses = tensor::DimOp::create(rewriter, loc, logits, rank - 1);
+    AffineMap identityPositions =
+        rewriter.getMultiDimIdentityMap(positionRank);
+    // Per-position loss (0 where ignored) and a 0/1 count of counted ones.
+    Value lossInit = createEmpty(rewriter, loc, positionSizes, compute);
+    Value countInit = createEmpty(rewriter, loc, positionSizes, compute);
+    auto perPosition = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{lossInit.getType(), countInit.getType()},
+        ValueRange{labels, max, sumExp, sumLogits},
+        ValueRange{lossInit, countInit},
+        SmallVector<AffineMap>(6, identityPositions), iterators(positionRank),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value label = args[0];
+          Value ignore = arith::ConstantOp::create(
+              b, l, b.getIntegerAttr(label.getType(), ignoreIndex));
+          Value counted = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne,
+                                                label, ignore);
+          // Read logits[..., label] with the label clamped into range.
+          Value index =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), label);
+          Value zeroIndex = arith::ConstantIndexOp::create(b, l, 0);
+          Value lastIndex = arith::SubIOp::create(
+              b, l, numClasses, arith::ConstantIndexOp::create(b, l, 1));
+          index = arith::MinSIOp::create(
+              b, l, arith::MaxSIOp::create(b, l, index, zeroIndex), lastIndex);
+          SmallVector<Value> indices;
+          for (unsigned d = 0; d < positionRank; ++d)
+            indices.push_back(linalg::IndexOp::create(b, l, d));
+          indices.push_back(index);
+          Value picked = extendTo(
+              b, l, tensor::ExtractOp::create(b, l, logits, indices), compute);
+          Value lse = arith::AddFOp::create(
+              b, l, math::LogOp::create(b, l, args[2]), args[1]);
+          Value nll = arith::SubFOp::create(b, l, lse, picked);
+          Value loss = nll;
+          if (smoothing != 0.0) {
+            Value classes = arith::SIToFPOp::create(
+                b, l, compute,
+                arith::IndexCastOp::create(b, l, b.getI64Type(), numClasses));
+            Value meanLogit = arith::DivFOp::create(b, l, args[3], classes);
+            Value uniform = arith::SubFOp::create(b, l, lse, meanLogit);
+            loss = arith::AddFOp::create(
+                b, l,
+                arith::MulFOp::create(
+                    b, l, floatConstant(b, l, compute, 1.0 - smoothing), nll),
+                arith::MulFOp::create(
+                    b, l, floatConstant(b, l, compute, smoothing), uniform));
+          }
+          Value zero = floatConstant(b, l, compute, 0.0);
+          Value one = floatConstant(b, l, compute, 1.0);
+          linalg::YieldOp::create(
+              b, l,
+              ValueRange{arith::SelectOp::create(b, l, counted, loss, zero),
+                         arith::SelectOp::create(b, l, counted, one, zero)});
+        });
+    Value losses = perPosition.getResult(0);
+
+    Value result;
+    switch (op.getReduction()) {
+    case Reduction::None:
+      result = losses;
+      break;
+    case Reduction::Sum:
+      result = reduceAll(rewriter, loc, losses);
+      break;
+    case Reduction::Mean: {
+      // sum / count; with nothing counted this is 0/0 = NaN, as in PyTorch.
+      Value total = reduceAll(rewriter, loc, losses);
+      Value count = reduceAll(rewriter, loc, perPosition.getResult(1));
+      Value init = createEmpty(rewriter, loc, {}, compute);
+      AffineMap scalar = AffineMap::get(0, 0, {}, getContext());
+      result = linalg::GenericOp::create(
+                   rewriter, loc, init.getType(), ValueRange{total, count},
+                   init, {scalar, scalar, scalar}, iterators(0),
+                   [&](OpBuilder &b, Location l, ValueRange args) {
+                     yieldValue(
+                         b, l, arith::DivFOp::create(b, l, args[0], args[1]));
+                   })
+                   .getResult(0);
+      break;
+    }
+    }
+    if (compute != elementType)
+      result = mapElementwise(
+          rewriter, loc, result,
+          [](OpBuilder &, Location, Value x) { return x; }, elementType);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::llm::populateLossToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<CrossEntropyToLinalg>(patterns.getContext());
+}
