@@ -49,8 +49,9 @@ void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
   } else {
     pm.addPass(createConvertLinalgToLoopsPass());
   }
-  pm.addPass(createLowerAffinePass());
+  // expand-strided-metadata produces affine.apply: lower affine after it.
   pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
 
   // -> LLVM dialect.
   if (options.exportEntryPoints)

@@ -49,6 +49,18 @@ struct LLMExportEntryPoints
     auto i32 = IntegerType::get(context, 32);
     auto voidType = LLVM::LLVMVoidType::get(context);
 
+    // The llm argument attributes (parameter names) have served their
+    // purpose; LLVM IR translation would warn about them.
+    for (auto func : module.getOps<LLVM::LLVMFuncOp>()) {
+      for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+        SmallVector<NamedAttribute> kept;
+        for (NamedAttribute attr : func.getArgAttrDict(i) ? func.getArgAttrDict(i).getValue() : ArrayRef<NamedAttribute>())
+          if (!attr.getName().getValue().starts_with("llm."))
+            kept.push_back(attr);
+        func.setArgAttrs(i, kept);
+      }
+    }
+
     SmallVector<LLVM::LLVMFuncOp> interfaces;
     for (auto func : module.getOps<LLVM::LLVMFuncOp>())
       if (func.getName().starts_with(kCInterfacePrefix) && !func.isExternal())

@@ -1,0 +1,132 @@
+"""Calls a compiled llm-opt artifact from Python, for the numerics tests.
+
+Loads DIR/manifest.json and DIR/libmodel.so, builds the memref descriptors of
+docs/ABI.md with ctypes from NumPy arrays, calls llm_<name>(void **args), and
+returns the results as NumPy arrays (copied, then the callee's buffers are
+freed). Independent of the C++ runtime on purpose: the tests of the compiler
+must not depend on the code that is tested elsewhere.
+"""
+
+import ctypes
+import json
+import os
+import subprocess
+
+import numpy as np
+
+_DTYPES = {
+    "f32": np.float32,
+    "f64": np.float64,
+    "f16": np.float16,
+    "i64": np.int64,
+    "i32": np.int32,
+    "bool": np.bool_,
+}
+
+_libc = ctypes.CDLL(None)
+_libc.free.argtypes = [ctypes.c_void_p]
+
+
+def _descriptor_type(rank):
+    fields = [
+        ("allocated", ctypes.c_void_p),
+        ("aligned", ctypes.c_void_p),
+        ("offset", ctypes.c_int64),
+    ]
+    if rank:
+        fields += [
+            ("sizes", ctypes.c_int64 * rank),
+            ("strides", ctypes.c_int64 * rank),
+        ]
+    return type("MemRef%dD" % rank, (ctypes.Structure,), {"_fields_": fields})
+
+
+def _descriptor_for(array):
+    array = np.ascontiguousarray(array)
+    desc = _descriptor_type(array.ndim)()
+    pointer = array.ctypes.data_as(ctypes.c_void_p)
+    desc.allocated = pointer
+    desc.aligned = pointer
+    desc.offset = 0
+    for i, (size, stride) in enumerate(zip(array.shape, array.strides)):
+        desc.sizes[i] = size
+        desc.strides[i] = stride // array.itemsize
+    return desc, array
+
+
+class Artifact:
+    def __init__(self, folder):
+        with open(os.path.join(folder, "manifest.json")) as f:
+            self.manifest = json.load(f)
+        self.lib = ctypes.CDLL(os.path.join(folder, self.manifest["library"]))
+        assert self.lib.llm_abi_version() == 1
+        self.entries = {e["name"]: e for e in self.manifest["entry_points"]}
+
+    def set_threads(self, n):
+        self.lib.llm_set_num_threads(ctypes.c_int32(n))
+
+    def call(self, name, *inputs):
+        entry = self.entries[name]
+        if len(inputs) != len(entry["inputs"]):
+            raise ValueError("%s takes %d inputs" % (name, len(entry["inputs"])))
+        keep = []
+        pointers = []
+        for value, spec in zip(inputs, entry["inputs"]):
+            array = np.asarray(value, dtype=_DTYPES[spec["dtype"]])
+            if array.ndim != len(spec["shape"]):
+                raise ValueError("%s: rank %d, expected %d"
+                                 % (spec["name"], array.ndim, len(spec["shape"])))
+            desc, array = _descriptor_for(array)
+            keep.append((desc, array))
+            pointers.append(ctypes.cast(ctypes.pointer(desc), ctypes.c_void_p))
+        results = []
+        for spec in entry["results"]:
+            desc = _descriptor_type(len(spec["shape"]))()
+            results.append((desc, spec))
+            pointers.append(ctypes.cast(ctypes.pointer(desc), ctypes.c_void_p))
+        args = (ctypes.c_void_p * len(pointers))(*pointers)
+        status = getattr(self.lib, entry["symbol"])(args)
+        if status != 0:
+            raise RuntimeError("%s returned %d" % (entry["symbol"], status))
+        outputs = []
+        for desc, spec in results:
+            rank = len(spec["shape"])
+            shape = [desc.sizes[i] for i in range(rank)]
+            strides = [desc.strides[i] for i in range(rank)]
+            dtype = np.dtype(_DTYPES[spec["dtype"]])
+            count = int(np.prod(shape)) if rank else 1
+            # Read through the descriptor's strides, then copy out.
+            base = ctypes.cast(desc.aligned, ctypes.POINTER(ctypes.c_char))
+            byte_strides = [s * dtype.itemsize for s in strides]
+            if count:
+                span = sum((n - 1) * s for n, s in zip(shape, byte_strides)) + dtype.itemsize
+                raw = ctypes.string_at(ctypes.addressof(base.contents) + desc.offset * dtype.itemsize, span)
+                view = np.lib.stride_tricks.as_strided(
+                    np.frombuffer(raw, dtype=dtype), shape=shape, strides=byte_strides)
+                outputs.append(np.array(view))
+            else:
+                outputs.append(np.zeros(shape, dtype=dtype))
+            _libc.free(desc.allocated)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+
+def compile_mlir(llm_compile, mlir_text, folder, extra_args=()):
+    """Writes mlir_text next to folder and compiles it into folder."""
+    source = folder.rstrip("/") + ".mlir"
+    with open(source, "w") as f:
+        f.write(mlir_text)
+    subprocess.run([llm_compile, source, "-o", folder, *extra_args], check=True,
+                   stdout=subprocess.DEVNULL)
+    return Artifact(folder)
+
+
+def max_scaled_error(got, want):
+    """max |got - want| / max(1, max |want|): the tests' error measure."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        raise ValueError("shape %s, expected %s" % (got.shape, want.shape))
+    if want.size == 0:
+        return 0.0
+    scale = max(1.0, float(np.max(np.abs(want))))
+    return float(np.max(np.abs(got - want))) / scale

@@ -1,0 +1,484 @@
+//===- llm-compile.cpp - ahead-of-time model builds -------------*- C++ -*-===//
+//
+// Model in, artifact out: reads llm IR (a .mlir file), lowers it with the
+// llm-lower-to-cpu pipeline, emits an object through LLVM's TargetMachine and
+// links it into libmodel.so, next to model.h and manifest.json (docs/ABI.md).
+// `--emit` stops earlier. The artifact folder is built beside its target and
+// renamed into place, so a failed compile leaves no partial artifact.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/Dialect/LLM/IR/LLMDialect.h"
+#include "llm/Dialect/LLM/IR/LLMOps.h"
+#include "llm/InitAll.h"
+#include "llm/Pipelines/Pipelines.h"
+#include "llm/Support/ToolUtils.h"
+#include "llm/Target/CPU/CPUTarget.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace mlir;
+using namespace llvm;
+
+static constexpr StringLiteral kToolName = "llm-compile";
+
+namespace {
+enum class EmitKind { MLIR, LLVMIR, Object, SharedLibrary };
+} // namespace
+
+static cl::OptionCategory compileCategory("llm-compile options");
+
+static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.mlir>"),
+                                      cl::cat(compileCategory));
+static cl::opt<std::string>
+    outputPath("o", cl::value_desc("path"), cl::cat(compileCategory),
+               cl::desc("Output: the artifact folder for --emit=so, a file "
+                        "otherwise ('-' is standard output for text)"));
+static cl::opt<EmitKind> emitKind(
+    "emit", cl::desc("What to produce"), cl::init(EmitKind::SharedLibrary),
+    cl::values(clEnumValN(EmitKind::MLIR, "mlir", "llm IR as read"),
+               clEnumValN(EmitKind::LLVMIR, "llvm", "optimized LLVM IR"),
+               clEnumValN(EmitKind::Object, "obj", "an object file"),
+               clEnumValN(EmitKind::SharedLibrary, "so",
+                          "the artifact: libmodel.so, model.h, "
+                          "manifest.json")),
+    cl::cat(compileCategory));
+static cl::opt<unsigned> optLevel("O", cl::Prefix, cl::init(2),
+                                  cl::desc("Optimization level (0-3)"),
+                                  cl::value_desc("level"),
+                                  cl::cat(compileCategory));
+static cl::opt<std::string>
+    targetTriple("target", cl::desc("Target triple (default: the host)"),
+                 cl::value_desc("triple"), cl::cat(compileCategory));
+static cl::opt<std::string>
+    targetCPU("cpu", cl::desc("Target CPU (default: the host CPU)"),
+              cl::value_desc("name"), cl::cat(compileCategory));
+static cl::opt<std::string>
+    targetFeatures("mattr", cl::desc("Target features, e.g. +avx512f"),
+                   cl::value_desc("a1,+a2,-a3"), cl::cat(compileCategory));
+static cl::opt<bool>
+    serial("no-parallel", cl::init(false), cl::cat(compileCategory),
+           cl::desc("Generate serial loops (no OpenMP, no libomp)"));
+
+static raw_ostream &toolError() {
+  return WithColor::error(errs(), kToolName);
+}
+
+//===----------------------------------------------------------------------===//
+// The manifest
+//===----------------------------------------------------------------------===//
+
+static StringRef dtypeName(mlir::Type type) {
+  if (type.isF32())
+    return "f32";
+  if (type.isF16())
+    return "f16";
+  if (type.isBF16())
+    return "bf16";
+  if (type.isF64())
+    return "f64";
+  if (type.isInteger(64))
+    return "i64";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(1))
+    return "bool";
+  return "";
+}
+
+static json::Array shapeJSON(RankedTensorType type) {
+  json::Array shape;
+  for (int64_t dim : type.getShape())
+    shape.push_back(ShapedType::isDynamic(dim) ? int64_t(-1) : dim);
+  return shape;
+}
+
+/// Describes one tensor of a function signature; fails on non-tensors.
+static FailureOr<json::Object> describeValue(Location loc, mlir::Type type,
+                                             StringRef name, StringRef kind) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  StringRef dtype = tensor ? dtypeName(tensor.getElementType()) : "";
+  if (dtype.empty())
+    return emitError(loc) << "'" << name << "' has type " << type
+                          << "; entry points take and return ranked tensors "
+                             "of f32, f16, bf16, f64, i64, i32 or i1";
+  // json::Value borrows StringRefs: copy the strings into the object.
+  json::Object value{{"name", name.str()},
+                     {"dtype", dtype.str()},
+                     {"shape", shapeJSON(tensor)}};
+  if (!kind.empty())
+    value["kind"] = kind.str();
+  return value;
+}
+
+/// The manifest of the public functions of `module` (still in llm IR).
+static FailureOr<json::Object>
+buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target) {
+  json::Array entryPoints;
+  json::Object model;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func.isPublic() || func.isExternal())
+      continue;
+    json::Array inputs, results;
+    unsigned numTokenInputs = 0;
+    for (auto [index, arg] : llvm::enumerate(func.getArguments())) {
+      std::string name;
+      std::string kind;
+      if (auto param = func.getArgAttrOfType<StringAttr>(
+              index, llm::LLMDialect::kParamAttrName)) {
+        name = param.getValue().str();
+        kind = "param";
+      } else {
+        auto tensor = dyn_cast<RankedTensorType>(arg.getType());
+        bool integer = tensor && isa<mlir::IntegerType>(tensor.getElementType());
+        if (integer && numTokenInputs++ == 0) {
+          name = "input_ids";
+          kind = "tokens";
+        } else {
+          name = ("input_" + Twine(index)).str();
+          kind = "input";
+        }
+      }
+      FailureOr<json::Object> value =
+          describeValue(func.getLoc(), arg.getType(), name, kind);
+      if (failed(value))
+        return failure();
+      inputs.push_back(std::move(*value));
+    }
+    for (auto [index, type] : llvm::enumerate(func.getResultTypes())) {
+      std::string name =
+          func.getNumResults() == 1 ? "logits" : "result_" + std::to_string(index);
+      FailureOr<json::Object> value =
+          describeValue(func.getLoc(), type, name, "");
+      if (failed(value))
+        return failure();
+      results.push_back(std::move(*value));
+    }
+    if (func.getNumResults() != 1)
+      return func.emitError("entry points return exactly one tensor for now");
+    entryPoints.push_back(json::Object{
+        {"name", func.getName().str()},
+        {"symbol", ("llm_" + func.getName()).str()},
+        {"inputs", std::move(inputs)},
+        {"results", std::move(results)}});
+
+    // What the runtime checks tokens against: the vocabulary of the table
+    // the token ids index, and the rows of a learned position table.
+    func.walk([&](llm::EmbeddingOp op) {
+      if (isa<BlockArgument>(op.getIds()) &&
+          !model.get("vocab_size"))
+        model["vocab_size"] = op.getTable().getType().getDimSize(0);
+    });
+    func.walk([&](llm::PositionalEncodingOp op) {
+      if (mlir::Value table = op.getTable())
+        model["max_positions"] =
+            cast<RankedTensorType>(table.getType()).getDimSize(0);
+    });
+  }
+  if (entryPoints.empty())
+    return module.emitError("the module has no public function to compile");
+  return json::Object{
+      {"format", "llm-opt-artifact"},
+      {"abi_version", 1},
+      {"library", "libmodel.so"},
+      {"target", json::Object{{"triple", target.triple},
+                              {"cpu", target.cpu},
+                              {"features", target.features}}},
+      {"model", std::move(model)},
+      {"arena_bytes", 0},
+      {"entry_points", std::move(entryPoints)}};
+}
+
+/// model.h: C declarations of the entry points, with their signatures in
+/// comments.
+static std::string buildHeader(const json::Object &manifest) {
+  std::string text;
+  raw_string_ostream os(text);
+  os << "/* Generated by llm-compile. The calling convention is described in\n"
+        "   llm-opt's docs/ABI.md: args holds one memref descriptor pointer\n"
+        "   per input, then one per result. */\n"
+        "#ifndef LLM_MODEL_H\n#define LLM_MODEL_H\n\n#include <stdint.h>\n\n"
+        "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+        "int32_t llm_abi_version(void);\n"
+        "void llm_set_num_threads(int32_t num_threads);\n";
+  if (const json::Array *entries = manifest.getArray("entry_points")) {
+    for (const json::Value &entry : *entries) {
+      const json::Object *object = entry.getAsObject();
+      os << "\n/* " << *object->getString("name") << "\n";
+      for (StringRef section : {"inputs", "results"})
+        for (const json::Value &value : *object->getArray(section)) {
+          const json::Object *v = value.getAsObject();
+          os << " *   " << section.drop_back() << " " << *v->getString("name")
+             << ": " << *v->getString("dtype") << "[";
+          llvm::interleave(
+              *v->getArray("shape"), os,
+              [&](const json::Value &d) {
+                int64_t dim = *d.getAsInteger();
+                if (dim < 0)
+                  os << "?";
+                else
+                  os << dim;
+              },
+              ", ");
+          os << "]\n";
+        }
+      os << " */\nint32_t " << *object->getString("symbol")
+         << "(void **args);\n";
+    }
+  }
+  os << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* LLM_MODEL_H */\n";
+  return text;
+}
+
+//===----------------------------------------------------------------------===//
+// Writing the artifact
+//===----------------------------------------------------------------------===//
+
+static LogicalResult writeFile(StringRef path, StringRef contents) {
+  std::error_code error;
+  raw_fd_ostream os(path, error, sys::fs::OF_None);
+  if (error) {
+    toolError() << "cannot write '" << path << "': " << error.message() << "\n";
+    return failure();
+  }
+  os << contents;
+  os.close();
+  if (os.has_error()) {
+    toolError() << "cannot write '" << path << "': " << os.error().message()
+                << "\n";
+    os.clear_error();
+    return failure();
+  }
+  return success();
+}
+
+/// A folder beside the artifact's final place, removed unless committed.
+class StagingFolder {
+public:
+  static FailureOr<StagingFolder> create(StringRef finalPath) {
+    SmallString<256> parent(finalPath);
+    sys::path::remove_dots(parent, /*remove_dot_dot=*/true);
+    if (parent.ends_with("/"))
+      parent.pop_back();
+    SmallString<256> finalClean = parent;
+    sys::path::remove_filename(parent);
+    if (parent.empty())
+      parent = ".";
+    if (!sys::fs::is_directory(parent)) {
+      toolError() << "output folder '" << parent << "' does not exist\n";
+      return failure();
+    }
+    if (sys::fs::exists(finalClean) && !sys::fs::is_directory(finalClean)) {
+      toolError() << "output '" << finalClean
+                  << "' exists and is not a folder\n";
+      return failure();
+    }
+    SmallString<256> model(parent);
+    sys::path::append(model, ".llm-compile-%%%%%%");
+    SmallString<256> staging;
+    if (std::error_code error = sys::fs::createUniqueDirectory(model, staging)) {
+      toolError() << "cannot create a folder in '" << parent
+                  << "': " << error.message() << "\n";
+      return failure();
+    }
+    // createUniqueDirectory appends its own suffix to the model.
+    return StagingFolder(staging.str().str(), finalClean.str().str());
+  }
+
+  StagingFolder(StagingFolder &&other)
+      : path(std::move(other.path)), finalPath(std::move(other.finalPath)) {
+    other.path.clear();
+  }
+  ~StagingFolder() {
+    if (!path.empty())
+      sys::fs::remove_directories(path);
+  }
+
+  std::string file(StringRef name) const {
+    SmallString<256> result(path);
+    sys::path::append(result, name);
+    return result.str().str();
+  }
+
+  /// Replaces the final folder with this one.
+  LogicalResult commit() {
+    std::string old;
+    if (sys::fs::exists(finalPath)) {
+      old = finalPath + ".old-llm-compile";
+      sys::fs::remove_directories(old);
+      if (std::error_code error = sys::fs::rename(finalPath, old)) {
+        toolError() << "cannot replace '" << finalPath
+                    << "': " << error.message() << "\n";
+        return failure();
+      }
+    }
+    if (std::error_code error = sys::fs::rename(path, finalPath)) {
+      toolError() << "cannot move the artifact to '" << finalPath
+                  << "': " << error.message() << "\n";
+      if (!old.empty())
+        (void)sys::fs::rename(old, finalPath);
+      return failure();
+    }
+    path.clear();
+    if (!old.empty())
+      sys::fs::remove_directories(old);
+    return success();
+  }
+
+private:
+  StagingFolder(std::string path, std::string finalPath)
+      : path(std::move(path)), finalPath(std::move(finalPath)) {}
+
+  std::string path, finalPath;
+};
+
+//===----------------------------------------------------------------------===//
+// Driver
+//===----------------------------------------------------------------------===//
+
+static LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
+  if (!module)
+    return failure();
+  Location loc = module->getLoc();
+
+  if (emitKind == EmitKind::MLIR)
+    return llm::writeOutputAtomically(
+        kToolName, outputPath, [&](raw_ostream &os) { module->print(os); });
+
+  llm::CPUTargetOptions targetOptions;
+  targetOptions.triple = targetTriple;
+  targetOptions.cpu = targetCPU;
+  targetOptions.features = targetFeatures;
+  targetOptions.optLevel = optLevel;
+  llm::ResolvedCPUTarget resolved;
+  FailureOr<std::unique_ptr<TargetMachine>> machine =
+      llm::createTargetMachine(loc, targetOptions, resolved);
+  if (failed(machine))
+    return failure();
+  if (emitKind == EmitKind::SharedLibrary && !resolved.isHost) {
+    emitError(loc) << "linking a shared library for '" << resolved.triple
+                   << "' (not the host) is not supported; use --emit=obj";
+    return failure();
+  }
+
+  FailureOr<json::Object> manifest = buildManifest(*module, resolved);
+  if (failed(manifest))
+    return failure();
+
+  mlir::PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  llm::LowerToCPUOptions pipelineOptions;
+  pipelineOptions.parallel = !serial;
+  llm::buildLowerToCPUPipeline(pm, pipelineOptions);
+  if (failed(pm.run(*module)))
+    return failure();
+
+  LLVMContext llvmContext;
+  FailureOr<std::unique_ptr<llvm::Module>> llvmModule =
+      llm::translateAndOptimize(*module, llvmContext, **machine, optLevel);
+  if (failed(llvmModule))
+    return failure();
+  if (emitKind == EmitKind::LLVMIR)
+    return llm::writeOutputAtomically(
+        kToolName, outputPath,
+        [&](raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+
+  SmallVector<char, 0> object;
+  if (failed(llm::emitObject(loc, **llvmModule, **machine, object)))
+    return failure();
+  if (emitKind == EmitKind::Object)
+    return llm::writeOutputAtomically(
+        kToolName, outputPath,
+        [&](raw_ostream &os) { os.write(object.data(), object.size()); });
+
+  FailureOr<StagingFolder> staging = StagingFolder::create(outputPath);
+  if (failed(staging))
+    return failure();
+  std::string objectPath = staging->file("model.o");
+  if (failed(writeFile(objectPath, StringRef(object.data(), object.size()))) ||
+      failed(llm::linkSharedLibrary(loc, objectPath,
+                                    staging->file("libmodel.so"),
+                                    /*useOpenMP=*/!serial)))
+    return failure();
+  sys::fs::remove(objectPath);
+  std::string header = buildHeader(*manifest);
+  std::string manifestText;
+  raw_string_ostream manifestStream(manifestText);
+  json::Value manifestValue(std::move(*manifest));
+  manifestStream << formatv("{0:2}", manifestValue) << "\n";
+  if (failed(writeFile(staging->file("manifest.json"), manifestText)) ||
+      failed(writeFile(staging->file("model.h"), header)))
+    return failure();
+  if (failed(staging->commit()))
+    return failure();
+  outs() << "llm-compile: wrote " << outputPath << " (libmodel.so, model.h, "
+         << "manifest.json) for " << resolved.triple << " " << resolved.cpu
+         << ", arena 0 bytes (intermediates are heap-allocated until memory "
+            "planning lands)\n";
+  return success();
+}
+
+int main(int argc, char **argv) {
+  InitLLVM initLLVM(argc, argv);
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerAsmPrinterCLOptions();
+  cl::HideUnrelatedOptions({&compileCategory});
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "llm-compile: ahead-of-time builds of Transformer models\n\n"
+      "  llm-compile model.mlir -o out/    writes out/libmodel.so, "
+      "out/model.h, out/manifest.json\n");
+
+  if (optLevel > 3) {
+    toolError() << "-O" << optLevel << " is not a level; use -O0 to -O3\n";
+    return 1;
+  }
+  if (outputPath.empty()) {
+    if (emitKind == EmitKind::MLIR || emitKind == EmitKind::LLVMIR) {
+      outputPath = "-";
+    } else {
+      toolError() << "-o is required for --emit="
+                  << (emitKind == EmitKind::Object ? "obj" : "so") << "\n";
+      return 1;
+    }
+  }
+  if (failed(llm::checkOutputIsNotInput(kToolName, inputPath, outputPath)))
+    return 1;
+
+  DialectRegistry registry;
+  llm::registerLLMDialects(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
+  MLIRContext context(registry);
+
+  std::unique_ptr<MemoryBuffer> input = llm::openToolInput(kToolName, inputPath);
+  if (!input)
+    return 1;
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
+  if (failed(llm::checkNestingDepth(sourceMgr)))
+    return 1;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  return failed(compile(context, sourceMgr)) ? 1 : 0;
+}
