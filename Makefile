@@ -4,6 +4,8 @@
 #               bundled default model
 #   make test   install what is missing, build (release and ASan+UBSan), run
 #               every test, end in one summary line
+#   make bench  build, then time the GPT-2-small forward against PyTorch
+#               (bench/README.md)
 #
 # Everything else is CMake + Ninja; this file only strings the steps together.
 #
@@ -19,7 +21,7 @@ CMAKE_COMMON := -G Ninja \
   -DLLVM_USE_LINKER=lld -DLLM_LLVM_PREFIX=$(LLVM_PREFIX) \
   -DLLVM_EXTERNAL_LIT=$(LLVM_PREFIX)/bin/lit
 
-.PHONY: all setup build build-asan demo test docs clean
+.PHONY: all setup build build-asan demo test bench docs clean
 
 all: build
 
@@ -39,25 +41,37 @@ build: setup $(BUILD_DIR)/build.ninja
 build-asan: setup $(ASAN_BUILD_DIR)/build.ninja
 	ninja -C $(ASAN_BUILD_DIR) llm-test-depends
 
-# The main job at this stage: parse the bundled GPT-2-style model written in
-# the llm dialect, verify it, canonicalize it and print it.
+# The main job at this stage: verify and canonicalize the bundled GPT-2-style
+# model written in the llm dialect, compile it ahead of time to a native
+# artifact, and run a forward pass with llm-run. The bundled model has no
+# trained weights yet: the demo writes seeded random ones in GPT-2's
+# checkpoint layout (utils/make-tiny-model.py).
+DEMO_DIR := $(BUILD_DIR)/demo
 demo: build
-	@mkdir -p $(BUILD_DIR)/demo
-	$(BUILD_DIR)/bin/llm-opt $(DEMO_MODEL) --canonicalize --verify-each \
-	  -o $(BUILD_DIR)/demo/model.canonical.mlir
-	@cat $(BUILD_DIR)/demo/model.canonical.mlir
+	@mkdir -p $(DEMO_DIR)
+	$(BUILD_DIR)/bin/llm-opt $(DEMO_MODEL) --canonicalize \
+	  -o $(DEMO_DIR)/model.canonical.mlir
 	@echo "demo: $(DEMO_MODEL) verified and canonicalized:" \
-	  "$$(grep -c ' = llm\.' $(BUILD_DIR)/demo/model.canonical.mlir) llm ops," \
-	  "$$(grep -o 'llm.param' $(BUILD_DIR)/demo/model.canonical.mlir | wc -l) parameters" \
-	  "-> $(BUILD_DIR)/demo/model.canonical.mlir"
+	  "$$(grep -c ' = llm\.' $(DEMO_DIR)/model.canonical.mlir) llm ops," \
+	  "$$(grep -o 'llm.param' $(DEMO_DIR)/model.canonical.mlir | wc -l) parameters"
+	$(BUILD_DIR)/bin/llm-compile $(DEMO_MODEL) -o $(DEMO_DIR)/artifact
+	/usr/bin/python3 utils/make-tiny-model.py --family gpt2 --hidden 64 \
+	  --heads 4 --layers 2 --vocab 256 --ctx 64 --seed 1 --out $(DEMO_DIR)/weights
+	$(BUILD_DIR)/bin/llm-run forward --artifact $(DEMO_DIR)/artifact \
+	  --weights $(DEMO_DIR)/weights --tokens 72,101,108,108,111 --top 5 \
+	  --npy $(DEMO_DIR)/logits.npy
 
 test: build build-asan
 	utils/run-tests.sh $(BUILD_DIR) $(ASAN_BUILD_DIR)
+
+bench: build
+	/usr/bin/python3 bench/gpt2_small.py --llm-compile $(BUILD_DIR)/bin/llm-compile
 
 # Regenerates the ODS documentation checked into docs/ (a test fails when the
 # two disagree).
 docs: build
 	cp $(BUILD_DIR)/docs/Dialects/LLMOps.md docs/Dialects/LLMOps.md
+	cp $(BUILD_DIR)/docs/Passes/*.md docs/Passes/
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

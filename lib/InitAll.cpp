@@ -9,6 +9,7 @@
 #include "llm/Conversion/Passes.h"
 #include "llm/Dialect/LLM/IR/LLMDialect.h"
 #include "llm/Pipelines/Pipelines.h"
+#include "llm/Transforms/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -17,15 +18,19 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 void mlir::llm::registerLLMDialects(DialectRegistry &registry) {
   registry.insert<LLMDialect, arith::ArithDialect, func::FuncDialect,
                   linalg::LinalgDialect, math::MathDialect,
-                  tensor::TensorDialect>();
+                  memref::MemRefDialect, scf::SCFDialect,
+                  tensor::TensorDialect, vector::VectorDialect>();
   // What one-shot bufferization needs to know about the upstream ops the
   // lowering produces.
   arith::registerBufferizableOpInterfaceExternalModels(registry);
@@ -37,6 +42,7 @@ void mlir::llm::registerLLMDialects(DialectRegistry &registry) {
 
 void mlir::llm::registerLLMPasses() {
   registerLLMConversionPasses();
+  registerLLMTransformsPasses();
   registerLLMPipelines();
   registerCanonicalizerPass();
   registerCSEPass();

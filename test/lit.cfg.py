@@ -17,6 +17,9 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py.in", "CMakeLists.txt",
                    "Inputs"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
+# Debian's python3, which has the python3-torch and python3-numpy the
+# numerics tests compare against.
+config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%llm_src_root", config.llm_src_root))
 config.substitutions.append(("%llm_obj_root", config.llm_obj_root))
 
@@ -35,5 +38,13 @@ else:
     config.available_features.add("no-sanitizers")
 
 tool_dirs = [config.llm_tools_dir, config.llvm_tools_dir]
-tools = ["llm-opt"]
+tools = ["llm-opt", "llm-translate", "llm-run", "llm-compile"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# The fake model artifact (libmodel.so + manifest.json) that
+# test/unit/Runtime builds from FakeModel.c; llm-run's tests run it in place
+# of a compiled model.
+config.substitutions.append(
+    ("%llm_fake_model_dir",
+     os.path.join(config.llm_obj_root, "test", "unit", "Runtime",
+                  "fake-model")))

@@ -3,9 +3,11 @@
 // learned positions, tanh-GELU MLPs and a tied LM head, with the parameter
 // names and layouts (Conv1D weights stored [in, out]) of Hugging Face's GPT-2
 // checkpoints. Weights are function arguments; `llm.param` names the tensor
-// each one binds to. Batch and sequence are dynamic.
+// each one binds to; `llm.input` names the runtime input. Batch and
+// sequence are dynamic.
+module attributes {llm.family = "gpt2"} {
 func.func @forward(
-    %ids: tensor<?x?xi64>,
+    %ids: tensor<?x?xi64> {llm.input = "input_ids"},
     %wte: tensor<256x64xf32> {llm.param = "transformer.wte.weight"},
     %wpe: tensor<64x64xf32> {llm.param = "transformer.wpe.weight"},
     %ln1_w0: tensor<64xf32> {llm.param = "transformer.h.0.ln_1.weight"},
@@ -73,4 +75,5 @@ func.func @forward(
   // The LM head is tied to the token embedding: logits = h * wte^T.
   %logits = llm.linear %hf, %wte : (tensor<?x?x64xf32>, tensor<256x64xf32>) -> tensor<?x?x256xf32>
   return %logits : tensor<?x?x256xf32>
+}
 }

@@ -10,6 +10,7 @@
 #include "llm/Pipelines/Pipelines.h"
 
 #include "llm/Conversion/Passes.h"
+#include "llm/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -24,15 +25,49 @@
 using namespace mlir;
 using namespace mlir::llm;
 
+/// The projection kernels' schedule for a vector register width: tiles
+/// that keep the accumulators plus one row of weights in the register file
+/// (32 registers with AVX-512, 16 with AVX2).
+static std::optional<LLMLowerContractionsToVectorOptions>
+contractionSchedule(unsigned vectorBits) {
+  LLMLowerContractionsToVectorOptions options;
+  switch (vectorBits) {
+  case 512: // 6x4 accumulators + 4 weight vectors; 4x6 dot accumulators.
+    options.vectorWidth = 16;
+    options.rowTile = 6;
+    options.colVectors = 4;
+    options.dotRows = 4;
+    options.dotCols = 6;
+    return options;
+  case 256: // 4x3 + 3; 3x4.
+    options.vectorWidth = 8;
+    options.rowTile = 4;
+    options.colVectors = 3;
+    options.dotRows = 3;
+    options.dotCols = 4;
+    return options;
+  case 128:
+    options.vectorWidth = 4;
+    options.rowTile = 4;
+    options.colVectors = 3;
+    options.dotRows = 3;
+    options.dotCols = 4;
+    return options;
+  default:
+    return std::nullopt;
+  }
+}
+
 void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
                                         const LowerToCPUOptions &options) {
   // llm -> linalg on tensors.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createConvertLLMToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createLLMFuseElementwiseOps());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  pm.addPass(createLLMApproximateMath());
 
   // Tensors -> buffers. Results come back in buffers the callee allocates.
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -41,6 +76,13 @@ void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
+
+  // Projections -> register-tiled vector kernels (parallel over panels).
+  if (auto schedule = contractionSchedule(options.vectorBits)) {
+    schedule->parallel = options.parallel;
+    pm.addNestedPass<func::FuncOp>(
+        createLLMLowerContractionsToVector(*schedule));
+  }
 
   // Loops.
   if (options.parallel) {
@@ -52,6 +94,7 @@ void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
   // expand-strided-metadata produces affine.apply: lower affine after it.
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
 
   // -> LLVM dialect.
   if (options.exportEntryPoints)

@@ -14,6 +14,7 @@
 #include "llm/Pipelines/Pipelines.h"
 #include "llm/Support/ToolUtils.h"
 #include "llm/Target/CPU/CPUTarget.h"
+#include "llm/Target/HF/ModelBuilder.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -43,9 +44,10 @@ enum class EmitKind { MLIR, LLVMIR, Object, SharedLibrary };
 
 static cl::OptionCategory compileCategory("llm-compile options");
 
-static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
-                                      cl::desc("<model.mlir>"),
-                                      cl::cat(compileCategory));
+static cl::opt<std::string>
+    inputPath(cl::Positional, cl::Required,
+              cl::desc("<model.mlir | Hugging Face folder>"),
+              cl::cat(compileCategory));
 static cl::opt<std::string>
     outputPath("o", cl::value_desc("path"), cl::cat(compileCategory),
                cl::desc("Output: the artifact folder for --emit=so, a file "
@@ -72,6 +74,13 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     targetFeatures("mattr", cl::desc("Target features, e.g. +avx512f"),
                    cl::value_desc("a1,+a2,-a3"), cl::cat(compileCategory));
+static cl::opt<int64_t> maxSeq(
+    "max-seq", cl::init(0), cl::value_desc("n"), cl::cat(compileCategory),
+    cl::desc("Longest sequence a Hugging Face model accepts (default: the "
+             "config's maximum positions)"));
+static cl::opt<bool> strictWeights(
+    "strict", cl::init(false), cl::cat(compileCategory),
+    cl::desc("Checkpoint tensors the model does not use are an error"));
 static cl::opt<bool>
     serial("no-parallel", cl::init(false), cl::cat(compileCategory),
            cl::desc("Generate serial loops (no OpenMP, no libomp)"));
@@ -127,6 +136,10 @@ static FailureOr<json::Object> describeValue(Location loc, mlir::Type type,
   return value;
 }
 
+/// The module attribute bounding the sequence length of a model whose
+/// positions have no table (set when importing a Hugging Face folder).
+static constexpr StringLiteral kMaxPositionsAttrName = "llm.max_positions";
+
 /// The manifest of the public functions of `module` (still in llm IR).
 static FailureOr<json::Object>
 buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target) {
@@ -144,6 +157,13 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target) {
               index, llm::LLMDialect::kParamAttrName)) {
         name = param.getValue().str();
         kind = "param";
+      } else if (auto input = func.getArgAttrOfType<StringAttr>(
+                     index, llm::LLMDialect::kInputAttrName)) {
+        name = input.getValue().str();
+        kind = name == "input_ids"        ? "tokens"
+               : name == "attention_mask" ? "mask"
+                                          : "input";
+        numTokenInputs += kind == "tokens";
       } else {
         auto tensor = dyn_cast<RankedTensorType>(arg.getType());
         bool integer = tensor && isa<mlir::IntegerType>(tensor.getElementType());
@@ -193,6 +213,11 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target) {
   }
   if (entryPoints.empty())
     return module.emitError("the module has no public function to compile");
+  auto family = module->getAttrOfType<StringAttr>(
+      llm::LLMDialect::kFamilyAttrName);
+  model["family"] = family ? family.getValue().str() : std::string("custom");
+  if (auto bound = module->getAttrOfType<IntegerAttr>(kMaxPositionsAttrName))
+    model["max_positions"] = bound.getInt();
   return json::Object{
       {"format", "llm-opt-artifact"},
       {"abi_version", 1},
@@ -273,6 +298,11 @@ class StagingFolder {
 public:
   static FailureOr<StagingFolder> create(StringRef finalPath) {
     SmallString<256> parent(finalPath);
+    if (std::error_code error = sys::fs::make_absolute(parent)) {
+      toolError() << "cannot resolve '" << finalPath
+                  << "': " << error.message() << "\n";
+      return failure();
+    }
     sys::path::remove_dots(parent, /*remove_dot_dot=*/true);
     if (parent.ends_with("/"))
       parent.pop_back();
@@ -290,14 +320,14 @@ public:
       return failure();
     }
     SmallString<256> model(parent);
-    sys::path::append(model, ".llm-compile-%%%%%%");
+    sys::path::append(model, ".llm-compile");
     SmallString<256> staging;
     if (std::error_code error = sys::fs::createUniqueDirectory(model, staging)) {
       toolError() << "cannot create a folder in '" << parent
                   << "': " << error.message() << "\n";
       return failure();
     }
-    // createUniqueDirectory appends its own suffix to the model.
+    // createUniqueDirectory appends a random suffix to the prefix.
     return StagingFolder(staging.str().str(), finalClean.str().str());
   }
 
@@ -352,9 +382,42 @@ private:
 // Driver
 //===----------------------------------------------------------------------===//
 
-static LogicalResult compile(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
+/// Builds the module of a Hugging Face folder and records on it what the
+/// manifest needs: the family, the sequence bound and the input names.
+static OwningOpRef<ModuleOp> importHFFolder(MLIRContext &context) {
+  llm::HFBuildOptions options;
+  options.maxSequenceLength = maxSeq;
+  options.strict = strictWeights;
+  llm::HFModelInfo info;
+  FailureOr<OwningOpRef<ModuleOp>> module =
+      llm::buildModelFromHFFolder(&context, inputPath, options, &info);
+  if (failed(module))
+    return nullptr;
+  ModuleOp op = **module;
+  Builder b(&context);
+  op->setAttr(llm::LLMDialect::kFamilyAttrName,
+              b.getStringAttr(llm::stringifyHFModelFamily(info.family)));
+  if (info.maxPositions > 0)
+    op->setAttr(kMaxPositionsAttrName,
+                b.getI64IntegerAttr(options.maxSequenceLength > 0
+                                        ? options.maxSequenceLength
+                                        : info.maxPositions));
+  for (auto func : op.getOps<func::FuncOp>()) {
+    if (func.getName() != info.functionName)
+      continue;
+    for (auto [index, input] : llvm::enumerate(info.inputs))
+      if (input.kind != llm::HFInputKind::Param &&
+          index < func.getNumArguments())
+        func.setArgAttr(index, llm::LLMDialect::kInputAttrName,
+                        b.getStringAttr(input.name));
+  }
+  return std::move(*module);
+}
+
+static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
+      sourceMgr ? parseSourceFile<ModuleOp>(*sourceMgr, ParserConfig(&context))
+                : importHFFolder(context);
   if (!module)
     return failure();
   Location loc = module->getLoc();
@@ -447,7 +510,9 @@ int main(int argc, char **argv) {
       argc, argv,
       "llm-compile: ahead-of-time builds of Transformer models\n\n"
       "  llm-compile model.mlir -o out/    writes out/libmodel.so, "
-      "out/model.h, out/manifest.json\n");
+      "out/model.h, out/manifest.json\n"
+      "  llm-compile hf-folder/ -o out/    the same from config.json + "
+      "model.safetensors (gpt2, bert, llama)\n");
 
   if (optLevel > 3) {
     toolError() << "-O" << optLevel << " is not a level; use -O0 to -O3\n";
@@ -472,13 +537,16 @@ int main(int argc, char **argv) {
   registerOpenMPDialectTranslation(registry);
   MLIRContext context(registry);
 
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  // A folder is a Hugging Face model (config.json + safetensors).
+  if (sys::fs::is_directory(inputPath))
+    return failed(compile(context, /*sourceMgr=*/nullptr)) ? 1 : 0;
   std::unique_ptr<MemoryBuffer> input = llm::openToolInput(kToolName, inputPath);
   if (!input)
     return 1;
-  llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
   if (failed(llm::checkNestingDepth(sourceMgr)))
     return 1;
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  return failed(compile(context, sourceMgr)) ? 1 : 0;
+  return failed(compile(context, &sourceMgr)) ? 1 : 0;
 }

@@ -27,12 +27,19 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       *this, "export-entry-points",
       llvm::cl::desc("Add the artifact ABI's llm_NAME(void **) entry points"),
       llvm::cl::init(true)};
+  PassOptions::Option<unsigned> vectorBits{
+      *this, "vector-bits",
+      llvm::cl::desc("Width of the target's vector registers, which picks the "
+                     "projection kernels' schedule (512: AVX-512, 256: AVX2; "
+                     "0: no vector kernels)"),
+      llvm::cl::init(512)};
 };
 
 /// llm (+ func/arith/tensor/math) on tensors -> the LLVM dialect: lower llm
-/// ops to linalg, fuse elementwise producers, bufferize (one-shot, identity
-/// layouts at function boundaries, results returned in fresh buffers),
-/// lower loops (OpenMP-parallel where the iteration space allows), and
+/// ops to linalg, fuse elementwise producers, replace libm calls by
+/// polynomials, bufferize (one-shot, identity layouts at function
+/// boundaries, results returned in fresh buffers), emit register-tiled
+/// vector kernels for the projections, lower the remaining loops (OpenMP-parallel where the iteration space allows), and
 /// convert everything to the LLVM dialect with C interfaces and the ABI's
 /// entry points.
 void buildLowerToCPUPipeline(OpPassManager &pm,

@@ -43,12 +43,13 @@ LogicalResult LLMDialect::verifyRegionArgAttribute(Operation *op,
                                                    unsigned regionIndex,
                                                    unsigned argIndex,
                                                    NamedAttribute attribute) {
-  if (attribute.getName() != kParamAttrName)
-    return op->emitError() << "unknown llm argument attribute '"
-                           << attribute.getName().getValue() << "'";
+  StringRef attrName = attribute.getName().getValue();
+  if (attrName != kParamAttrName && attrName != kInputAttrName)
+    return op->emitError() << "unknown llm argument attribute '" << attrName
+                           << "'";
   auto name = dyn_cast<StringAttr>(attribute.getValue());
   if (!name || name.getValue().empty())
-    return op->emitError() << "'" << kParamAttrName << "' of argument #"
-                           << argIndex << " must be a non-empty string";
+    return op->emitError() << "'" << attrName << "' of argument #" << argIndex
+                           << " must be a non-empty string";
   return success();
 }

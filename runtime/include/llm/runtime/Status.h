@@ -16,6 +16,7 @@
 #define LLM_RUNTIME_STATUS_H
 
 #include <cassert>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,8 +24,20 @@
 namespace llm {
 namespace rt {
 
+/// What kind of failure an error Status reports, for callers that react to
+/// the kind rather than the text (the C API maps it to llmrt_status).
+enum class ErrorCode : uint8_t {
+  Unknown,         ///< Anything not classified below.
+  InvalidArgument, ///< The caller passed something unusable (tokens, sizes).
+  Artifact,        ///< The compiled artifact (manifest, library) is unusable.
+  Weights,         ///< The checkpoint does not fit the artifact.
+  Execution,       ///< The compiled code failed or returned a bad result.
+  OutOfMemory,     ///< An allocation failed or would exceed the memory.
+  IO,              ///< Reading or writing a file failed.
+};
+
 /// The outcome of an operation: either success or an error carrying a
-/// human-readable message.
+/// human-readable message and an ErrorCode.
 class [[nodiscard]] Status {
 public:
   /// Creates a success status.
@@ -37,9 +50,24 @@ public:
   /// replaced by "unknown error" so that an error is never mistaken for
   /// success.
   static Status error(std::string message) {
+    return error(ErrorCode::Unknown, std::move(message));
+  }
+
+  /// Returns an error status of kind \p code with the given message.
+  static Status error(ErrorCode code, std::string message) {
     Status s;
     s.isErr = true;
+    s.errCode = code;
     s.msg = message.empty() ? std::string("unknown error") : std::move(message);
+    return s;
+  }
+
+  /// Returns a copy of this status with its code replaced by \p code if it
+  /// is an error of unknown kind; a success stays a success.
+  Status withDefaultCode(ErrorCode code) const {
+    Status s = *this;
+    if (s.isErr && s.errCode == ErrorCode::Unknown)
+      s.errCode = code;
     return s;
   }
 
@@ -52,8 +80,12 @@ public:
   /// Returns the error message; empty for a success status.
   const std::string &message() const { return msg; }
 
+  /// Returns the kind of error; Unknown for a success status.
+  ErrorCode code() const { return errCode; }
+
 private:
   bool isErr = false;
+  ErrorCode errCode = ErrorCode::Unknown;
   std::string msg;
 };
 

@@ -34,11 +34,16 @@ def LLM_Dialect : Dialect {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
   let hasConstantMaterializer = 1;
   // `llm.param = "name"` on a function argument names the checkpoint tensor
-  // the runtime binds to it.
+  // the runtime binds to it; `llm.input = "name"` names a runtime input
+  // (`input_ids`, `attention_mask`, `token_type_ids`, ...).
   let hasRegionArgAttrVerify = 1;
   let extraClassDeclaration = [{
     /// The argument attribute naming the checkpoint tensor of a parameter.
     static constexpr ::llvm::StringLiteral kParamAttrName = "llm.param";
+    /// The argument attribute naming a runtime input.
+    static constexpr ::llvm::StringLiteral kInputAttrName = "llm.input";
+    /// The module attribute naming the model family (`gpt2`, `bert`, ...).
+    static constexpr ::llvm::StringLiteral kFamilyAttrName = "llm.family";
   }];
   let useDefaultAttributePrinterParser = 1;
 }

@@ -1,0 +1,32 @@
+//===- Passes.h - code generation passes of llm-opt -------------*- C++ -*-===//
+//
+// Declares and registers the code generation passes generated from
+// Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLM_TRANSFORMS_PASSES_H
+#define LLM_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::llm {
+
+#define GEN_PASS_DECL
+#include "llm/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "llm/Transforms/Passes.h.inc"
+
+} // namespace mlir::llm
+
+#endif // LLM_TRANSFORMS_PASSES_H

@@ -1,0 +1,674 @@
+//===- LowerContractionsToVector.cpp - vector kernels for projections -----===//
+//
+// The projections are ~90% of a Transformer's FLOPs and arrive here as
+// bufferized linalg.generic contractions with a dynamic row count (batch x
+// sequence). Rather than tiling and vectorizing generically (which needs
+// masking or peeling for the dynamic rows), this pass emits the two
+// register-tiled kernels a BLAS would use, directly as scf + vector ops, with
+// one-row / one-column tiles for what the main tiles leave over. The outer
+// loop over output panels is an scf.parallel so that scf-to-openmp spreads
+// the panels over threads, each panel's weights staying in that core's cache.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/Transforms/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Matchers.h"
+
+namespace mlir::llm {
+#define GEN_PASS_DEF_LLMLOWERCONTRACTIONSTOVECTOR
+#include "llm/Transforms/Passes.h.inc"
+} // namespace mlir::llm
+
+using namespace mlir;
+using namespace mlir::llm;
+
+namespace {
+
+/// A matched projection: out[m, n] (+)= sum_k x[m, k] * w(n, k).
+struct Projection {
+  linalg::GenericOp op;
+  Value x, w, out;
+  /// w is stored [n, k] (true) or [k, n] (false).
+  bool outIn;
+};
+
+/// Whether `type` has a unit innermost stride.
+static bool hasUnitInnerStride(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  return !strides.empty() && strides.back() == 1;
+}
+
+/// Whether the body of `op` is `yield(out + in0 * in1)` in f32.
+static bool isF32MulAdd(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return false;
+  for (BlockArgument arg : body.getArguments())
+    if (!arg.getType().isF32())
+      return false;
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return false;
+  Value acc = body.getArgument(2);
+  Value productValue = add.getLhs() == acc ? add.getRhs() : add.getLhs();
+  if (add.getLhs() != acc && add.getRhs() != acc)
+    return false;
+  auto mul = productValue.getDefiningOp<arith::MulFOp>();
+  if (!mul ||
+      !((mul.getLhs() == body.getArgument(0) &&
+         mul.getRhs() == body.getArgument(1)) ||
+        (mul.getLhs() == body.getArgument(1) &&
+         mul.getRhs() == body.getArgument(0))))
+    return false;
+
+  return true;
+}
+
+/// Matches the contraction buildProjection emits, bufferized: loops
+/// (lead..., n, k), maps x(lead..., k), w(n, k) or w(k, n), out(lead..., n),
+/// body `out + x * w` in f32.
+static std::optional<Projection> matchProjection(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return std::nullopt;
+  unsigned numLoops = op.getNumLoops();
+  if (numLoops < 3)
+    return std::nullopt;
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  for (unsigned i = 0; i + 1 < numLoops; ++i)
+    if (iters[i] != utils::IteratorType::parallel)
+      return std::nullopt;
+  if (iters.back() != utils::IteratorType::reduction)
+    return std::nullopt;
+
+  MLIRContext *ctx = op.getContext();
+  unsigned nDim = numLoops - 2, kDim = numLoops - 1;
+  auto dim = [&](unsigned d) { return getAffineDimExpr(d, ctx); };
+  SmallVector<AffineExpr> xExprs, outExprs;
+  for (unsigned i = 0; i < nDim; ++i) {
+    xExprs.push_back(dim(i));
+    outExprs.push_back(dim(i));
+  }
+  xExprs.push_back(dim(kDim));
+  outExprs.push_back(dim(nDim));
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps[0] != AffineMap::get(numLoops, 0, xExprs, ctx) ||
+      maps[2] != AffineMap::get(numLoops, 0, outExprs, ctx))
+    return std::nullopt;
+  bool outIn;
+  if (maps[1] == AffineMap::get(numLoops, 0, {dim(nDim), dim(kDim)}, ctx))
+    outIn = true;
+  else if (maps[1] == AffineMap::get(numLoops, 0, {dim(kDim), dim(nDim)}, ctx))
+    outIn = false;
+  else
+    return std::nullopt;
+
+  if (!isF32MulAdd(op))
+    return std::nullopt;
+
+  Projection p{op, op.getDpsInputs()[0], op.getDpsInputs()[1],
+               op.getDpsInits()[0], outIn};
+  auto wType = dyn_cast<MemRefType>(p.w.getType());
+  if (!wType || !hasUnitInnerStride(wType))
+    return std::nullopt;
+  // x and out collapse to 2-D with a unit inner stride.
+  for (Value v : {p.x, p.out}) {
+    auto type = dyn_cast<MemRefType>(v.getType());
+    if (!type)
+      return std::nullopt;
+    if (type.getRank() > 2) {
+      ReassociationIndices lead;
+      for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+        lead.push_back(i);
+      SmallVector<ReassociationIndices> reassociation = {
+          lead, {type.getRank() - 1}};
+      if (!memref::CollapseShapeOp::isGuaranteedCollapsible(type,
+                                                            reassociation))
+        return std::nullopt;
+      type = memref::CollapseShapeOp::computeCollapsedType(type,
+                                                           reassociation);
+    }
+    if (!hasUnitInnerStride(type))
+      return std::nullopt;
+  }
+  return p;
+}
+
+/// A contraction with outer dims: out(outer, m, n) += a(outer, m, k) *
+/// b(outer, k, n) (or b(outer, n, k)), where each operand reads some of the
+/// outer dims, such that one outer iteration is a 2-D kernel's problem.
+struct BatchedContraction {
+  linalg::GenericOp op;
+  Value a, b, out;
+  AffineMap aMap, bMap, outMap;
+  SmallVector<unsigned> batchDims;
+  bool outIn;
+
+  /// The size of loop `d`, from the first operand that indexes it.
+  Value loopSize(OpBuilder &builder, Location loc, unsigned d) {
+    for (auto [value, map] : {std::pair{out, outMap}, {a, aMap}, {b, bMap}})
+      if (std::optional<unsigned> pos =
+              map.getResultPosition(getAffineDimExpr(d, map.getContext())))
+        return memref::DimOp::create(builder, loc, value, *pos);
+    llvm_unreachable("every loop dim indexes some operand");
+  }
+
+  /// The rank-reduced 2-D view of `value` at the batch indices `ivs`.
+  static Value view(OpBuilder &builder, Location loc, Value value,
+                    AffineMap map, const DenseMap<unsigned, Value> &ivs) {
+    auto type = cast<MemRefType>(value.getType());
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    SmallVector<int64_t> shape;
+    for (auto [i, expr] : llvm::enumerate(map.getResults())) {
+      unsigned d = cast<AffineDimExpr>(expr).getPosition();
+      strides.push_back(builder.getIndexAttr(1));
+      if (auto it = ivs.find(d); it != ivs.end()) {
+        offsets.push_back(it->second);
+        sizes.push_back(builder.getIndexAttr(1));
+        continue;
+      }
+      offsets.push_back(builder.getIndexAttr(0));
+      sizes.push_back(memref::getMixedSize(builder, loc, value, i));
+      shape.push_back(type.getDimSize(i));
+    }
+    auto viewType = memref::SubViewOp::inferRankReducedResultType(
+        shape, type, offsets, sizes, strides);
+    return memref::SubViewOp::create(builder, loc, viewType, value, offsets,
+                                     sizes, strides);
+  }
+};
+
+/// Whether the 2-D view of `value` (its non-batch dims) has a unit inner
+/// stride.
+static bool viewHasUnitInnerStride(Value value, AffineMap map,
+                                   ArrayRef<unsigned> batchDims) {
+  auto type = cast<MemRefType>(value.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  // The innermost non-batch dim of the operand.
+  for (int64_t i = map.getNumResults() - 1; i >= 0; --i) {
+    unsigned d = cast<AffineDimExpr>(map.getResult(i)).getPosition();
+    if (llvm::is_contained(batchDims, d))
+      continue;
+    return strides[i] == 1;
+  }
+  return false;
+}
+
+/// Matches a batched f32 contraction: one reduction dim k, read by both
+/// inputs; the output's last two dims are m (read by one input only) and n
+/// (read by the other); every other dim is parallel and becomes an outer
+/// loop. Each input's remaining dims must then be (m, k) and (k, n) or
+/// (n, k).
+static std::optional<BatchedContraction>
+matchBatchedContraction(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || !isF32MulAdd(op))
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (AffineMap map : maps)
+    if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
+      return std::nullopt;
+  AffineMap outMap = maps[2];
+  if (outMap.getNumResults() < 2)
+    return std::nullopt;
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  auto uses = [&](AffineMap map, unsigned d) {
+    return map.getResultPosition(getAffineDimExpr(d, op.getContext()))
+        .has_value();
+  };
+  unsigned numResults = outMap.getNumResults();
+  unsigned m = cast<AffineDimExpr>(outMap.getResult(numResults - 2))
+                   .getPosition();
+  unsigned n = cast<AffineDimExpr>(outMap.getResult(numResults - 1))
+                   .getPosition();
+  // Input a carries m, input b carries n.
+  unsigned aIdx = 0, bIdx = 1;
+  if (uses(maps[1], m) && !uses(maps[1], n))
+    std::swap(aIdx, bIdx);
+  if (!uses(maps[aIdx], m) || uses(maps[bIdx], m) || !uses(maps[bIdx], n) ||
+      uses(maps[aIdx], n))
+    return std::nullopt;
+  std::optional<unsigned> k;
+  SmallVector<unsigned> outerDims;
+  for (unsigned d = 0; d < op.getNumLoops(); ++d) {
+    if (iters[d] == utils::IteratorType::reduction) {
+      if (k || !uses(maps[aIdx], d) || !uses(maps[bIdx], d))
+        return std::nullopt;
+      k = d;
+    } else if (d != m && d != n) {
+      outerDims.push_back(d);
+    }
+  }
+  if (!k)
+    return std::nullopt;
+  auto inner = [&](AffineMap map) {
+    SmallVector<unsigned> dims;
+    for (AffineExpr expr : map.getResults()) {
+      unsigned d = cast<AffineDimExpr>(expr).getPosition();
+      if (!llvm::is_contained(outerDims, d))
+        dims.push_back(d);
+    }
+    return dims;
+  };
+  using Dims = SmallVector<unsigned>;
+  if (inner(maps[aIdx]) != Dims{m, *k})
+    return std::nullopt;
+  bool outIn;
+  if (inner(maps[bIdx]) == Dims{*k, n})
+    outIn = false;
+  else if (inner(maps[bIdx]) == Dims{n, *k})
+    outIn = true;
+  else
+    return std::nullopt;
+  BatchedContraction c{op,
+                       op.getDpsInputs()[aIdx],
+                       op.getDpsInputs()[bIdx],
+                       op.getDpsInits()[0],
+                       maps[aIdx],
+                       maps[bIdx],
+                       outMap,
+                       outerDims,
+                       outIn};
+  // The kernels read vectors along the inner dim of out and b (outer
+  // product) or of a and b (dot).
+  if (!viewHasUnitInnerStride(c.b, c.bMap, outerDims) ||
+      !viewHasUnitInnerStride(outIn ? c.a : c.out, outIn ? c.aMap : c.outMap,
+                              outerDims))
+    return std::nullopt;
+  return c;
+}
+
+/// Emits the kernels for one projection.
+class KernelEmitter {
+public:
+  KernelEmitter(OpBuilder &b, Location loc, int64_t vectorWidth)
+      : b(b), loc(loc), vw(vectorWidth),
+        vecType(VectorType::get({vectorWidth}, b.getF32Type())) {}
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value l, int64_t r) {
+    return r == 0 ? l : arith::AddIOp::create(b, loc, l, idx(r)).getResult();
+  }
+  /// (v / multiple) * multiple.
+  Value roundDown(Value v, int64_t multiple) {
+    if (multiple == 1)
+      return v;
+    Value m = idx(multiple);
+    return arith::MulIOp::create(b, loc,
+                                 arith::DivUIOp::create(b, loc, v, m), m);
+  }
+
+  /// Rows of 2-D `value` as a 2-D memref (collapsing leading dims).
+  Value as2D(Value value) {
+    auto type = cast<MemRefType>(value.getType());
+    if (type.getRank() == 2)
+      return value;
+    ReassociationIndices lead;
+    for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+      lead.push_back(i);
+    SmallVector<ReassociationIndices> reassociation = {lead,
+                                                       {type.getRank() - 1}};
+    return memref::CollapseShapeOp::create(b, loc, value, reassociation);
+  }
+
+  /// `scf.for` from lb to ub by step whose body is built by `fn(iv)`.
+  void forLoop(Value lb, Value ub, int64_t step,
+               function_ref<void(Value)> fn) {
+    auto loop = scf::ForOp::create(b, loc, lb, ub, idx(step));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    fn(loop.getInductionVar());
+  }
+
+  /// The stack buffer a panel's block of packed weight rows goes to.
+  Value allocPanelBuffer(int64_t rows, int64_t cols) {
+    auto type = MemRefType::get({rows, cols * vw}, b.getF32Type());
+    return memref::AllocaOp::create(b, loc, type, b.getI64IntegerAttr(64));
+  }
+
+  /// `scf.parallel` from lb to ub by step.
+  void parallelLoop(Value lb, Value ub, int64_t step,
+                    function_ref<void(Value)> fn) {
+    auto loop = scf::ParallelOp::create(b, loc, ValueRange{lb}, ValueRange{ub},
+                                        ValueRange{idx(step)});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    fn(loop.getInductionVars()[0]);
+  }
+
+  /// out[i:i+rows, j:j+cols*vw] += x[i:i+rows, :] * w[:, j:j+cols*vw] with
+  /// w stored [k, n]: the accumulator tile stays in registers over K.
+  void outerProductTile(Value x, Value w, Value out, Value k, Value kOffset,
+                        Value i, Value j, Value wCol, int64_t rows,
+                        int64_t cols) {
+    SmallVector<Value> rowIdx, colIdx, wColIdx;
+    for (int64_t r = 0; r < rows; ++r)
+      rowIdx.push_back(add(i, r));
+    for (int64_t c = 0; c < cols; ++c) {
+      colIdx.push_back(add(j, c * vw));
+      wColIdx.push_back(add(wCol, c * vw));
+    }
+    SmallVector<Value> init;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        init.push_back(vector::LoadOp::create(b, loc, vecType, out,
+                                              ValueRange{rowIdx[r], colIdx[c]}));
+    auto loop = scf::ForOp::create(
+        b, loc, idx(0), k, idx(1), init,
+        [&](OpBuilder &nb, Location nloc, Value kk, ValueRange acc) {
+          SmallVector<Value> wv, next;
+          for (int64_t c = 0; c < cols; ++c)
+            wv.push_back(vector::LoadOp::create(nb, nloc, vecType, w,
+                                                ValueRange{kk, wColIdx[c]}));
+          Value xk = arith::AddIOp::create(nb, nloc, kk, kOffset);
+          for (int64_t r = 0; r < rows; ++r) {
+            Value xs = memref::LoadOp::create(nb, nloc, x,
+                                              ValueRange{rowIdx[r], xk});
+            Value xv = vector::BroadcastOp::create(nb, nloc, vecType, xs);
+            for (int64_t c = 0; c < cols; ++c)
+              next.push_back(vector::FMAOp::create(nb, nloc, xv, wv[c],
+                                                   acc[r * cols + c]));
+          }
+          scf::YieldOp::create(nb, nloc, next);
+        });
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        vector::StoreOp::create(b, loc, loop.getResult(r * cols + c), out,
+                                ValueRange{rowIdx[r], colIdx[c]});
+  }
+
+  /// out[i:i+rows, j:j+cols] += x[i:i+rows, :] . w[j:j+cols, :] with w
+  /// stored [n, k]: vector accumulators along K (up to kVec, a multiple of
+  /// vw), a horizontal sum, then the scalar tail of K.
+  void dotTile(Value x, Value w, Value out, Value k, Value kVec, Value i,
+               Value j, int64_t rows, int64_t cols) {
+    SmallVector<Value> rowIdx, colIdx;
+    for (int64_t r = 0; r < rows; ++r)
+      rowIdx.push_back(add(i, r));
+    for (int64_t c = 0; c < cols; ++c)
+      colIdx.push_back(add(j, c));
+    Value zero = arith::ConstantOp::create(
+        b, loc, vecType, DenseElementsAttr::get(vecType, b.getF32FloatAttr(0)));
+    SmallVector<Value> init(rows * cols, zero);
+    auto loop = scf::ForOp::create(
+        b, loc, idx(0), kVec, idx(vw), init,
+        [&](OpBuilder &nb, Location nloc, Value kk, ValueRange acc) {
+          SmallVector<Value> xv, wv, next;
+          for (int64_t r = 0; r < rows; ++r)
+            xv.push_back(vector::LoadOp::create(nb, nloc, vecType, x,
+                                                ValueRange{rowIdx[r], kk}));
+          for (int64_t c = 0; c < cols; ++c)
+            wv.push_back(vector::LoadOp::create(nb, nloc, vecType, w,
+                                                ValueRange{colIdx[c], kk}));
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c)
+              next.push_back(
+                  vector::FMAOp::create(nb, nloc, xv[r], wv[c],
+                                        acc[r * cols + c]));
+          scf::YieldOp::create(nb, nloc, next);
+        });
+    SmallVector<Value> sums;
+    for (int64_t t = 0; t < rows * cols; ++t)
+      sums.push_back(vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, loop.getResult(t),
+          arith::FastMathFlags::reassoc));
+    auto tail = scf::ForOp::create(
+        b, loc, kVec, k, idx(1), sums,
+        [&](OpBuilder &nb, Location nloc, Value kk, ValueRange acc) {
+          SmallVector<Value> xs, ws, next;
+          for (int64_t r = 0; r < rows; ++r)
+            xs.push_back(memref::LoadOp::create(nb, nloc, x,
+                                                ValueRange{rowIdx[r], kk}));
+          for (int64_t c = 0; c < cols; ++c)
+            ws.push_back(memref::LoadOp::create(nb, nloc, w,
+                                                ValueRange{colIdx[c], kk}));
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c)
+              next.push_back(arith::AddFOp::create(
+                  nb, nloc, acc[r * cols + c],
+                  arith::MulFOp::create(nb, nloc, xs[r], ws[c])));
+          scf::YieldOp::create(nb, nloc, next);
+        });
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        ValueRange at{rowIdx[r], colIdx[c]};
+        Value old = memref::LoadOp::create(b, loc, out, at);
+        Value sum = arith::AddFOp::create(b, loc, old,
+                                          tail.getResult(r * cols + c));
+        memref::StoreOp::create(b, loc, sum, out, at);
+      }
+  }
+
+  /// The scalar contraction over out[:, n0:n1] (columns no vector tile
+  /// covers), as a 2-D linalg.generic that later passes lower to loops.
+  void scalarColumns(Value x, Value w, Value out, bool outIn, Value n0,
+                     Value n1) {
+    Value m = memref::DimOp::create(b, loc, out, 0);
+    Value k = memref::DimOp::create(b, loc, x, 1);
+    Value cols = arith::SubIOp::create(b, loc, n1, n0);
+    Value one = idx(1), zero = idx(0);
+    Value outSlice = memref::SubViewOp::create(
+        b, loc, out, ValueRange{zero, n0}, ValueRange{m, cols},
+        ValueRange{one, one});
+    Value wSlice =
+        outIn ? memref::SubViewOp::create(b, loc, w, ValueRange{n0, zero},
+                                          ValueRange{cols, k},
+                                          ValueRange{one, one})
+                    .getResult()
+              : memref::SubViewOp::create(b, loc, w, ValueRange{zero, n0},
+                                          ValueRange{k, cols},
+                                          ValueRange{one, one})
+                    .getResult();
+    MLIRContext *ctx = b.getContext();
+    AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
+               d2 = getAffineDimExpr(2, ctx);
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(3, 0, {d0, d2}, ctx),
+        AffineMap::get(3, 0,
+                       outIn ? SmallVector<AffineExpr>{d1, d2}
+                             : SmallVector<AffineExpr>{d2, d1},
+                       ctx),
+        AffineMap::get(3, 0, {d0, d1}, ctx)};
+    linalg::GenericOp::create(
+        b, loc, ValueRange{x, wSlice}, ValueRange{outSlice}, maps,
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::reduction},
+        [](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value product = arith::MulFOp::create(nb, nloc, args[0], args[1]);
+          Value sum = arith::AddFOp::create(nb, nloc, args[2], product);
+          linalg::YieldOp::create(nb, nloc, sum);
+        });
+  }
+
+  OpBuilder &b;
+  Location loc;
+  int64_t vw;
+  VectorType vecType;
+};
+
+struct LLMLowerContractionsToVector
+    : mlir::llm::impl::LLMLowerContractionsToVectorBase<LLMLowerContractionsToVector> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (vectorWidth < 1 || kTile < 1 || rowTile < 1 || colVectors < 1 || dotRows < 1 ||
+        dotCols < 1) {
+      getOperation().emitError("llm-lower-contractions-to-vector: tile sizes "
+                               "and the vector width must be positive");
+      return signalPassFailure();
+    }
+    SmallVector<Projection> projections;
+    SmallVector<BatchedContraction> batched;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (std::optional<Projection> p = matchProjection(op))
+        projections.push_back(*p);
+      else if (std::optional<BatchedContraction> c =
+                   matchBatchedContraction(op))
+        batched.push_back(*c);
+    });
+    for (Projection &p : projections)
+      lower(p);
+    for (BatchedContraction &c : batched)
+      lower(c);
+  }
+
+  void lower(Projection &p) {
+    OpBuilder b(p.op);
+    KernelEmitter e(b, p.op.getLoc(), vectorWidth);
+    emitKernels(e, e.as2D(p.x), p.w, e.as2D(p.out), p.outIn, parallel);
+    p.op.erase();
+  }
+
+  /// A batched contraction (attention's QK^T and PV): an scf.parallel over
+  /// the batch dims, 2-D views of one batch element, the sequential kernels.
+  void lower(BatchedContraction &c) {
+    OpBuilder b(c.op);
+    Location loc = c.op.getLoc();
+    KernelEmitter e(b, loc, vectorWidth);
+    if (!parallel) {
+      // Serial: nested scf.for over the outer dims, one buffer up front.
+      Value buf = e.allocPanelBuffer(kTile, colVectors);
+      SmallVector<Value> ivList;
+      std::function<void(unsigned)> nest = [&](unsigned level) {
+        if (level == c.batchDims.size()) {
+          DenseMap<unsigned, Value> ivs;
+          for (auto [d, iv] : llvm::zip(c.batchDims, ivList))
+            ivs[d] = iv;
+          emitKernels(e, c.view(b, loc, c.a, c.aMap, ivs),
+                      c.view(b, loc, c.b, c.bMap, ivs),
+                      c.view(b, loc, c.out, c.outMap, ivs), c.outIn,
+                      /*parallel=*/false, buf);
+          return;
+        }
+        e.forLoop(e.idx(0), c.loopSize(b, loc, c.batchDims[level]), 1,
+                  [&](Value iv) {
+                    ivList.push_back(iv);
+                    nest(level + 1);
+                    ivList.pop_back();
+                  });
+      };
+      nest(0);
+      c.op.erase();
+      return;
+    }
+    SmallVector<Value> lbs, ubs, steps;
+    for (unsigned d : c.batchDims) {
+      lbs.push_back(e.idx(0));
+      ubs.push_back(c.loopSize(b, loc, d));
+      steps.push_back(e.idx(1));
+    }
+    auto loop = scf::ParallelOp::create(b, loc, lbs, ubs, steps);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    // The kernels' stack buffer lives for one outer iteration.
+    auto scope = memref::AllocaScopeOp::create(b, loc, TypeRange{});
+    b.createBlock(&scope.getBodyRegion());
+    auto scopeEnd = memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
+    b.setInsertionPoint(scopeEnd);
+    DenseMap<unsigned, Value> ivs;
+    for (auto [d, iv] : llvm::zip(c.batchDims, loop.getInductionVars()))
+      ivs[d] = iv;
+    Value a = c.view(b, loc, c.a, c.aMap, ivs);
+    Value w = c.view(b, loc, c.b, c.bMap, ivs);
+    Value out = c.view(b, loc, c.out, c.outMap, ivs);
+    emitKernels(e, a, w, out, c.outIn, /*parallel=*/false,
+                e.allocPanelBuffer(kTile, colVectors));
+    c.op.erase();
+  }
+
+  /// out[m, n] += x[m, k] * w, w 2-D [k, n] (outIn false) or [n, k].
+  void emitKernels(KernelEmitter &e, Value x, Value w, Value out, bool outIn,
+                   bool parallel, Value sharedBuf = {}) {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    Value m = memref::DimOp::create(b, loc, out, 0);
+    Value n = memref::DimOp::create(b, loc, out, 1);
+    Value k = memref::DimOp::create(b, loc, x, 1);
+    Value zero = e.idx(0);
+    auto panels = [&](Value lb, Value ub, int64_t step,
+                      function_ref<void(Value)> fn) {
+      if (parallel)
+        e.parallelLoop(lb, ub, step, fn);
+      else
+        e.forLoop(lb, ub, step, fn);
+    };
+
+    if (!outIn) {
+      int64_t panel = colVectors * vectorWidth;
+      Value nMain = e.roundDown(n, panel);
+      Value mMain = e.roundDown(m, rowTile);
+      // Per panel, per block of kTile rows of w: copy the block into a
+      // contiguous buffer on the stack (w's row stride would otherwise
+      // alias in L1 and defeat the prefetchers), then run every row tile
+      // over it.
+
+      // Sequential panels share one buffer, allocated by the caller's
+      // scope; parallel ones get one each, in a scope per iteration (the
+      // scope must sit right in the scf.parallel body: it is lowered before
+      // scf-to-cf, which would see a multi-block scf.for otherwise).
+      if (!parallel && !sharedBuf)
+        sharedBuf = e.allocPanelBuffer(kTile, colVectors);
+      panels(zero, nMain, panel, [&](Value j) {
+        OpBuilder::InsertionGuard guard(b);
+        memref::AllocaScopeOp scope;
+        if (parallel) {
+          scope = memref::AllocaScopeOp::create(b, loc, TypeRange{});
+          b.createBlock(&scope.getBodyRegion());
+        }
+        Value buf =
+            parallel ? e.allocPanelBuffer(kTile, colVectors) : sharedBuf;
+        e.forLoop(zero, k, kTile, [&](Value k0) {
+          Value rest = arith::SubIOp::create(b, loc, k, k0);
+          Value kb = arith::MinUIOp::create(b, loc, rest, e.idx(kTile));
+          e.forLoop(zero, kb, 1, [&](Value kk) {
+            Value row = arith::AddIOp::create(b, loc, k0, kk);
+            for (int64_t c = 0; c < colVectors; ++c) {
+              Value v = vector::LoadOp::create(
+                  b, loc, e.vecType, w, ValueRange{row, e.add(j, c * vectorWidth)});
+              vector::StoreOp::create(b, loc, v, buf,
+                                      ValueRange{kk, e.idx(c * vectorWidth)});
+            }
+          });
+          e.forLoop(zero, mMain, rowTile, [&](Value i) {
+            e.outerProductTile(x, buf, out, kb, k0, i, j, zero, rowTile,
+                               colVectors);
+          });
+          e.forLoop(mMain, m, 1, [&](Value i) {
+            e.outerProductTile(x, buf, out, kb, k0, i, j, zero, 1,
+                               colVectors);
+          });
+        });
+        if (parallel)
+          memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
+      });
+      // Columns past the last full panel (none for the usual widths).
+      int64_t staticN = cast<MemRefType>(out.getType()).getDimSize(1);
+      if (ShapedType::isDynamic(staticN) || staticN % panel)
+        e.scalarColumns(x, w, out, /*outIn=*/false, nMain, n);
+    } else {
+      Value kVec = e.roundDown(k, vectorWidth);
+      Value nMain = e.roundDown(n, dotCols);
+      Value mMain = e.roundDown(m, dotRows);
+      auto rowsOf = [&](Value j, int64_t cols) {
+        e.forLoop(zero, mMain, dotRows, [&](Value i) {
+          e.dotTile(x, w, out, k, kVec, i, j, dotRows, cols);
+        });
+        e.forLoop(mMain, m, 1, [&](Value i) {
+          e.dotTile(x, w, out, k, kVec, i, j, 1, cols);
+        });
+      };
+      panels(zero, nMain, dotCols, [&](Value j) { rowsOf(j, dotCols); });
+      panels(nMain, n, 1, [&](Value j) { rowsOf(j, 1); });
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,135 @@
+//===- Manifest.h - The artifact manifest (manifest.json) -------*- C++ -*-===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares the in-memory form of the manifest.json that
+// llm-compile writes next to libmodel.so (see docs/ABI.md), and its strict
+// parser. The parser checks the format tag, the ABI version and the type and
+// range of every field, and every error names the offending field by its
+// JSON path, e.g. "entry_points[0].inputs[2].shape[1]".
+//
+// Unknown keys are refused at the top level and inside entry points, inputs
+// and results, because they would carry calling conventions this runtime
+// does not honour; the descriptive "target" and "model" objects may carry
+// extra keys.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLM_RUNTIME_MANIFEST_H
+#define LLM_RUNTIME_MANIFEST_H
+
+#include "llm/runtime/Status.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llm {
+namespace rt {
+
+/// The value of the manifest's "format" field.
+constexpr const char *ArtifactFormat = "llm-opt-artifact";
+
+/// The artifact ABI version this runtime implements ("abi_version" and the
+/// value of llm_abi_version()).
+constexpr int64_t ArtifactAbiVersion = 1;
+
+/// The largest manifest.json accepted, in bytes.
+constexpr uint64_t MaxManifestSize = 64u << 20;
+
+/// The largest tensor rank accepted in a manifest.
+constexpr unsigned MaxManifestRank = 32;
+
+/// Element types of entry point inputs and results (docs/ABI.md spells them
+/// in lower case).
+enum class ElementType : uint8_t { F32, F16, BF16, I64, I32 };
+
+/// Returns the manifest spelling of \p type, e.g. "bf16".
+const char *getElementTypeName(ElementType type);
+
+/// Returns the size in bytes of one element of \p type.
+uint64_t getElementTypeSize(ElementType type);
+
+/// What an entry point input is, and so who provides it.
+enum class InputKind : uint8_t {
+  Tokens, ///< Token ids, checked against the vocabulary.
+  Mask,   ///< An attention mask the runtime builds.
+  Param,  ///< A parameter bound by name from the checkpoint.
+};
+
+/// Returns the manifest spelling of \p kind, e.g. "param".
+const char *getInputKindName(InputKind kind);
+
+/// The dimension value that marks a dynamic dimension in a shape.
+constexpr int64_t DynamicDim = -1;
+
+/// One input of an entry point.
+struct InputSpec {
+  std::string name;
+  InputKind kind = InputKind::Param;
+  ElementType dtype = ElementType::F32;
+  /// Dimensions; DynamicDim marks a dynamic one.
+  std::vector<int64_t> shape;
+};
+
+/// One result of an entry point.
+struct ResultSpec {
+  std::string name;
+  ElementType dtype = ElementType::F32;
+  std::vector<int64_t> shape;
+};
+
+/// One exported function `int32_t SYMBOL(void **args)`.
+struct EntryPoint {
+  std::string name;
+  std::string symbol;
+  std::vector<InputSpec> inputs;
+  std::vector<ResultSpec> results;
+};
+
+/// The code generation target the library was built for.
+struct TargetInfo {
+  std::string triple;
+  std::string cpu;
+  std::string features;
+};
+
+/// Facts about the model the runtime needs for checking inputs.
+struct ModelInfo {
+  std::string family;
+  int64_t vocabSize = 0;
+  /// The longest sequence the model takes; 0 when the manifest sets no
+  /// bound (models without a position table).
+  int64_t maxPositions = 0;
+};
+
+/// A parsed and validated manifest.json.
+struct Manifest {
+  std::string format;
+  int64_t abiVersion = 0;
+  /// The library's file name, relative to the artifact folder.
+  std::string library;
+  TargetInfo target;
+  ModelInfo model;
+  uint64_t arenaBytes = 0;
+  std::vector<EntryPoint> entryPoints;
+
+  /// Returns the entry point called \p name, or null.
+  const EntryPoint *findEntryPoint(std::string_view name) const;
+};
+
+/// Parses and validates manifest text. \p sourceName (usually the file's
+/// path) starts every error message; errors have code Artifact.
+Expected<Manifest> parseManifest(std::string_view text,
+                                 const std::string &sourceName);
+
+/// Reads and parses the manifest at \p path.
+Expected<Manifest> readManifest(const std::string &path);
+
+} // namespace rt
+} // namespace llm
+
+#endif // LLM_RUNTIME_MANIFEST_H

@@ -1,0 +1,238 @@
+//===- Weights.cpp - Binding checkpoint tensors to entry points -----------===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Every param is resolved and checked before any buffer is allocated, so a
+// bad checkpoint fails fast and the memory estimate covers all conversions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/runtime/Weights.h"
+
+#include "llm/runtime/DTypeConversion.h"
+
+#include "RuntimeSupport.h"
+
+#include <cstring>
+#include <map>
+#include <new>
+#include <optional>
+#include <set>
+#include <unordered_set>
+
+using namespace llm::rt;
+using namespace llm::rt::detail;
+
+/// Alignment of the buffers the runtime allocates for parameters: a cache
+/// line, enough for any vector load the compiled code may use.
+static constexpr uint64_t BufferAlignment = 64;
+
+/// The most unused tensors named one by one in a strict-mode error.
+static constexpr size_t MaxNamedUnused = 10;
+
+static Status weightsError(std::string message) {
+  return Status::error(ErrorCode::Weights, std::move(message));
+}
+
+/// Returns the checkpoint dtype holding \p type as is.
+static DType getCheckpointDType(ElementType type) {
+  switch (type) {
+  case ElementType::F32:
+    return DType::F32;
+  case ElementType::F16:
+    return DType::F16;
+  case ElementType::BF16:
+    return DType::BF16;
+  case ElementType::I64:
+    return DType::I64;
+  case ElementType::I32:
+    return DType::I32;
+  }
+  return DType::F32;
+}
+
+bool llm::rt::isKnownUnusedBuffer(std::string_view tensorName) {
+  static constexpr std::string_view buffers[] = {
+      "attn.bias",               // GPT-2's causal mask.
+      "attn.masked_bias",        // GPT-2's masking constant.
+      "embeddings.position_ids", // BERT's 0..max_positions-1.
+      "rotary_emb.inv_freq",     // LLaMA's RoPE frequencies.
+  };
+  for (std::string_view buffer : buffers) {
+    if (tensorName == buffer)
+      return true;
+    if (tensorName.size() > buffer.size() && endsWith(tensorName, buffer) &&
+        tensorName[tensorName.size() - buffer.size() - 1] == '.')
+      return true;
+  }
+  return false;
+}
+
+/// Returns a checkpoint tensor whose name differs from \p name only by a
+/// leading module prefix ("transformer.", "model.", ...), for a hint.
+static const TensorView *findPrefixVariant(const SafeTensorsModel &checkpoint,
+                                           const std::string &name) {
+  for (const TensorView *view : checkpoint.getTensors()) {
+    const std::string &other = view->name;
+    if (other.size() > name.size() && endsWith(other, name) &&
+        other[other.size() - name.size() - 1] == '.')
+      return view;
+    if (name.size() > other.size() && endsWith(name, other) &&
+        name[name.size() - other.size() - 1] == '.')
+      return view;
+  }
+  return nullptr;
+}
+
+namespace {
+/// How one param gets its data.
+enum class Binding { ZeroCopy, Copy, Convert };
+
+struct PlannedParam {
+  const TensorView *view = nullptr;
+  Binding binding = Binding::ZeroCopy;
+  uint64_t ownedBytes = 0;
+  const void *data = nullptr;
+};
+} // namespace
+
+Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
+                                            const SafeTensorsModel &checkpoint,
+                                            const BindOptions &options) {
+  try {
+    BoundWeights bound;
+    bound.data.assign(entry.inputs.size(), nullptr);
+
+    // Resolve and check every param; tied params share one plan.
+    std::map<std::string, PlannedParam> plans;
+    std::vector<std::string> planOrder;
+    uint64_t ownedTotal = 0;
+    for (size_t i = 0; i < entry.inputs.size(); ++i) {
+      const InputSpec &input = entry.inputs[i];
+      if (input.kind != InputKind::Param || plans.count(input.name))
+        continue;
+      const TensorView *view = checkpoint.lookup(input.name);
+      if (!view) {
+        std::string message = "the checkpoint has no tensor " +
+                              quote(input.name) + ", which entry point " +
+                              quote(entry.name) + " needs (input " +
+                              std::to_string(i) + ")";
+        if (const TensorView *variant =
+                findPrefixVariant(checkpoint, input.name))
+          message += "; it has " + quote(variant->name) +
+                     ": was the model compiled from another export of this "
+                     "checkpoint?";
+        return weightsError(message);
+      }
+      if (view->shape != input.shape)
+        return weightsError("checkpoint tensor " + quote(input.name) +
+                            " has shape " + shapeText(view->shape) +
+                            ", but the model expects " +
+                            shapeText(input.shape));
+
+      PlannedParam plan;
+      plan.view = view;
+      DType wanted = getCheckpointDType(input.dtype);
+      uint64_t elementSize = getElementTypeSize(input.dtype);
+      if (view->dtype == wanted) {
+        bool aligned =
+            reinterpret_cast<uintptr_t>(view->data) % elementSize == 0;
+        plan.binding = aligned ? Binding::ZeroCopy : Binding::Copy;
+        if (!aligned)
+          plan.ownedBytes = view->byteSize;
+      } else if (input.dtype == ElementType::F32 &&
+                 (view->dtype == DType::F16 || view->dtype == DType::BF16)) {
+        plan.binding = Binding::Convert;
+        if (!checkedMul(view->getNumElements(), 4, plan.ownedBytes))
+          return weightsError("checkpoint tensor " + quote(input.name) +
+                              " is too large to convert to f32");
+      } else {
+        return weightsError(
+            "checkpoint tensor " + quote(input.name) + " has dtype " +
+            getDTypeName(view->dtype) + ", but the model expects " +
+            getElementTypeName(input.dtype) +
+            (input.dtype == ElementType::F32
+                 ? " (F32 binds as is; F16 and BF16 are converted)"
+                 : ""));
+      }
+      if (!checkedAdd(ownedTotal, plan.ownedBytes, ownedTotal))
+        return weightsError("the converted checkpoint is too large");
+      plans.emplace(input.name, plan);
+      planOrder.push_back(input.name);
+    }
+
+    // Tensors nobody asked for.
+    std::vector<std::string> unused;
+    for (const TensorView *view : checkpoint.getTensors())
+      if (!plans.count(view->name) && !isKnownUnusedBuffer(view->name))
+        unused.push_back(view->name);
+    if (options.strict && !unused.empty()) {
+      std::string names;
+      for (size_t i = 0; i < unused.size() && i < MaxNamedUnused; ++i)
+        names += (i ? ", " : "") + quote(unused[i]);
+      if (unused.size() > MaxNamedUnused)
+        names +=
+            ", and " + std::to_string(unused.size() - MaxNamedUnused) + " more";
+      return weightsError(
+          "the checkpoint holds " + std::to_string(unused.size()) +
+          (unused.size() == 1 ? " tensor" : " tensors") +
+          " that the model does not use (refused in strict mode): " + names);
+    }
+    for (const std::string &name : unused)
+      bound.warnings.push_back("checkpoint tensor " + quote(name) +
+                               " is not used by the model; ignoring it");
+
+    // Refuse before allocating when the copies cannot fit.
+    uint64_t physical = getPhysicalMemoryBytes();
+    if (physical != 0 && ownedTotal > physical)
+      return Status::error(
+          ErrorCode::OutOfMemory,
+          "converting the checkpoint's parameters to the model's dtype needs " +
+              byteCountText(ownedTotal) + ", more than this machine's " +
+              byteCountText(physical) + " of memory");
+
+    for (const std::string &name : planOrder) {
+      PlannedParam &plan = plans[name];
+      const TensorView &view = *plan.view;
+      if (plan.binding == Binding::ZeroCopy) {
+        plan.data = view.data;
+        ++bound.numZeroCopy;
+        continue;
+      }
+      uint64_t rounded = (plan.ownedBytes + BufferAlignment - 1) /
+                         BufferAlignment * BufferAlignment;
+      void *buffer = rounded ? std::aligned_alloc(BufferAlignment,
+                                                  static_cast<size_t>(rounded))
+                             : nullptr;
+      if (rounded && !buffer)
+        return Status::error(ErrorCode::OutOfMemory,
+                             "cannot allocate " +
+                                 byteCountText(plan.ownedBytes) +
+                                 " for checkpoint tensor " + quote(name));
+      bound.owned.emplace_back(buffer);
+      bound.ownedBytes += plan.ownedBytes;
+      if (plan.binding == Binding::Copy) {
+        if (view.byteSize)
+          std::memcpy(buffer, view.data, static_cast<size_t>(view.byteSize));
+      } else {
+        Status s = convertToF32(view.dtype, view.data, view.getNumElements(),
+                                static_cast<float *>(buffer));
+        if (s.isError())
+          return weightsError("checkpoint tensor " + quote(name) + ": " +
+                              s.message());
+      }
+      // A tensor without elements still gets a non-null address.
+      plan.data = buffer ? buffer : view.data;
+    }
+
+    for (size_t i = 0; i < entry.inputs.size(); ++i)
+      if (entry.inputs[i].kind == InputKind::Param)
+        bound.data[i] = plans[entry.inputs[i].name].data;
+    return bound;
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory,
+                         "out of memory binding the checkpoint");
+  }
+}

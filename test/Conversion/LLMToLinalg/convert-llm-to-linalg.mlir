@@ -1,0 +1,116 @@
+// RUN: llm-opt %s --convert-llm-to-linalg -split-input-file -verify-diagnostics | FileCheck %s
+// The structure each op family lowers to. Numerics are checked end to end
+// against PyTorch in test/e2e; these tests pin the form of the lowering.
+
+// CHECK-LABEL: func.func @linear_bias_in_out
+// CHECK-NOT: llm.
+// The bias broadcast initializes the accumulator; no transposed weight copy.
+// CHECK: %[[INIT:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]{{.*}} ins(%{{.*}} : tensor<192xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x?x64xf32>, tensor<64x192xf32>) outs(%[[INIT]]
+func.func @linear_bias_in_out(%x: tensor<?x?x64xf32>, %w: tensor<64x192xf32>, %b: tensor<192xf32>) -> tensor<?x?x192xf32> {
+  %0 = llm.linear %x, %w bias %b layout in_out : (tensor<?x?x64xf32>, tensor<64x192xf32>, tensor<192xf32>) -> tensor<?x?x192xf32>
+  return %0 : tensor<?x?x192xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @layer_norm
+// Mean and variance are reductions over the last dim, then one map.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: math.rsqrt
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]{{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<3x16xf32>, tensor<3xf32>, tensor<3xf32>, tensor<16xf32>, tensor<16xf32>)
+// CHECK-NOT: llm.
+func.func @layer_norm(%x: tensor<3x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<3x16xf32> {
+  %0 = llm.layer_norm %x weight %g bias %b : (tensor<3x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<3x16xf32>
+  return %0 : tensor<3x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @bf16_rms_norm
+// Reduced precision computes in f32 and rounds once at the end.
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+func.func @bf16_rms_norm(%x: tensor<2x8xbf16>, %g: tensor<8xbf16>) -> tensor<2x8xbf16> {
+  %0 = llm.rms_norm %x weight %g : (tensor<2x8xbf16>, tensor<8xbf16>) -> tensor<2x8xbf16>
+  return %0 : tensor<2x8xbf16>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_gqa
+// Heads split without copies: q -> [b, s, kv, group, d], k/v -> [b, s, kv, d].
+// CHECK-DAG: tensor.expand_shape %{{.*}} {{\[\[}}0], [1], [2, 3, 4]] output_shape [%{{.*}}, %{{.*}}, 2, 4, 16] : tensor<?x?x128xf32> into tensor<?x?x2x4x16xf32>
+// CHECK-DAG: tensor.expand_shape %{{.*}} {{\[\[}}0], [1], [2, 3]] output_shape [%{{.*}}, %{{.*}}, 2, 16] : tensor<?x?x32xf32> into tensor<?x?x2x16xf32>
+// Scores are [b, kv, group, q, k], masked causally from the loop indices.
+// CHECK: linalg.generic {{.*}}outs(%{{.*}} : tensor<?x2x4x?x?xf32>)
+// CHECK: arith.cmpi sgt
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1], [2, 3, 4]] : tensor<?x?x2x4x16xf32> into tensor<?x?x128xf32>
+// CHECK-NOT: llm.
+func.func @attention_gqa(%q: tensor<?x?x128xf32>, %k: tensor<?x?x32xf32>, %v: tensor<?x?x32xf32>) -> tensor<?x?x128xf32> {
+  %0 = llm.attention %q, %k, %v {causal, num_heads = 8 : i64, num_kv_heads = 2 : i64} : (tensor<?x?x128xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>) -> tensor<?x?x128xf32>
+  return %0 : tensor<?x?x128xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @embedding
+// A gather with the id clamped into the table.
+// CHECK: linalg.generic
+// CHECK: arith.index_cast
+// CHECK: arith.maxsi
+// CHECK: arith.minsi
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<97x8xf32>
+func.func @embedding(%t: tensor<97x8xf32>, %ids: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  %0 = llm.embedding %t[%ids] : (tensor<97x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @ffn_swiglu
+// Three contractions; the gate's SiLU and the product are one map.
+// CHECK-COUNT-2: iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK: math.exp
+// CHECK: arith.mulf
+// CHECK: iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK-NOT: llm.
+func.func @ffn_swiglu(%x: tensor<1x7x64xf32>, %u: tensor<172x64xf32>, %g: tensor<172x64xf32>, %d: tensor<64x172xf32>) -> tensor<1x7x64xf32> {
+  %0 = llm.ffn swiglu %x up %u gate %g down %d : (tensor<1x7x64xf32>, tensor<172x64xf32>, tensor<172x64xf32>, tensor<64x172xf32>) -> tensor<1x7x64xf32>
+  return %0 : tensor<1x7x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @gelu_and_softmax
+// CHECK: math.erf
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.divf
+func.func @gelu_and_softmax(%x: tensor<4x9xf32>) -> tensor<4x9xf32> {
+  %0 = llm.gelu %x : tensor<4x9xf32>
+  %1 = llm.softmax %0 {axis = 1 : i64} : tensor<4x9xf32>
+  return %1 : tensor<4x9xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @cross_entropy_mean
+// CHECK: arith.cmpi ne
+// CHECK: math.log
+// CHECK: arith.divf
+// CHECK-NOT: llm.
+func.func @cross_entropy_mean(%l: tensor<4x9xf32>, %y: tensor<4xi64>) -> tensor<f32> {
+  %0 = llm.cross_entropy %l, %y : (tensor<4x9xf32>, tensor<4xi64>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @kv_cache_not_yet(%q: tensor<1x1x64xf32>, %k: tensor<1x1x64xf32>, %v: tensor<1x1x64xf32>,
+                            %kc: tensor<1x4x32x16xf32>, %vc: tensor<1x4x32x16xf32>, %p: tensor<1xi64>) -> tensor<1x1x64xf32> {
+  // expected-error @+1 {{'llm.attention' op with a KV cache cannot be lowered yet; compile the model without a cache}}
+  %0:3 = llm.attention %q, %k, %v cache(%kc, %vc, %p) {num_heads = 4 : i64} : (tensor<1x1x64xf32>, tensor<1x1x64xf32>, tensor<1x1x64xf32>, tensor<1x4x32x16xf32>, tensor<1x4x32x16xf32>, tensor<1xi64>) -> (tensor<1x1x64xf32>, tensor<1x4x32x16xf32>, tensor<1x4x32x16xf32>)
+  return %0#0 : tensor<1x1x64xf32>
+}

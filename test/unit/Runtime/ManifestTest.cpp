@@ -1,0 +1,459 @@
+//===- ManifestTest.cpp - Tests of the manifest.json parser ---------------===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The fake model's manifest parses into the expected structure; each
+// malformed field, taken one at a time from that valid manifest, is refused
+// with a message naming the field.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/runtime/Manifest.h"
+
+#include "RuntimeTestUtils.h"
+
+#include <functional>
+
+using namespace llm::rt;
+using namespace llm::rt::test;
+
+namespace {
+
+TEST(ManifestTest, ParsesTheFakeModelManifest) {
+  Expected<Manifest> manifest =
+      parseManifest(getFakeManifest().dump(), "manifest.json");
+  ASSERT_TRUE(manifest) << manifest.message();
+  EXPECT_EQ(manifest->format, "llm-opt-artifact");
+  EXPECT_EQ(manifest->abiVersion, 1);
+  EXPECT_EQ(manifest->library, "libmodel.so");
+  EXPECT_EQ(manifest->target.triple, "x86_64-pc-linux-gnu");
+  EXPECT_EQ(manifest->target.cpu, "generic");
+  EXPECT_EQ(manifest->model.family, "fake");
+  EXPECT_EQ(manifest->model.vocabSize, 11);
+  EXPECT_EQ(manifest->model.maxPositions, 8);
+  EXPECT_EQ(manifest->arenaBytes, 0u);
+  ASSERT_EQ(manifest->entryPoints.size(), 1u);
+  const EntryPoint *forward = manifest->findEntryPoint("forward");
+  ASSERT_NE(forward, nullptr);
+  EXPECT_EQ(manifest->findEntryPoint("backward"), nullptr);
+  EXPECT_EQ(forward->symbol, "llm_forward");
+  ASSERT_EQ(forward->inputs.size(), 3u);
+  EXPECT_EQ(forward->inputs[0].name, "input_ids");
+  EXPECT_EQ(forward->inputs[0].kind, InputKind::Tokens);
+  EXPECT_EQ(forward->inputs[0].dtype, ElementType::I64);
+  EXPECT_EQ(forward->inputs[0].shape, (std::vector<int64_t>{-1, -1}));
+  EXPECT_EQ(forward->inputs[1].name, "transformer.wte.weight");
+  EXPECT_EQ(forward->inputs[1].kind, InputKind::Param);
+  EXPECT_EQ(forward->inputs[1].dtype, ElementType::F32);
+  EXPECT_EQ(forward->inputs[1].shape, (std::vector<int64_t>{11, 4}));
+  ASSERT_EQ(forward->results.size(), 1u);
+  EXPECT_EQ(forward->results[0].name, "logits");
+  EXPECT_EQ(forward->results[0].shape, (std::vector<int64_t>{-1, -1, 11}));
+}
+
+TEST(ManifestTest, OptionalFieldsAndExtraDescriptiveKeys) {
+  Json json = getFakeManifest();
+  json.erase("arena_bytes");
+  json["model"].erase("max_positions"); // No bound: models without a table.
+  json["target"].erase("cpu");
+  json["target"].erase("features");
+  json["target"]["abi"] = "lp64"; // Extra keys are fine in target and model.
+  json["model"]["hidden_size"] = 4;
+  json["entry_points"][0]["inputs"].push_back(
+      {{"name", "transformer.wte.weight"},
+       {"kind", "param"},
+       {"dtype", "f32"},
+       {"shape", {11, 4}}}); // A tied param may repeat a name.
+  Expected<Manifest> manifest = parseManifest(json.dump(), "m.json");
+  ASSERT_TRUE(manifest) << manifest.message();
+  EXPECT_EQ(manifest->arenaBytes, 0u);
+  EXPECT_EQ(manifest->model.maxPositions, 0);
+  EXPECT_EQ(manifest->target.cpu, "");
+  EXPECT_EQ(manifest->entryPoints[0].inputs.size(), 4u);
+}
+
+TEST(ManifestTest, ElementTypeAndKindNames) {
+  EXPECT_STREQ(getElementTypeName(ElementType::BF16), "bf16");
+  EXPECT_EQ(getElementTypeSize(ElementType::I64), 8u);
+  EXPECT_EQ(getElementTypeSize(ElementType::F16), 2u);
+  EXPECT_STREQ(getInputKindName(InputKind::Mask), "mask");
+}
+
+/// One malformed manifest: a change to the valid one and the expected
+/// message parts.
+struct BadManifest {
+  const char *label;
+  std::function<void(Json &)> mutate;
+  std::vector<std::string> parts;
+};
+
+Json &entry(Json &j) { return j["entry_points"][0]; }
+Json &input(Json &j, int i = 1) { return entry(j)["inputs"][i]; }
+Json &result(Json &j) { return entry(j)["results"][0]; }
+
+const std::vector<BadManifest> &getBadManifests() {
+  static const std::vector<BadManifest> cases = {
+      // Top level.
+      {"root",
+       [](Json &j) { j = Json::array(); },
+       {"must be a JSON object, got an array"}},
+      {"unknown",
+       [](Json &j) { j["entrypoints"] = 1; },
+       {"unknown field 'entrypoints'"}},
+      {"format missing",
+       [](Json &j) { j.erase("format"); },
+       {"missing field 'format'"}},
+      {"format type",
+       [](Json &j) { j["format"] = 3; },
+       {"field 'format' must be a string, got 3"}},
+      {"format value",
+       [](Json &j) { j["format"] = "onnx"; },
+       {"field 'format' is 'onnx', expected 'llm-opt-artifact'"}},
+      {"abi missing",
+       [](Json &j) { j.erase("abi_version"); },
+       {"missing field 'abi_version'"}},
+      {"abi string",
+       [](Json &j) { j["abi_version"] = "1"; },
+       {"field 'abi_version' must be an integer, got \"1\""}},
+      {"abi float",
+       [](Json &j) { j["abi_version"] = 1.5; },
+       {"field 'abi_version' must be an integer, got 1.5"}},
+      {"abi value",
+       [](Json &j) { j["abi_version"] = 2; },
+       {"field 'abi_version' is 2, but this runtime implements ABI version "
+        "1"}},
+      {"abi huge",
+       [](Json &j) { j["abi_version"] = UINT64_MAX; },
+       {"field 'abi_version' is 18446744073709551615, too large for int64"}},
+      {"library missing",
+       [](Json &j) { j.erase("library"); },
+       {"missing field 'library'"}},
+      {"library type",
+       [](Json &j) { j["library"] = Json::array(); },
+       {"field 'library' must be a string, got an array"}},
+      {"library empty",
+       [](Json &j) { j["library"] = ""; },
+       {"field 'library' must not be empty"}},
+      {"library absolute",
+       [](Json &j) { j["library"] = "/lib/libc.so.6"; },
+       {"field 'library' is the absolute path '/lib/libc.so.6'"}},
+      {"library dotdot",
+       [](Json &j) { j["library"] = "sub/../../x.so"; },
+       {"field 'library' 'sub/../../x.so' has a '..' component"}},
+      {"library nul",
+       [](Json &j) { j["library"] = std::string("a\0b", 3); },
+       {"field 'library' contains a NUL character"}},
+      {"target missing",
+       [](Json &j) { j.erase("target"); },
+       {"missing field 'target'"}},
+      {"target type",
+       [](Json &j) { j["target"] = "x86"; },
+       {"field 'target' must be an object, got \"x86\""}},
+      {"triple missing",
+       [](Json &j) { j["target"].erase("triple"); },
+       {"missing field 'target.triple'"}},
+      {"triple type",
+       [](Json &j) { j["target"]["triple"] = 5; },
+       {"field 'target.triple' must be a string, got 5"}},
+      {"cpu type",
+       [](Json &j) { j["target"]["cpu"] = nullptr; },
+       {"field 'target.cpu' must be a string, got null"}},
+      {"features type",
+       [](Json &j) { j["target"]["features"] = {"+avx"}; },
+       {"field 'target.features' must be a string, got an array"}},
+      {"model missing",
+       [](Json &j) { j.erase("model"); },
+       {"missing field 'model'"}},
+      {"model type",
+       [](Json &j) { j["model"] = Json::array(); },
+       {"field 'model' must be an object, got an array"}},
+      {"family missing",
+       [](Json &j) { j["model"].erase("family"); },
+       {"missing field 'model.family'"}},
+      {"family type",
+       [](Json &j) { j["model"]["family"] = true; },
+       {"field 'model.family' must be a string, got true"}},
+      {"vocab missing",
+       [](Json &j) { j["model"].erase("vocab_size"); },
+       {"missing field 'model.vocab_size'"}},
+      {"vocab type",
+       [](Json &j) { j["model"]["vocab_size"] = "11"; },
+       {"field 'model.vocab_size' must be an integer, got \"11\""}},
+      {"vocab zero",
+       [](Json &j) { j["model"]["vocab_size"] = 0; },
+       {"field 'model.vocab_size' must be at least 1, got 0"}},
+      {"vocab negative",
+       [](Json &j) { j["model"]["vocab_size"] = -5; },
+       {"field 'model.vocab_size' must be at least 1, got -5"}},
+      {"positions float",
+       [](Json &j) { j["model"]["max_positions"] = 8.0; },
+       {"field 'model.max_positions' must be an integer, got 8.0"}},
+      {"positions zero",
+       [](Json &j) { j["model"]["max_positions"] = 0; },
+       {"field 'model.max_positions' must be at least 1, got 0"}},
+      {"arena negative",
+       [](Json &j) { j["arena_bytes"] = -1; },
+       {"field 'arena_bytes' must be at least 0, got -1"}},
+      {"arena type",
+       [](Json &j) { j["arena_bytes"] = "0"; },
+       {"field 'arena_bytes' must be an integer, got \"0\""}},
+      {"entries missing",
+       [](Json &j) { j.erase("entry_points"); },
+       {"missing field 'entry_points'"}},
+      {"entries type",
+       [](Json &j) { j["entry_points"] = Json::object(); },
+       {"field 'entry_points' must be an array, got an object"}},
+      {"entries empty",
+       [](Json &j) { j["entry_points"] = Json::array(); },
+       {"field 'entry_points' must not be empty"}},
+      // Entry points.
+      {"entry type",
+       [](Json &j) { j["entry_points"][0] = 5; },
+       {"field 'entry_points[0]' must be an object, got 5"}},
+      {"entry unknown",
+       [](Json &j) { entry(j)["layout"] = "nhwc"; },
+       {"unknown field 'entry_points[0].layout'"}},
+      {"entry name missing",
+       [](Json &j) { entry(j).erase("name"); },
+       {"missing field 'entry_points[0].name'"}},
+      {"entry name empty",
+       [](Json &j) { entry(j)["name"] = ""; },
+       {"field 'entry_points[0].name' must not be empty"}},
+      {"entry name type",
+       [](Json &j) { entry(j)["name"] = 1; },
+       {"field 'entry_points[0].name' must be a string, got 1"}},
+      {"symbol missing",
+       [](Json &j) { entry(j).erase("symbol"); },
+       {"missing field 'entry_points[0].symbol'"}},
+      {"symbol digit",
+       [](Json &j) { entry(j)["symbol"] = "1llm"; },
+       {"field 'entry_points[0].symbol' must be a C identifier, got '1llm'"}},
+      {"symbol dash",
+       [](Json &j) { entry(j)["symbol"] = "llm-forward"; },
+       {"must be a C identifier, got 'llm-forward'"}},
+      {"symbol type",
+       [](Json &j) { entry(j)["symbol"] = Json::object(); },
+       {"field 'entry_points[0].symbol' must be a string, got an object"}},
+      {"inputs missing",
+       [](Json &j) { entry(j).erase("inputs"); },
+       {"missing field 'entry_points[0].inputs'"}},
+      {"inputs type",
+       [](Json &j) { entry(j)["inputs"] = "x"; },
+       {"field 'entry_points[0].inputs' must be an array, got \"x\""}},
+      {"results missing",
+       [](Json &j) { entry(j).erase("results"); },
+       {"missing field 'entry_points[0].results'"}},
+      {"results empty",
+       [](Json &j) { entry(j)["results"] = Json::array(); },
+       {"field 'entry_points[0].results' must not be empty"}},
+      {"entry name dup",
+       [](Json &j) {
+         Json copy = entry(j);
+         copy["symbol"] = "llm_forward2";
+         j["entry_points"].push_back(copy);
+       },
+       {"field 'entry_points[1].name' 'forward' repeats the name of entry "
+        "point 0"}},
+      {"entry symbol dup",
+       [](Json &j) {
+         Json copy = entry(j);
+         copy["name"] = "forward2";
+         j["entry_points"].push_back(copy);
+       },
+       {"field 'entry_points[1].symbol' 'llm_forward' repeats the symbol of "
+        "entry point 0"}},
+      // Inputs.
+      {"input type",
+       [](Json &j) { input(j) = Json::array(); },
+       {"field 'entry_points[0].inputs[1]' must be an object, got an array"}},
+      {"input unknown",
+       [](Json &j) { input(j)["layout"] = "in_out"; },
+       {"unknown field 'entry_points[0].inputs[1].layout'"}},
+      {"input name missing",
+       [](Json &j) { input(j).erase("name"); },
+       {"missing field 'entry_points[0].inputs[1].name'"}},
+      {"input name empty",
+       [](Json &j) { input(j)["name"] = ""; },
+       {"field 'entry_points[0].inputs[1].name' must not be empty"}},
+      {"input name type",
+       [](Json &j) { input(j)["name"] = 7; },
+       {"field 'entry_points[0].inputs[1].name' must be a string, got 7"}},
+      {"kind missing",
+       [](Json &j) { input(j).erase("kind"); },
+       {"missing field 'entry_points[0].inputs[1].kind'"}},
+      {"kind value",
+       [](Json &j) { input(j)["kind"] = "weight"; },
+       {"field 'entry_points[0].inputs[1].kind' must be one of tokens, mask, "
+        "param, got 'weight'"}},
+      {"kind type",
+       [](Json &j) { input(j)["kind"] = 2; },
+       {"field 'entry_points[0].inputs[1].kind' must be a string, got 2"}},
+      {"dtype missing",
+       [](Json &j) { input(j).erase("dtype"); },
+       {"missing field 'entry_points[0].inputs[1].dtype'"}},
+      {"dtype value",
+       [](Json &j) { input(j)["dtype"] = "f64"; },
+       {"field 'entry_points[0].inputs[1].dtype' must be one of f32, f16, "
+        "bf16, i64, i32, got 'f64'"}},
+      {"dtype case", [](Json &j) { input(j)["dtype"] = "F32"; }, {"got 'F32'"}},
+      {"shape missing",
+       [](Json &j) { input(j).erase("shape"); },
+       {"missing field 'entry_points[0].inputs[1].shape'"}},
+      {"shape type",
+       [](Json &j) { input(j)["shape"] = "[11, 4]"; },
+       {"field 'entry_points[0].inputs[1].shape' must be an array"}},
+      {"shape float",
+       [](Json &j) {
+         input(j)["shape"] = {11, 4.5};
+       },
+       {"field 'entry_points[0].inputs[1].shape[1]' must be an integer >= -1 "
+        "(-1 is dynamic), got 4.5"}},
+      {"shape string",
+       [](Json &j) {
+         input(j)["shape"] = {"11", 4};
+       },
+       {"field 'entry_points[0].inputs[1].shape[0]' must be an integer"}},
+      {"shape negative",
+       [](Json &j) {
+         input(j)["shape"] = {11, -2};
+       },
+       {"field 'entry_points[0].inputs[1].shape[1]' must be >= -1 (-1 is "
+        "dynamic), got -2"}},
+      {"shape huge",
+       [](Json &j) {
+         input(j)["shape"] = {11, UINT64_MAX};
+       },
+       {"field 'entry_points[0].inputs[1].shape[1]' must be an integer"}},
+      {"shape overflow",
+       [](Json &j) {
+         input(j)["shape"] = {int64_t(1) << 40, int64_t(1) << 40};
+       },
+       {"field 'entry_points[0].inputs[1].shape' describes more bytes than "
+        "int64 can count"}},
+      {"shape rank",
+       [](Json &j) { input(j)["shape"] = std::vector<int64_t>(33, 1); },
+       {"field 'entry_points[0].inputs[1].shape' has rank 33, over the limit "
+        "of 32"}},
+      {"param dynamic",
+       [](Json &j) {
+         input(j)["shape"] = {-1, 4};
+       },
+       {"field 'entry_points[0].inputs[1].shape' of param "
+        "'transformer.wte.weight' must be static, got [-1, 4]"}},
+      {"param dtype",
+       [](Json &j) { input(j)["dtype"] = "i64"; },
+       {"field 'entry_points[0].inputs[1].dtype' of param "
+        "'transformer.wte.weight' must be f32, f16 or bf16, got i64"}},
+      {"tokens dtype",
+       [](Json &j) { input(j, 0)["dtype"] = "f32"; },
+       {"field 'entry_points[0].inputs[0].dtype' of tokens 'input_ids' must "
+        "be i64 or i32, got f32"}},
+      {"tokens rank",
+       [](Json &j) {
+         input(j, 0)["shape"] = {-1, -1, -1};
+       },
+       {"field 'entry_points[0].inputs[0].shape' of tokens 'input_ids' must "
+        "have rank 2 ([batch, seq]), got [-1, -1, -1]"}},
+      {"mask rank",
+       [](Json &j) {
+         input(j)["kind"] = "mask";
+         input(j)["dtype"] = "i64";
+         input(j)["shape"] = {-1};
+       },
+       {"of mask 'transformer.wte.weight' must have rank 2"}},
+      {"input dup",
+       [](Json &j) { entry(j)["inputs"].push_back(input(j, 0)); },
+       {"field 'entry_points[0].inputs[3].name' 'input_ids' repeats the name "
+        "of input 0"}},
+      {"param dup shape",
+       [](Json &j) {
+         Json copy = input(j);
+         copy["shape"] = {4, 11};
+         entry(j)["inputs"].push_back(copy);
+       },
+       {"field 'entry_points[0].inputs[3]' binds param "
+        "'transformer.wte.weight' again with another dtype or shape than "
+        "input 1"}},
+      // Results.
+      {"result type",
+       [](Json &j) { result(j) = nullptr; },
+       {"field 'entry_points[0].results[0]' must be an object, got null"}},
+      {"result unknown",
+       [](Json &j) { result(j)["owner"] = "callee"; },
+       {"unknown field 'entry_points[0].results[0].owner'"}},
+      {"result name",
+       [](Json &j) { result(j).erase("name"); },
+       {"missing field 'entry_points[0].results[0].name'"}},
+      {"result dtype",
+       [](Json &j) { result(j)["dtype"] = "float"; },
+       {"field 'entry_points[0].results[0].dtype' must be one of"}},
+      {"result shape",
+       [](Json &j) {
+         result(j)["shape"] = {-1, -3, 11};
+       },
+       {"field 'entry_points[0].results[0].shape[1]' must be >= -1"}},
+      {"result dup",
+       [](Json &j) { entry(j)["results"].push_back(result(j)); },
+       {"field 'entry_points[0].results[1].name' 'logits' repeats another "
+        "result's name"}},
+  };
+  return cases;
+}
+
+TEST(ManifestTest, EveryMalformedFieldIsNamed) {
+  for (const BadManifest &bad : getBadManifests()) {
+    SCOPED_TRACE(bad.label);
+    Json json = getFakeManifest();
+    bad.mutate(json);
+    Expected<Manifest> manifest = parseManifest(json.dump(), "dir/m.json");
+    ASSERT_FALSE(manifest) << "accepted: " << json.dump();
+    EXPECT_EQ(manifest.getStatus().code(), ErrorCode::Artifact);
+    EXPECT_EQ(manifest.message().rfind("dir/m.json: ", 0), 0u)
+        << manifest.message();
+    expectContains(manifest.message(), bad.parts);
+  }
+}
+
+TEST(ManifestTest, MalformedJson) {
+  struct Case {
+    std::string text;
+    std::string part;
+  } cases[] = {
+      {"", "is not valid JSON"},
+      {"{", "is not valid JSON"},
+      {"{\"format\": \"llm-opt-artifact\",}", "is not valid JSON"},
+      {std::string("{}\0{}", 5), "NUL byte at offset 2"},
+      {"{\"format\": \"a\", \"format\": \"b\"}", "duplicate key 'format'"},
+      {"{\"format\": \"\xff\"}", "is not valid JSON"},
+      {"[1, 2]", "must be a JSON object, got an array"},
+      {"17", "must be a JSON object, got 17"},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.text);
+    Expected<Manifest> manifest = parseManifest(c.text, "m.json");
+    ASSERT_FALSE(manifest);
+    EXPECT_EQ(manifest.getStatus().code(), ErrorCode::Artifact);
+    expectContains(manifest.message(), {"m.json", c.part});
+  }
+}
+
+TEST(ManifestTest, ReadManifestFromFile) {
+  TempDir dir;
+  writeTextFile(dir / "manifest.json", getFakeManifest().dump());
+  Expected<Manifest> manifest = readManifest(dir / "manifest.json");
+  ASSERT_TRUE(manifest) << manifest.message();
+  EXPECT_EQ(manifest->model.vocabSize, 11);
+
+  Expected<Manifest> missing = readManifest(dir / "nope.json");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.getStatus().code(), ErrorCode::Artifact);
+  expectContains(missing.message(), {"nope.json", "cannot open"});
+
+  Expected<Manifest> folder = readManifest(dir.str());
+  ASSERT_FALSE(folder);
+  expectContains(folder.message(), {"not a regular file"});
+}
+
+} // namespace

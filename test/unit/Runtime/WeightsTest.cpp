@@ -1,0 +1,319 @@
+//===- WeightsTest.cpp - Tests of binding checkpoints to entry points -----===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/runtime/Weights.h"
+
+#include "RuntimeTestUtils.h"
+
+using namespace llm::rt;
+using namespace llm::rt::test;
+
+namespace {
+
+/// The fake model's forward entry point.
+EntryPoint getFakeEntry() {
+  Expected<Manifest> manifest =
+      parseManifest(getFakeManifest().dump(), "manifest.json");
+  EXPECT_TRUE(manifest) << manifest.message();
+  return manifest ? manifest->entryPoints[0] : EntryPoint();
+}
+
+class WeightsTest : public ::testing::Test {
+protected:
+  /// Opens the checkpoint at \p path (into `checkpoint`) and binds it.
+  Expected<BoundWeights> bind(const std::string &path,
+                              const EntryPoint &entry = getFakeEntry(),
+                              bool strict = false) {
+    Expected<std::unique_ptr<SafeTensorsModel>> model =
+        SafeTensorsModel::open(path);
+    if (!model)
+      return model.getStatus();
+    checkpoint = model.take();
+    BindOptions options;
+    options.strict = strict;
+    return bindWeights(entry, *checkpoint, options);
+  }
+
+  /// Expects input 1 and 2 (wte, bias) of \p weights to hold the fake
+  /// values as f32.
+  static void expectFakeValues(const BoundWeights &weights) {
+    EXPECT_EQ(weights.getData(0), nullptr); // The tokens are not a param.
+    const float *wte = static_cast<const float *>(weights.getData(1));
+    const float *bias = static_cast<const float *>(weights.getData(2));
+    ASSERT_NE(wte, nullptr);
+    ASSERT_NE(bias, nullptr);
+    for (int64_t i = 0; i < FakeVocab; ++i)
+      for (int64_t j = 0; j < FakeDim; ++j)
+        ASSERT_EQ(wte[i * FakeDim + j], fakeWte(i, j)) << i << "," << j;
+    for (int64_t j = 0; j < FakeDim; ++j)
+      ASSERT_EQ(bias[j], fakeBias(j));
+  }
+
+  TempDir dir;
+  std::unique_ptr<SafeTensorsModel> checkpoint;
+};
+
+TEST_F(WeightsTest, F32BindsZeroCopy) {
+  writeFakeCheckpoint(dir / "model.safetensors");
+  Expected<BoundWeights> weights = bind(dir.str());
+  ASSERT_TRUE(weights) << weights.message();
+  expectFakeValues(*weights);
+  EXPECT_EQ(weights->getData(1),
+            checkpoint->lookup("transformer.wte.weight")->data);
+  EXPECT_EQ(weights->getData(2),
+            checkpoint->lookup("transformer.ln_f.bias")->data);
+  EXPECT_EQ(weights->getNumZeroCopy(), 2u);
+  EXPECT_EQ(weights->getOwnedBytes(), 0u);
+  EXPECT_TRUE(weights->getWarnings().empty());
+}
+
+TEST_F(WeightsTest, F16AndBF16AreConvertedOnce) {
+  for (DType dtype : {DType::F16, DType::BF16}) {
+    SCOPED_TRACE(getDTypeName(dtype));
+    std::string path = dir / (std::string(getDTypeName(dtype)) + ".st");
+    writeFakeCheckpoint(path, dtype);
+    Expected<BoundWeights> weights = bind(path);
+    ASSERT_TRUE(weights) << weights.message();
+    expectFakeValues(*weights);
+    EXPECT_NE(weights->getData(1),
+              checkpoint->lookup("transformer.wte.weight")->data);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(weights->getData(1)) % 64, 0u);
+    EXPECT_EQ(weights->getNumZeroCopy(), 0u);
+    EXPECT_EQ(weights->getOwnedBytes(), (11u * 4 + 4) * 4);
+  }
+}
+
+TEST_F(WeightsTest, HalfPrecisionParamsBindHalfCheckpointsZeroCopy) {
+  Json manifest = getFakeManifest();
+  for (Json &input : manifest["entry_points"][0]["inputs"])
+    if (input["kind"] == "param")
+      input["dtype"] = "bf16";
+  EntryPoint entry = parseManifest(manifest.dump(), "m.json")->entryPoints[0];
+  writeFakeCheckpoint(dir / "bf16.safetensors", DType::BF16);
+  Expected<BoundWeights> weights = bind(dir / "bf16.safetensors", entry);
+  ASSERT_TRUE(weights) << weights.message();
+  EXPECT_EQ(weights->getNumZeroCopy(), 2u);
+
+  // An f32 checkpoint is not narrowed.
+  writeFakeCheckpoint(dir / "f32.safetensors", DType::F32);
+  Expected<BoundWeights> refused = bind(dir / "f32.safetensors", entry);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.message(),
+            "checkpoint tensor 'transformer.wte.weight' has dtype F32, but "
+            "the model expects bf16");
+}
+
+TEST_F(WeightsTest, MisalignedF32IsCopied) {
+  // A one-byte tensor first puts the f32 data at an odd offset.
+  std::vector<float> bias = {fakeBias(0), fakeBias(1), fakeBias(2),
+                             fakeBias(3)};
+  std::vector<float> wte;
+  for (int64_t i = 0; i < FakeVocab; ++i)
+    for (int64_t j = 0; j < FakeDim; ++j)
+      wte.push_back(fakeWte(i, j));
+  uint8_t flag = 1;
+  Status s = writeSafeTensors(
+      dir / "odd.safetensors",
+      {{"a.flag", DType::U8, {1}, &flag, 1},
+       {"transformer.wte.weight",
+        DType::F32,
+        {11, 4},
+        wte.data(),
+        wte.size() * 4},
+       {"transformer.ln_f.bias", DType::F32, {4}, bias.data(), 16}});
+  ASSERT_TRUE(s.isOk()) << s.message();
+  Expected<BoundWeights> weights = bind(dir / "odd.safetensors");
+  ASSERT_TRUE(weights) << weights.message();
+  ASSERT_NE(reinterpret_cast<uintptr_t>(
+                checkpoint->lookup("transformer.wte.weight")->data) %
+                4,
+            0u);
+  expectFakeValues(*weights);
+  EXPECT_EQ(weights->getOwnedBytes(), (11u * 4 + 4) * 4);
+  ASSERT_EQ(weights->getWarnings().size(), 1u);
+  EXPECT_EQ(weights->getWarnings()[0],
+            "checkpoint tensor 'a.flag' is not used by the model; ignoring it");
+}
+
+TEST_F(WeightsTest, MissingTensorIsNamed) {
+  std::vector<float> bias(4, 0.0f);
+  ASSERT_TRUE(writeSafeTensors(
+                  dir / "m.safetensors",
+                  {{"transformer.ln_f.bias", DType::F32, {4}, bias.data(), 16}})
+                  .isOk());
+  Expected<BoundWeights> weights = bind(dir / "m.safetensors");
+  ASSERT_FALSE(weights);
+  EXPECT_EQ(weights.getStatus().code(), ErrorCode::Weights);
+  EXPECT_EQ(weights.message(),
+            "the checkpoint has no tensor 'transformer.wte.weight', which "
+            "entry point 'forward' needs (input 1)");
+}
+
+TEST_F(WeightsTest, MissingTensorHintsAtAnotherPrefix) {
+  std::vector<float> wte(44, 0.0f), bias(4, 0.0f);
+  ASSERT_TRUE(
+      writeSafeTensors(
+          dir / "m.safetensors",
+          {{"wte.weight", DType::F32, {11, 4}, wte.data(), wte.size() * 4},
+           {"transformer.ln_f.bias", DType::F32, {4}, bias.data(), 16}})
+          .isOk());
+  Expected<BoundWeights> weights = bind(dir / "m.safetensors");
+  ASSERT_FALSE(weights);
+  expectContains(weights.message(),
+                 {"no tensor 'transformer.wte.weight'", "it has 'wte.weight'"});
+}
+
+TEST_F(WeightsTest, WrongShapeNamesBothShapes) {
+  std::vector<float> wte(44, 0.0f), bias(4, 0.0f);
+  ASSERT_TRUE(writeSafeTensors(
+                  dir / "m.safetensors",
+                  {{"transformer.wte.weight",
+                    DType::F32,
+                    {4, 11},
+                    wte.data(),
+                    wte.size() * 4},
+                   {"transformer.ln_f.bias", DType::F32, {4}, bias.data(), 16}})
+                  .isOk());
+  Expected<BoundWeights> weights = bind(dir / "m.safetensors");
+  ASSERT_FALSE(weights);
+  EXPECT_EQ(weights.message(), "checkpoint tensor 'transformer.wte.weight' "
+                               "has shape [4, 11], but the model expects "
+                               "[11, 4]");
+}
+
+TEST_F(WeightsTest, WrongDTypeIsNamed) {
+  for (DType dtype :
+       {DType::I64, DType::F64, DType::I32, DType::U8, DType::F8E4M3}) {
+    SCOPED_TRACE(getDTypeName(dtype));
+    std::vector<uint8_t> wte(44 * getDTypeSize(dtype), 0);
+    std::vector<float> bias(4, 0.0f);
+    std::string path = dir / (std::string(getDTypeName(dtype)) + ".st");
+    ASSERT_TRUE(
+        writeSafeTensors(
+            path,
+            {{"transformer.wte.weight", dtype, {11, 4}, wte.data(), wte.size()},
+             {"transformer.ln_f.bias", DType::F32, {4}, bias.data(), 16}})
+            .isOk());
+    Expected<BoundWeights> weights = bind(path);
+    ASSERT_FALSE(weights);
+    EXPECT_EQ(weights.getStatus().code(), ErrorCode::Weights);
+    EXPECT_EQ(weights.message(),
+              std::string("checkpoint tensor 'transformer.wte.weight' has "
+                          "dtype ") +
+                  getDTypeName(dtype) +
+                  ", but the model expects f32 (F32 binds as is; F16 and "
+                  "BF16 are converted)");
+  }
+}
+
+TEST_F(WeightsTest, UnusedTensorsWarnOrFailInStrictMode) {
+  std::vector<uint8_t> four(16, 0);
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {{"lm_head.weight", DType::F32, {4}, four},
+                       {"extra.scale", DType::F32, {4}, four}});
+  Expected<BoundWeights> weights = bind(dir.str());
+  ASSERT_TRUE(weights) << weights.message();
+  ASSERT_EQ(weights->getWarnings().size(), 2u);
+  std::string all = weights->getWarnings()[0] + weights->getWarnings()[1];
+  expectContains(all, {"checkpoint tensor 'lm_head.weight' is not used",
+                       "checkpoint tensor 'extra.scale' is not used"});
+
+  Expected<BoundWeights> strict = bind(dir.str(), getFakeEntry(), true);
+  ASSERT_FALSE(strict);
+  EXPECT_EQ(strict.getStatus().code(), ErrorCode::Weights);
+  expectContains(strict.message(),
+                 {"the checkpoint holds 2 tensors that the model does not use "
+                  "(refused in strict mode): ",
+                  "'lm_head.weight'", "'extra.scale'"});
+}
+
+TEST_F(WeightsTest, StrictModeListsAtMostTenNames) {
+  std::vector<ExtraTensor> extra;
+  for (int i = 0; i < 12; ++i)
+    extra.push_back({"unused." + std::to_string(i), DType::U8, {1}, {0}});
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32, extra);
+  Expected<BoundWeights> strict = bind(dir.str(), getFakeEntry(), true);
+  ASSERT_FALSE(strict);
+  expectContains(strict.message(), {"holds 12 tensors", ", and 2 more"});
+}
+
+TEST_F(WeightsTest, KnownBuffersLoadSilentlyEvenInStrictMode) {
+  std::vector<uint8_t> one(4, 0);
+  writeFakeCheckpoint(
+      dir / "model.safetensors", DType::F32,
+      {{"h.0.attn.bias", DType::F32, {1}, one},
+       {"transformer.h.1.attn.masked_bias", DType::F32, {1}, one},
+       {"bert.embeddings.position_ids",
+        DType::I64,
+        {1},
+        {0, 0, 0, 0, 0, 0, 0, 0}},
+       {"model.layers.0.self_attn.rotary_emb.inv_freq", DType::F32, {1}, one}});
+  Expected<BoundWeights> weights = bind(dir.str(), getFakeEntry(), true);
+  ASSERT_TRUE(weights) << weights.message();
+  EXPECT_TRUE(weights->getWarnings().empty());
+}
+
+TEST(WeightsBufferTest, KnownUnusedBufferNames) {
+  EXPECT_TRUE(isKnownUnusedBuffer("h.0.attn.bias"));
+  EXPECT_TRUE(isKnownUnusedBuffer("transformer.h.11.attn.masked_bias"));
+  EXPECT_TRUE(isKnownUnusedBuffer("attn.bias"));
+  EXPECT_TRUE(isKnownUnusedBuffer("embeddings.position_ids"));
+  EXPECT_TRUE(isKnownUnusedBuffer("bert.embeddings.position_ids"));
+  EXPECT_TRUE(
+      isKnownUnusedBuffer("model.layers.3.self_attn.rotary_emb.inv_freq"));
+  // Real parameters with similar names are not buffers.
+  EXPECT_FALSE(isKnownUnusedBuffer("h.0.attn.c_attn.bias"));
+  EXPECT_FALSE(isKnownUnusedBuffer("h.0.attn.c_proj.bias"));
+  EXPECT_FALSE(isKnownUnusedBuffer("h.0.xattn.bias"));
+  EXPECT_FALSE(
+      isKnownUnusedBuffer("bert.embeddings.position_embeddings.weight"));
+  EXPECT_FALSE(isKnownUnusedBuffer("lm_head.weight"));
+  EXPECT_FALSE(isKnownUnusedBuffer(""));
+}
+
+TEST_F(WeightsTest, TiedParamsShareOneBuffer) {
+  Json manifest = getFakeManifest();
+  Json &inputs = manifest["entry_points"][0]["inputs"];
+  inputs.push_back(inputs[1]);
+  EntryPoint entry = parseManifest(manifest.dump(), "m.json")->entryPoints[0];
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F16);
+  Expected<BoundWeights> weights = bind(dir.str(), entry);
+  ASSERT_TRUE(weights) << weights.message();
+  EXPECT_EQ(weights->getData(3), weights->getData(1));
+  EXPECT_EQ(weights->getOwnedBytes(), (11u * 4 + 4) * 4); // Converted once.
+}
+
+TEST_F(WeightsTest, ShardedCheckpointsBind) {
+  std::vector<float> wte, bias;
+  for (int64_t i = 0; i < FakeVocab; ++i)
+    for (int64_t j = 0; j < FakeDim; ++j)
+      wte.push_back(fakeWte(i, j));
+  for (int64_t j = 0; j < FakeDim; ++j)
+    bias.push_back(fakeBias(j));
+  ASSERT_TRUE(writeSafeTensors(dir / "model-00001-of-00002.safetensors",
+                               {{"transformer.wte.weight",
+                                 DType::F32,
+                                 {11, 4},
+                                 wte.data(),
+                                 wte.size() * 4}})
+                  .isOk());
+  ASSERT_TRUE(writeSafeTensors(
+                  dir / "model-00002-of-00002.safetensors",
+                  {{"transformer.ln_f.bias", DType::F32, {4}, bias.data(), 16}})
+                  .isOk());
+  writeTextFile(dir / "model.safetensors.index.json",
+                R"({"metadata": {}, "weight_map": {
+                  "transformer.wte.weight":
+                      "model-00001-of-00002.safetensors",
+                  "transformer.ln_f.bias":
+                      "model-00002-of-00002.safetensors"}})");
+  Expected<BoundWeights> weights = bind(dir.str());
+  ASSERT_TRUE(weights) << weights.message();
+  expectFakeValues(*weights);
+  EXPECT_TRUE(checkpoint->isSharded());
+}
+
+} // namespace
