@@ -76,6 +76,40 @@ static Value indexToFloat(OpBuilder &b, Location loc, Value index,
   return arith::SIToFPOp::create(b, loc, type, i64);
 }
 
+/// Builds a linalg.generic over an activation `[..., seq, features]` that
+/// reads the activation and, when given, its `positions`; `body` receives the
+/// activation's element (in the compute type) and the token's position (an
+/// index) and returns the compute-type result.
+static Value buildPerTokenMap(
+    OpBuilder &b, Location loc, Value input, Value positions,
+    function_ref<Value(OpBuilder &, Location, Value x, Value position)> body) {
+  auto type = cast<RankedTensorType>(input.getType());
+  Type elementType = type.getElementType();
+  FloatType compute = computeType(elementType);
+  unsigned rank = type.getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  SmallVector<Value> inputs = {input};
+  SmallVector<AffineMap> maps = {identity};
+  int positionArg = -1;
+  if (positions) {
+    positionArg = inputs.size();
+    inputs.push_back(positions);
+    maps.push_back(positionsMap(b, positions, rank));
+  }
+  maps.push_back(identity);
+  Value init = createEmpty(b, loc, getSizes(b, loc, input), elementType);
+  return linalg::GenericOp::create(
+             b, loc, type, inputs, init, maps, iterators(rank),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value x = extendTo(nb, l, args[0], compute);
+               Value position = tokenPosition(nb, l, rank, args, positionArg);
+               yieldValue(nb, l,
+                          truncateTo(nb, l, body(nb, l, x, position),
+                                     elementType));
+             })
+      .getResult(0);
+}
+
 namespace {
 
 struct EmbeddingToLinalg : OpRewritePattern<EmbeddingOp> {
@@ -113,34 +147,18 @@ struct PositionalEncodingToLinalg : OpRewritePattern<PositionalEncodingOp> {
   LogicalResult matchAndRewrite(PositionalEncodingOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value input = op.getInput();
     RankedTensorType type = op.getType();
-    Type elementType = type.getElementType();
-    FloatType compute = computeType(elementType);
+    FloatType compute = computeType(type.getElementType());
     unsigned rank = type.getRank();
     int64_t dim = type.getShape().back();
-    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
-    SmallVector<Value> inputs = {input};
-    SmallVector<AffineMap> maps = {identity};
-    int positionArg = -1;
-    if (Value positions = op.getPositions()) {
-      positionArg = inputs.size();
-      inputs.push_back(positions);
-      maps.push_back(positionsMap(rewriter, positions, rank));
-    }
-    maps.push_back(identity);
     Value table = op.getTable();
     Value tableRows =
         table ? tensor::DimOp::create(rewriter, loc, table, 0).getResult()
               : Value();
     bool learned = op.getKind() == PositionalEncodingKind::Learned;
-    Value init = createEmpty(rewriter, loc, getSizes(rewriter, loc, input),
-                             elementType);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, type, inputs, init, maps, iterators(rank),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value x = extendTo(b, l, args[0], compute);
-          Value position = tokenPosition(b, l, rank, args, positionArg);
+    Value result = buildPerTokenMap(
+        rewriter, loc, op.getInput(), op.getPositions(),
+        [&](OpBuilder &b, Location l, Value x, Value position) -> Value {
           Value feature = linalg::IndexOp::create(b, l, rank - 1);
           Value encoding;
           if (learned) {
@@ -166,10 +184,9 @@ struct PositionalEncodingToLinalg : OpRewritePattern<PositionalEncodingOp> {
                 b, l, odd, math::CosOp::create(b, l, angle),
                 math::SinOp::create(b, l, angle));
           }
-          Value sum = arith::AddFOp::create(b, l, x, encoding);
-          yieldValue(b, l, truncateTo(b, l, sum, elementType));
+          return arith::AddFOp::create(b, l, x, encoding);
         });
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(op, result);
     return success();
   }
 };
@@ -182,33 +199,18 @@ struct RopeToLinalg : OpRewritePattern<RopeOp> {
     Location loc = op.getLoc();
     Value input = op.getInput();
     RankedTensorType type = op.getType();
-    Type elementType = type.getElementType();
-    FloatType compute = computeType(elementType);
+    FloatType compute = computeType(type.getElementType());
     unsigned rank = type.getRank();
     int64_t headDim = op.getHeadDim();
     int64_t rotaryDim = op.getEffectiveRotaryDim();
     double theta = op.getTheta().convertToDouble();
     bool interleaved = op.getInterleaved();
-    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
-    SmallVector<Value> inputs = {input};
-    SmallVector<AffineMap> maps = {identity};
-    int positionArg = -1;
-    if (Value positions = op.getPositions()) {
-      positionArg = inputs.size();
-      inputs.push_back(positions);
-      maps.push_back(positionsMap(rewriter, positions, rank));
-    }
-    maps.push_back(identity);
-    Value init = createEmpty(rewriter, loc, getSizes(rewriter, loc, input),
-                             elementType);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, type, inputs, init, maps, iterators(rank),
-        [&](OpBuilder &b, Location l, ValueRange args) {
+    Value result = buildPerTokenMap(
+        rewriter, loc, input, op.getPositions(),
+        [&](OpBuilder &b, Location l, Value x, Value position) -> Value {
           auto cst = [&](int64_t v) {
             return arith::ConstantIndexOp::create(b, l, v).getResult();
           };
-          Value x = extendTo(b, l, args[0], compute);
-          Value position = tokenPosition(b, l, rank, args, positionArg);
           Value feature = linalg::IndexOp::create(b, l, rank - 1);
           Value j = arith::RemUIOp::create(b, l, feature, cst(headDim));
           Value rotates = arith::CmpIOp::create(
@@ -256,10 +258,9 @@ struct RopeToLinalg : OpRewritePattern<RopeOp> {
               otherSin);
           Value rotated = arith::AddFOp::create(
               b, l, arith::MulFOp::create(b, l, x, cos), signedOther);
-          Value result = arith::SelectOp::create(b, l, rotates, rotated, x);
-          yieldValue(b, l, truncateTo(b, l, result, elementType));
+          return arith::SelectOp::create(b, l, rotates, rotated, x);
         });
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(op, result);
     return success();
   }
 };
