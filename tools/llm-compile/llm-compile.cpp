@@ -25,6 +25,7 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -382,6 +383,21 @@ private:
 // Driver
 //===----------------------------------------------------------------------===//
 
+/// The widest vector register of the target, which picks the contraction
+/// kernels' schedule (docs: llm-lower-contractions-to-vector).
+static unsigned vectorBitsOf(const TargetMachine &machine) {
+  // Feature names are per architecture; asking x86 names of another target
+  // is a fatal error in LLVM.
+  if (!machine.getTargetTriple().isX86())
+    return 128;
+  const MCSubtargetInfo *subtarget = machine.getMCSubtargetInfo();
+  if (subtarget->checkFeatures("+avx512f"))
+    return 512;
+  if (subtarget->checkFeatures("+avx2") || subtarget->checkFeatures("+avx"))
+    return 256;
+  return 128;
+}
+
 /// Builds the module of a Hugging Face folder and records on it what the
 /// manifest needs: the family, the sequence bound and the input names.
 static OwningOpRef<ModuleOp> importHFFolder(MLIRContext &context) {
@@ -415,6 +431,7 @@ static OwningOpRef<ModuleOp> importHFFolder(MLIRContext &context) {
 }
 
 static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
+  unsigned pipelineOptionsVectorBits = 512;
   OwningOpRef<ModuleOp> module =
       sourceMgr ? parseSourceFile<ModuleOp>(*sourceMgr, ParserConfig(&context))
                 : importHFFolder(context);
@@ -447,10 +464,12 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
     return failure();
 
   mlir::PassManager pm(&context);
+  pipelineOptionsVectorBits = vectorBitsOf(**machine);
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   llm::LowerToCPUOptions pipelineOptions;
   pipelineOptions.parallel = !serial;
+  pipelineOptions.vectorBits = pipelineOptionsVectorBits;
   llm::buildLowerToCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return failure();
