@@ -431,7 +431,6 @@ static OwningOpRef<ModuleOp> importHFFolder(MLIRContext &context) {
 }
 
 static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
-  unsigned pipelineOptionsVectorBits = 512;
   OwningOpRef<ModuleOp> module =
       sourceMgr ? parseSourceFile<ModuleOp>(*sourceMgr, ParserConfig(&context))
                 : importHFFolder(context);
@@ -464,12 +463,11 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
     return failure();
 
   mlir::PassManager pm(&context);
-  pipelineOptionsVectorBits = vectorBitsOf(**machine);
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   llm::LowerToCPUOptions pipelineOptions;
   pipelineOptions.parallel = !serial;
-  pipelineOptions.vectorBits = pipelineOptionsVectorBits;
+  pipelineOptions.vectorBits = vectorBitsOf(**machine);
   llm::buildLowerToCPUPipeline(pm, pipelineOptions);
   if (failed(pm.run(*module)))
     return failure();

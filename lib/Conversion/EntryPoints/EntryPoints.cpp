@@ -53,8 +53,11 @@ struct LLMExportEntryPoints
     // purpose; LLVM IR translation would warn about them.
     for (auto func : module.getOps<LLVM::LLVMFuncOp>()) {
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+        DictionaryAttr attrs = func.getArgAttrDict(i);
+        if (!attrs)
+          continue;
         SmallVector<NamedAttribute> kept;
-        for (NamedAttribute attr : func.getArgAttrDict(i) ? func.getArgAttrDict(i).getValue() : ArrayRef<NamedAttribute>())
+        for (NamedAttribute attr : attrs)
           if (!attr.getName().getValue().starts_with("llm."))
             kept.push_back(attr);
         func.setArgAttrs(i, kept);
