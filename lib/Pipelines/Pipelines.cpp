@@ -32,8 +32,11 @@ static std::optional<LLMLowerContractionsToVectorOptions>
 contractionSchedule(unsigned vectorBits) {
   LLMLowerContractionsToVectorOptions options;
   switch (vectorBits) {
+  // kTile rows of a panel stay in L1 (16 KiB with AVX-512) while every row
+  // tile of x streams past them.
   case 512: // 6x4 accumulators + 4 weight vectors; 4x6 dot accumulators.
     options.vectorWidth = 16;
+    options.kTile = 64;
     options.rowTile = 6;
     options.colVectors = 4;
     options.dotRows = 4;
@@ -41,6 +44,7 @@ contractionSchedule(unsigned vectorBits) {
     return options;
   case 256: // 4x3 + 3; 3x4.
     options.vectorWidth = 8;
+    options.kTile = 128;
     options.rowTile = 4;
     options.colVectors = 3;
     options.dotRows = 3;
@@ -48,6 +52,7 @@ contractionSchedule(unsigned vectorBits) {
     return options;
   case 128:
     options.vectorWidth = 4;
+    options.kTile = 128;
     options.rowTile = 4;
     options.colVectors = 3;
     options.dotRows = 3;
@@ -58,9 +63,8 @@ contractionSchedule(unsigned vectorBits) {
   }
 }
 
-void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
-                                        const LowerToCPUOptions &options) {
-  // llm -> linalg on tensors.
+void mlir::llm::buildLLMToLinalgPipeline(OpPassManager &pm,
+                                         const LowerToCPUOptions &options) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createConvertLLMToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
@@ -68,7 +72,16 @@ void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createLLMApproximateMath());
+  // Weights in the order the projection kernels stream them.
+  if (auto schedule = contractionSchedule(options.vectorBits)) {
+    LLMPackWeightsOptions pack;
+    pack.panel = schedule->colVectors * schedule->vectorWidth;
+    pm.addNestedPass<func::FuncOp>(createLLMPackWeights(pack));
+  }
+}
 
+void mlir::llm::buildLinalgToLLVMPipeline(OpPassManager &pm,
+                                          const LowerToCPUOptions &options) {
   // Tensors -> buffers. Results come back in buffers the callee allocates.
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -82,6 +95,14 @@ void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
     schedule->parallel = options.parallel;
     pm.addNestedPass<func::FuncOp>(
         createLLMLowerContractionsToVector(*schedule));
+  }
+
+  // Elementwise ops and row reductions -> vector loops, same vector width.
+  if (auto schedule = contractionSchedule(options.vectorBits)) {
+    LLMVectorizeElementwiseOptions vectorize;
+    vectorize.vectorWidth = schedule->vectorWidth;
+    vectorize.parallel = options.parallel;
+    pm.addNestedPass<func::FuncOp>(createLLMVectorizeElementwise(vectorize));
   }
 
   // Loops.
@@ -113,6 +134,12 @@ void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
   if (options.exportEntryPoints)
     pm.addPass(createLLMExportEntryPoints());
   pm.addPass(createCanonicalizerPass());
+}
+
+void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
+                                        const LowerToCPUOptions &options) {
+  buildLLMToLinalgPipeline(pm, options);
+  buildLinalgToLLVMPipeline(pm, options);
 }
 
 void mlir::llm::registerLLMPipelines() {

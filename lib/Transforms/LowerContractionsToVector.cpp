@@ -11,6 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ProjectionMatch.h"
+
 #include "llm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -30,8 +32,9 @@ namespace {
 struct Projection {
   linalg::GenericOp op;
   Value x, w, out;
-  /// w is stored [n, k] (true) or [k, n] (false).
-  bool outIn;
+  WeightLayout layout;
+  /// Output columns per panel of a packed weight.
+  int64_t panel;
 };
 
 /// Whether `type` has a unit innermost stride.
@@ -43,80 +46,27 @@ static bool hasUnitInnerStride(MemRefType type) {
   return !strides.empty() && strides.back() == 1;
 }
 
-/// Whether the body of `op` is `yield(out + in0 * in1)` in f32.
-static bool isF32MulAdd(linalg::GenericOp op) {
-  Block &body = op.getRegion().front();
-  if (body.getOperations().size() != 3)
-    return false;
-  for (BlockArgument arg : body.getArguments())
-    if (!arg.getType().isF32())
-      return false;
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
-  if (!add)
-    return false;
-  Value acc = body.getArgument(2);
-  Value productValue = add.getLhs() == acc ? add.getRhs() : add.getLhs();
-  if (add.getLhs() != acc && add.getRhs() != acc)
-    return false;
-  auto mul = productValue.getDefiningOp<arith::MulFOp>();
-  if (!mul ||
-      !((mul.getLhs() == body.getArgument(0) &&
-         mul.getRhs() == body.getArgument(1)) ||
-        (mul.getLhs() == body.getArgument(1) &&
-         mul.getRhs() == body.getArgument(0))))
-    return false;
-
-  return true;
-}
-
-/// Matches the contraction buildProjection emits, bufferized: loops
-/// (lead..., n, k), maps x(lead..., k), w(n, k) or w(k, n), out(lead..., n),
-/// body `out + x * w` in f32.
-static std::optional<Projection> matchProjection(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1)
+/// Matches a bufferized projection (ProjectionMatch.h) whose operands the
+/// kernels can address: w with a unit inner stride (a packed w contiguous,
+/// with a static column count), x and out collapsible to 2-D.
+static std::optional<Projection> matchProjection(linalg::GenericOp op,
+                                                 int64_t vectorWidth) {
+  if (!op.hasPureBufferSemantics())
     return std::nullopt;
-  unsigned numLoops = op.getNumLoops();
-  if (numLoops < 3)
+  std::optional<ProjectionMaps> maps = matchProjectionMaps(op);
+  if (!maps)
     return std::nullopt;
-  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
-  for (unsigned i = 0; i + 1 < numLoops; ++i)
-    if (iters[i] != utils::IteratorType::parallel)
-      return std::nullopt;
-  if (iters.back() != utils::IteratorType::reduction)
-    return std::nullopt;
-
-  MLIRContext *ctx = op.getContext();
-  unsigned nDim = numLoops - 2, kDim = numLoops - 1;
-  auto dim = [&](unsigned d) { return getAffineDimExpr(d, ctx); };
-  SmallVector<AffineExpr> xExprs, outExprs;
-  for (unsigned i = 0; i < nDim; ++i) {
-    xExprs.push_back(dim(i));
-    outExprs.push_back(dim(i));
-  }
-  xExprs.push_back(dim(kDim));
-  outExprs.push_back(dim(nDim));
-  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  if (maps[0] != AffineMap::get(numLoops, 0, xExprs, ctx) ||
-      maps[2] != AffineMap::get(numLoops, 0, outExprs, ctx))
-    return std::nullopt;
-  bool outIn;
-  if (maps[1] == AffineMap::get(numLoops, 0, {dim(nDim), dim(kDim)}, ctx))
-    outIn = true;
-  else if (maps[1] == AffineMap::get(numLoops, 0, {dim(kDim), dim(nDim)}, ctx))
-    outIn = false;
-  else
-    return std::nullopt;
-
-  if (!isF32MulAdd(op))
-    return std::nullopt;
-
-  Projection p{op, op.getDpsInputs()[0], op.getDpsInputs()[1],
-               op.getDpsInits()[0], outIn};
+  Projection p{op,           op.getDpsInputs()[0], op.getDpsInputs()[1],
+               op.getDpsInits()[0], maps->layout, maps->panel};
   auto wType = dyn_cast<MemRefType>(p.w.getType());
   if (!wType || !hasUnitInnerStride(wType))
     return std::nullopt;
+  if (p.layout == WeightLayout::Panels) {
+    auto outType = dyn_cast<MemRefType>(p.out.getType());
+    if (!wType.getLayout().isIdentity() || p.panel % vectorWidth ||
+        !outType || ShapedType::isDynamic(outType.getShape().back()))
+      return std::nullopt;
+  }
   // x and out collapse to 2-D with a unit inner stride.
   for (Value v : {p.x, p.out}) {
     auto type = dyn_cast<MemRefType>(v.getType());
@@ -347,9 +297,11 @@ public:
 
   /// out[i:i+rows, j:j+cols*vw] += x[i:i+rows, :] * w[:, j:j+cols*vw] with
   /// w stored [k, n]: the accumulator tile stays in registers over K.
+  /// With `lastLanes` > 0, the last column vector of out holds only that
+  /// many columns: it is read and written through a mask (w's is whole).
   void outerProductTile(Value x, Value w, Value out, Value k, Value kOffset,
                         Value i, Value j, Value wCol, int64_t rows,
-                        int64_t cols) {
+                        int64_t cols, int64_t lastLanes = 0) {
     SmallVector<Value> rowIdx, colIdx, wColIdx;
     for (int64_t r = 0; r < rows; ++r)
       rowIdx.push_back(add(i, r));
@@ -357,11 +309,28 @@ public:
       colIdx.push_back(add(j, c * vw));
       wColIdx.push_back(add(wCol, c * vw));
     }
+    Value mask, zero;
+    if (lastLanes) {
+      mask = vector::ConstantMaskOp::create(
+          b, loc, VectorType::get({vw}, b.getI1Type()),
+          ArrayRef<int64_t>{lastLanes});
+      zero = arith::ConstantOp::create(
+          b, loc, vecType,
+          DenseElementsAttr::get(vecType, b.getF32FloatAttr(0)));
+    }
+    auto masked = [&](int64_t c) { return lastLanes && c == cols - 1; };
     SmallVector<Value> init;
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        init.push_back(vector::LoadOp::create(b, loc, vecType, out,
-                                              ValueRange{rowIdx[r], colIdx[c]}));
+      for (int64_t c = 0; c < cols; ++c) {
+        ValueRange at{rowIdx[r], colIdx[c]};
+        init.push_back(
+            masked(c)
+                ? vector::MaskedLoadOp::create(b, loc, vecType, out, at, mask,
+                                               zero)
+                      .getResult()
+                : vector::LoadOp::create(b, loc, vecType, out, at)
+                      .getResult());
+      }
     auto loop = scf::ForOp::create(
         b, loc, idx(0), k, idx(1), init,
         [&](OpBuilder &nb, Location nloc, Value kk, ValueRange acc) {
@@ -381,9 +350,14 @@ public:
           scf::YieldOp::create(nb, nloc, next);
         });
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        vector::StoreOp::create(b, loc, loop.getResult(r * cols + c), out,
-                                ValueRange{rowIdx[r], colIdx[c]});
+      for (int64_t c = 0; c < cols; ++c) {
+        ValueRange at{rowIdx[r], colIdx[c]};
+        Value acc = loop.getResult(r * cols + c);
+        if (masked(c))
+          vector::MaskedStoreOp::create(b, loc, out, at, mask, acc);
+        else
+          vector::StoreOp::create(b, loc, acc, out, at);
+      }
   }
 
   /// out[i:i+rows, j:j+cols] += x[i:i+rows, :] . w[j:j+cols, :] with w
@@ -509,7 +483,7 @@ struct LLMLowerContractionsToVector
     SmallVector<Projection> projections;
     SmallVector<BatchedContraction> batched;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (std::optional<Projection> p = matchProjection(op))
+      if (std::optional<Projection> p = matchProjection(op, vectorWidth))
         projections.push_back(*p);
       else if (std::optional<BatchedContraction> c =
                    matchBatchedContraction(op))
@@ -524,8 +498,64 @@ struct LLMLowerContractionsToVector
   void lower(Projection &p) {
     OpBuilder b(p.op);
     KernelEmitter e(b, p.op.getLoc(), vectorWidth);
-    emitKernels(e, e.as2D(p.x), p.w, e.as2D(p.out), p.outIn, parallel);
+    if (p.layout == WeightLayout::Panels)
+      emitPanelKernels(e, e.as2D(p.x), p.w, e.as2D(p.out), p.panel);
+    else
+      emitKernels(e, e.as2D(p.x), p.w, e.as2D(p.out),
+                  p.layout == WeightLayout::OutIn, parallel);
     p.op.erase();
+  }
+
+  /// out[m, n] += x[m, k] * w[n / panel, k, n % panel]: the outer-product
+  /// kernel straight on the packed weight, each panel's block of kTile
+  /// rows one contiguous stream. Full panels run in parallel; the last,
+  /// partial one (out has a static column count) masks its last vector.
+  void emitPanelKernels(KernelEmitter &e, Value x, Value w, Value out,
+                        int64_t panel) {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    Value m = memref::DimOp::create(b, loc, out, 0);
+    Value k = memref::DimOp::create(b, loc, x, 1);
+    int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
+    Value zero = e.idx(0);
+    Value mMain = e.roundDown(m, rowTile);
+    auto panelTile = [&](Value nb, int64_t cols, int64_t lastLanes) {
+      Value j = arith::MulIOp::create(b, loc, nb, e.idx(panel));
+      e.forLoop(zero, k, kTile, [&](Value k0) {
+        Value rest = arith::SubIOp::create(b, loc, k, k0);
+        Value kb = arith::MinUIOp::create(b, loc, rest, e.idx(kTile));
+        // w[nb, k0:k0+kb, :] as a 2-D [kb, panel] view.
+        SmallVector<OpFoldResult> offsets = {nb, k0, b.getIndexAttr(0)};
+        SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), kb,
+                                           b.getIndexAttr(panel)};
+        SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+        auto blockType = memref::SubViewOp::inferRankReducedResultType(
+            {ShapedType::kDynamic, panel}, cast<MemRefType>(w.getType()),
+            offsets, sizes, strides);
+        Value block = memref::SubViewOp::create(
+            b, loc, cast<MemRefType>(blockType), w, offsets, sizes, strides);
+        e.forLoop(zero, mMain, rowTile, [&](Value i) {
+          e.outerProductTile(x, block, out, kb, k0, i, j, zero, rowTile, cols,
+                             lastLanes);
+        });
+        e.forLoop(mMain, m, 1, [&](Value i) {
+          e.outerProductTile(x, block, out, kb, k0, i, j, zero, 1, cols,
+                             lastLanes);
+        });
+      });
+    };
+    int64_t fullPanels = n / panel, rest = n % panel;
+    int64_t vectors = panel / vectorWidth;
+    if (fullPanels) {
+      auto body = [&](Value nb) { panelTile(nb, vectors, 0); };
+      if (parallel)
+        e.parallelLoop(zero, e.idx(fullPanels), 1, body);
+      else
+        e.forLoop(zero, e.idx(fullPanels), 1, body);
+    }
+    if (rest)
+      panelTile(e.idx(fullPanels), (rest + vectorWidth - 1) / vectorWidth,
+                rest % vectorWidth);
   }
 
   /// A batched contraction (attention's QK^T and PV): an scf.parallel over

@@ -112,6 +112,8 @@ private:
                     InputSpec &input) const;
   Status parseResult(const Json &value, const std::string &path,
                      ResultSpec &result) const;
+  Status parsePacking(const Json &value, const std::string &path,
+                      InputSpec &input) const;
 
   const std::string &sourceName;
 };
@@ -307,7 +309,8 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
                                   InputSpec &input) const {
   if (!value.is_object())
     return fieldError(path, "must be an object, got " + describe(value));
-  Status s = checkKeys(value, path, {"name", "kind", "dtype", "shape"});
+  Status s =
+      checkKeys(value, path, {"name", "kind", "dtype", "shape", "packing"});
   if (s.isOk())
     s = getString(value, path, "name", /*required=*/true, input.name);
   if (s.isError())
@@ -332,6 +335,8 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
   if (s.isError())
     return s;
 
+  if (input.kind != InputKind::Param && value.contains("packing"))
+    return fieldError(join(path, "packing"), "is only allowed on params");
   switch (input.kind) {
   case InputKind::Param:
     if (input.dtype != ElementType::F32 && input.dtype != ElementType::F16 &&
@@ -344,6 +349,11 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
       return fieldError(join(path, "shape"), "of param " + quote(input.name) +
                                                  " must be static, got " +
                                                  shapeText(input.shape));
+    if (value.contains("packing")) {
+      s = parsePacking(value, path, input);
+      if (s.isError())
+        return s;
+    }
     break;
   case InputKind::Tokens:
   case InputKind::Mask:
@@ -362,6 +372,54 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
     break;
   }
   return Status::success();
+}
+
+Status ManifestParser::parsePacking(const Json &value, const std::string &path,
+                                    InputSpec &input) const {
+  const Json *packing = nullptr;
+  Status s = getObject(value, path, "packing", packing);
+  std::string packingPath = join(path, "packing");
+  if (s.isOk())
+    s = checkKeys(*packing, packingPath, {"panel", "layout"});
+  PackingSpec spec;
+  if (s.isOk())
+    s = getInteger(*packing, packingPath, "panel", /*required=*/true,
+                   /*minValue=*/1, spec.panel);
+  std::string layout;
+  if (s.isOk())
+    s = getString(*packing, packingPath, "layout", /*required=*/true, layout);
+  if (s.isError())
+    return s;
+  if (layout != "in_out" && layout != "out_in")
+    return fieldError(join(packingPath, "layout"),
+                      "must be in_out or out_in, got " + quote(layout));
+  spec.outIn = layout == "out_in";
+  if (input.dtype != ElementType::F32 || input.shape.size() != 2)
+    return fieldError(packingPath, "needs an f32 param of rank 2, got " +
+                                       std::string(getElementTypeName(
+                                           input.dtype)) +
+                                       " " + shapeText(input.shape));
+  // The packed buffer's size must fit like any other.
+  uint64_t bytes = 0;
+  int64_t n = input.shape[spec.outIn ? 0 : 1];
+  uint64_t panels = static_cast<uint64_t>((n + spec.panel - 1) / spec.panel);
+  if (spec.panel > (int64_t(1) << 20) ||
+      !checkedMul(panels, static_cast<uint64_t>(spec.panel), bytes) ||
+      !checkedMul(bytes, static_cast<uint64_t>(input.shape[spec.outIn ? 1 : 0]),
+                  bytes) ||
+      !checkedMul(bytes, 4, bytes) ||
+      bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return fieldError(packingPath, "makes a buffer too large for int64");
+  input.packing = spec;
+  return Status::success();
+}
+
+std::vector<int64_t> InputSpec::getBufferShape() const {
+  if (!packing)
+    return shape;
+  int64_t n = shape[packing->outIn ? 0 : 1];
+  int64_t k = shape[packing->outIn ? 1 : 0];
+  return {(n + packing->panel - 1) / packing->panel, k, packing->panel};
 }
 
 Status ManifestParser::parseResult(const Json &value, const std::string &path,

@@ -248,7 +248,7 @@ Status Model::call(const TokenView &tokens,
     const InputSpec &input = entry.inputs[i];
     if (input.kind == InputKind::Param) {
       inputs.push_back(MemRefDescriptor::getContiguous(
-          const_cast<void *>(weights.getData(i)), input.shape));
+          const_cast<void *>(weights.getData(i)), input.getBufferShape()));
       continue;
     }
     for (unsigned d = 0; d < 2; ++d)

@@ -15,11 +15,13 @@
 
 #include "RuntimeSupport.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <new>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <unordered_set>
 
 using namespace llm::rt;
@@ -88,15 +90,55 @@ static const TensorView *findPrefixVariant(const SafeTensorsModel &checkpoint,
 
 namespace {
 /// How one param gets its data.
-enum class Binding { ZeroCopy, Copy, Convert };
+enum class Binding { ZeroCopy, Copy, Convert, Pack };
 
 struct PlannedParam {
   const TensorView *view = nullptr;
   Binding binding = Binding::ZeroCopy;
   uint64_t ownedBytes = 0;
   const void *data = nullptr;
+  /// For Pack.
+  std::optional<PackingSpec> packing;
 };
+
+/// A param as bound: its checkpoint name and packing (panel, out_in), (0,
+/// false) when it is not packed; a tied tensor may be bound several ways.
+using ParamKey = std::tuple<std::string, int64_t, bool>;
+
+ParamKey getParamKey(const InputSpec &input) {
+  return ParamKey(input.name, input.packing ? input.packing->panel : 0,
+                  input.packing && input.packing->outIn);
+}
 } // namespace
+
+/// Writes the 2-D f32 tensor \p src ([N, K] or [K, N] per \p spec) into
+/// \p dst in panel-major order: dst[nb][k][c] = w[nb * panel + c][k], zero
+/// past N.
+static void packPanels(const float *src, const std::vector<int64_t> &shape,
+                       const PackingSpec &spec, float *dst) {
+  int64_t n = shape[spec.outIn ? 0 : 1], k = shape[spec.outIn ? 1 : 0];
+  int64_t p = spec.panel, panels = (n + p - 1) / p;
+  for (int64_t nb = 0; nb < panels; ++nb) {
+    float *block = dst + nb * k * p;
+    int64_t width = std::min(p, n - nb * p);
+    if (spec.outIn) {
+      // Row nb * p + c of the checkpoint is column c of the panel.
+      for (int64_t c = 0; c < width; ++c) {
+        const float *row = src + (nb * p + c) * k;
+        for (int64_t kk = 0; kk < k; ++kk)
+          block[kk * p + c] = row[kk];
+      }
+      for (int64_t kk = 0; kk < k; ++kk)
+        std::fill(block + kk * p + width, block + (kk + 1) * p, 0.0f);
+    } else {
+      for (int64_t kk = 0; kk < k; ++kk) {
+        std::memcpy(block + kk * p, src + kk * n + nb * p,
+                    static_cast<size_t>(width) * sizeof(float));
+        std::fill(block + kk * p + width, block + (kk + 1) * p, 0.0f);
+      }
+    }
+  }
+}
 
 Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
                                             const SafeTensorsModel &checkpoint,
@@ -106,12 +148,14 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
     bound.data.assign(entry.inputs.size(), nullptr);
 
     // Resolve and check every param; tied params share one plan.
-    std::map<std::string, PlannedParam> plans;
-    std::vector<std::string> planOrder;
+    std::map<ParamKey, PlannedParam> plans;
+    std::set<std::string> usedNames;
+    std::vector<ParamKey> planOrder;
     uint64_t ownedTotal = 0;
     for (size_t i = 0; i < entry.inputs.size(); ++i) {
       const InputSpec &input = entry.inputs[i];
-      if (input.kind != InputKind::Param || plans.count(input.name))
+      ParamKey key = getParamKey(input);
+      if (input.kind != InputKind::Param || plans.count(key))
         continue;
       const TensorView *view = checkpoint.lookup(input.name);
       if (!view) {
@@ -134,9 +178,19 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
 
       PlannedParam plan;
       plan.view = view;
+      plan.packing = input.packing;
       DType wanted = getCheckpointDType(input.dtype);
       uint64_t elementSize = getElementTypeSize(input.dtype);
-      if (view->dtype == wanted) {
+      if (input.packing && (view->dtype == DType::F32 ||
+                            view->dtype == DType::F16 ||
+                            view->dtype == DType::BF16)) {
+        // The manifest parser checked that the packed size fits.
+        std::vector<int64_t> packed = input.getBufferShape();
+        plan.binding = Binding::Pack;
+        plan.ownedBytes = static_cast<uint64_t>(packed[0]) *
+                          static_cast<uint64_t>(packed[1]) *
+                          static_cast<uint64_t>(packed[2]) * 4;
+      } else if (view->dtype == wanted) {
         bool aligned =
             reinterpret_cast<uintptr_t>(view->data) % elementSize == 0;
         plan.binding = aligned ? Binding::ZeroCopy : Binding::Copy;
@@ -159,14 +213,15 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
       }
       if (!checkedAdd(ownedTotal, plan.ownedBytes, ownedTotal))
         return weightsError("the converted checkpoint is too large");
-      plans.emplace(input.name, plan);
-      planOrder.push_back(input.name);
+      plans.emplace(key, plan);
+      usedNames.insert(input.name);
+      planOrder.push_back(key);
     }
 
     // Tensors nobody asked for.
     std::vector<std::string> unused;
     for (const TensorView *view : checkpoint.getTensors())
-      if (!plans.count(view->name) && !isKnownUnusedBuffer(view->name))
+      if (!usedNames.count(view->name) && !isKnownUnusedBuffer(view->name))
         unused.push_back(view->name);
     if (options.strict && !unused.empty()) {
       std::string names;
@@ -193,8 +248,9 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
               byteCountText(ownedTotal) + ", more than this machine's " +
               byteCountText(physical) + " of memory");
 
-    for (const std::string &name : planOrder) {
-      PlannedParam &plan = plans[name];
+    for (const ParamKey &key : planOrder) {
+      const std::string &name = std::get<0>(key);
+      PlannedParam &plan = plans[key];
       const TensorView &view = *plan.view;
       if (plan.binding == Binding::ZeroCopy) {
         plan.data = view.data;
@@ -213,7 +269,28 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
                                  " for checkpoint tensor " + quote(name));
       bound.owned.emplace_back(buffer);
       bound.ownedBytes += plan.ownedBytes;
-      if (plan.binding == Binding::Copy) {
+      if (plan.binding == Binding::Pack) {
+        // Packing reads f32: convert (or realign) first when needed.
+        std::vector<float> converted;
+        const float *source = reinterpret_cast<const float *>(view.data);
+        if (view.dtype != DType::F32 ||
+            reinterpret_cast<uintptr_t>(view.data) % alignof(float)) {
+          converted.resize(static_cast<size_t>(view.getNumElements()));
+          Status s =
+              view.dtype == DType::F32
+                  ? (std::memcpy(converted.data(), view.data,
+                                 static_cast<size_t>(view.byteSize)),
+                     Status::success())
+                  : convertToF32(view.dtype, view.data, view.getNumElements(),
+                                 converted.data());
+          if (s.isError())
+            return weightsError("checkpoint tensor " + quote(name) + ": " +
+                                s.message());
+          source = converted.data();
+        }
+        packPanels(source, view.shape, *plan.packing,
+                   static_cast<float *>(buffer));
+      } else if (plan.binding == Binding::Copy) {
         if (view.byteSize)
           std::memcpy(buffer, view.data, static_cast<size_t>(view.byteSize));
       } else {
@@ -229,7 +306,7 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
 
     for (size_t i = 0; i < entry.inputs.size(); ++i)
       if (entry.inputs[i].kind == InputKind::Param)
-        bound.data[i] = plans[entry.inputs[i].name].data;
+        bound.data[i] = plans[getParamKey(entry.inputs[i])].data;
     return bound;
   } catch (const std::bad_alloc &) {
     return Status::error(ErrorCode::OutOfMemory,

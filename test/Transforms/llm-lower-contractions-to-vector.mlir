@@ -114,3 +114,39 @@ func.func @not_f32(%x: memref<?x8xf16>, %w: memref<8x70xf16>, %out: memref<?x70x
   }
   return
 }
+
+// -----
+
+// A weight packed by llm-pack-weights ([ceil(N/64), K, 64]): no copy, each
+// panel's block of rows read in place; 100 = 64 + 36 columns, so one full
+// panel in parallel, then a partial one of 3 vectors, the last masked to 4
+// lanes.
+
+// CHECK-LABEL: func.func @panels(
+// CHECK-NOT: memref.alloca
+// CHECK: scf.parallel
+// CHECK: memref.subview %{{.*}} : memref<2x32x64xf32> to memref<?x64xf32, strided<[64, 1], offset: ?>>
+// CHECK: scf.for {{.*}} iter_args
+// CHECK-COUNT-4: vector.load %{{.*}} : memref<?x64xf32, strided<[64, 1], offset: ?>>, vector<16xf32>
+// CHECK-COUNT-24: vector.fma
+// CHECK: scf.reduce
+// CHECK: vector.constant_mask [4] : vector<16xi1>
+// CHECK: vector.maskedload
+// CHECK: scf.for {{.*}} iter_args
+// CHECK-COUNT-3: vector.load %{{.*}} : memref<?x64xf32, strided<[64, 1], offset: ?>>, vector<16xf32>
+// CHECK: vector.maskedstore
+// CHECK-NOT: linalg.generic
+func.func @panels(%x: memref<?x32xf32>, %w: memref<2x32x64xf32>, %out: memref<?x100xf32>) {
+  linalg.generic {
+      indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                       affine_map<(d0, d1, d2) -> (d1 floordiv 64, d2, d1 mod 64)>,
+                       affine_map<(d0, d1, d2) -> (d0, d1)>],
+      iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x32xf32>, memref<2x32x64xf32>) outs(%out : memref<?x100xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}

@@ -54,6 +54,19 @@ def _descriptor_for(array):
     return desc, array
 
 
+def pack_param(array, packing):
+    """The panel-major order of a packed param (docs/ABI.md): [N, K] (or
+    [K, N] for in_out) -> [ceil(N / P), K, P], zero-padded."""
+    panel = packing["panel"]
+    w = array.T if packing["layout"] == "in_out" else array
+    n, k = w.shape
+    panels = -(-n // panel)
+    padded = np.zeros((panels * panel, k), dtype=array.dtype)
+    padded[:n] = w
+    return np.ascontiguousarray(
+        padded.reshape(panels, panel, k).transpose(0, 2, 1))
+
+
 class Artifact:
     def __init__(self, folder):
         with open(os.path.join(folder, "manifest.json")) as f:
@@ -65,17 +78,31 @@ class Artifact:
     def set_threads(self, n):
         self.lib.llm_set_num_threads(ctypes.c_int32(n))
 
-    def call(self, name, *inputs):
+    def prepare(self, name, *inputs):
+        """The inputs as the entry point takes them: converted to its
+        dtypes, packed params packed. Pass the result to call(...,
+        prepared=True) to time calls without the packing."""
         entry = self.entries[name]
         if len(inputs) != len(entry["inputs"]):
             raise ValueError("%s takes %d inputs" % (name, len(entry["inputs"])))
-        keep = []
-        pointers = []
+        arrays = []
         for value, spec in zip(inputs, entry["inputs"]):
             array = np.asarray(value, dtype=_DTYPES[spec["dtype"]])
             if array.ndim != len(spec["shape"]):
                 raise ValueError("%s: rank %d, expected %d"
                                  % (spec["name"], array.ndim, len(spec["shape"])))
+            if "packing" in spec:
+                array = pack_param(array, spec["packing"])
+            arrays.append(array)
+        return arrays
+
+    def call(self, name, *inputs, prepared=False):
+        entry = self.entries[name]
+        if not prepared:
+            inputs = self.prepare(name, *inputs)
+        keep = []
+        pointers = []
+        for array in inputs:
             desc, array = _descriptor_for(array)
             keep.append((desc, array))
             pointers.append(ctypes.cast(ctypes.pointer(desc), ctypes.c_void_p))

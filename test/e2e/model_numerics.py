@@ -1,6 +1,6 @@
 """Whole models, compiled by llm-compile and run, against PyTorch.
 
-Usage: model_numerics.py LLM_COMPILE LLM_TRANSLATE REPO_ROOT WORK_DIR
+Usage: model_numerics.py LLM_COMPILE LLM_TRANSLATE LLM_RUN REPO_ROOT WORK_DIR
 
 For each model: random weights in the Hugging Face layout (written by
 utils/make-tiny-model.py), the model in llm IR (the bundled GPT-2-style
@@ -8,7 +8,9 @@ example, and models imported from the HF folders by `llm-translate
 --import-hf`), compiled to an artifact, run through the ABI at batch 1 and 3
 and sequence lengths 1, 7 and the maximum, and compared with the PyTorch
 reference of utils/llm_ref. Error measure: max |got - want| / max(1, max
-|want|) over the logits, tolerance 1e-4.
+|want|) over the logits, tolerance 1e-4. The decoders also run through the
+C++ runtime (`llm-run forward --npy`), which binds and packs the checkpoint
+itself.
 """
 
 import os
@@ -23,7 +25,7 @@ sys.path.insert(0, HERE)
 import llm_artifact  # noqa: E402
 
 TOLERANCE = 1e-4
-LLM_COMPILE, LLM_TRANSLATE, ROOT, WORK = sys.argv[1:5]
+LLM_COMPILE, LLM_TRANSLATE, LLM_RUN, ROOT, WORK = sys.argv[1:6]
 sys.path.insert(0, os.path.join(ROOT, "utils"))
 from llm_ref import models, safetensors_io  # noqa: E402
 
@@ -67,6 +69,23 @@ def check_model(name, artifact_dir, weights_dir, max_seq, extra_inputs=None):
     status = "ok" if worst <= TOLERANCE else "FAIL"
     print("%-28s %d shapes, max scaled error %.2e  %s" % (name, len(errors), worst, status))
     return worst <= TOLERANCE
+
+
+def check_runtime(name, artifact_dir, weights_dir, seq):
+    """The same model through llm-run (the C++ runtime) at batch 2."""
+    config, state = models.load_model_dir(weights_dir)
+    rng = np.random.RandomState(11)
+    ids = rng.randint(0, config["vocab_size"], size=(2, seq)).astype(np.int64)
+    npy = os.path.join(WORK, name.replace(" ", "-") + "-llm-run.npy")
+    tokens = ";".join(",".join(str(t) for t in row) for row in ids)
+    subprocess.run([LLM_RUN, "forward", "--artifact", artifact_dir, "--weights",
+                    weights_dir, "--tokens", tokens, "--npy", npy],
+                   check=True, stdout=subprocess.DEVNULL)
+    want = models.forward(config, state, torch.tensor(ids)).detach().double().numpy()
+    error = llm_artifact.max_scaled_error(np.load(npy), want)
+    status = "ok" if error <= TOLERANCE else "FAIL"
+    print("%-28s llm-run, max scaled error %.2e  %s" % (name, error, status))
+    return error <= TOLERANCE
 
 
 def bert_inputs(name, batch, seq, kwargs):
@@ -115,6 +134,8 @@ def main():
         art = folder + "-art"
         subprocess.run([LLM_COMPILE, mlir, "-o", art], check=True, stdout=subprocess.DEVNULL)
         ok &= check_model("hf " + family, art, folder, 32, extra)
+        if extra is None:
+            ok &= check_runtime("hf " + family, art, folder, 9)
     print("model numerics: %s" % ("all within tolerance" if ok else "FAILURES"))
     return 0 if ok else 1
 

@@ -141,11 +141,38 @@ static FailureOr<json::Object> describeValue(Location loc, mlir::Type type,
 /// positions have no table (set when importing a Hugging Face folder).
 static constexpr StringLiteral kMaxPositionsAttrName = "llm.max_positions";
 
-/// The manifest of the public functions of `module` (still in llm IR).
-static FailureOr<json::Object>
-buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target) {
-  json::Array entryPoints;
+/// What the runtime checks inputs against, read off the llm IR: the
+/// vocabulary of the table the token ids index, the rows of a learned
+/// position table (or the bound an importer set), the family.
+static json::Object collectModelInfo(ModuleOp module) {
   json::Object model;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func.isPublic() || func.isExternal())
+      continue;
+    func.walk([&](llm::EmbeddingOp op) {
+      if (isa<BlockArgument>(op.getIds()) && !model.get("vocab_size"))
+        model["vocab_size"] = op.getTable().getType().getDimSize(0);
+    });
+    func.walk([&](llm::PositionalEncodingOp op) {
+      if (mlir::Value table = op.getTable())
+        model["max_positions"] =
+            cast<RankedTensorType>(table.getType()).getDimSize(0);
+    });
+  }
+  auto family = module->getAttrOfType<StringAttr>(
+      llm::LLMDialect::kFamilyAttrName);
+  model["family"] = family ? family.getValue().str() : std::string("custom");
+  if (auto bound = module->getAttrOfType<IntegerAttr>(kMaxPositionsAttrName))
+    model["max_positions"] = bound.getInt();
+  return model;
+}
+
+/// The manifest of the public functions of `module`, whose signatures are
+/// final (after buildLLMToLinalgPipeline: parameters may be packed).
+static FailureOr<json::Object>
+buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
+              json::Object model) {
+  json::Array entryPoints;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (!func.isPublic() || func.isExternal())
       continue;
@@ -180,6 +207,18 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target) {
           describeValue(func.getLoc(), arg.getType(), name, kind);
       if (failed(value))
         return failure();
+      // A packed param: the checkpoint tensor's shape, and how to pack it.
+      if (auto packed = func.getArgAttrOfType<DictionaryAttr>(
+              index, llm::LLMDialect::kPackedAttrName)) {
+        json::Array shape;
+        for (int64_t size :
+             packed.getAs<DenseI64ArrayAttr>("shape").asArrayRef())
+          shape.push_back(size);
+        (*value)["shape"] = std::move(shape);
+        (*value)["packing"] = json::Object{
+            {"panel", packed.getAs<IntegerAttr>("panel").getInt()},
+            {"layout", packed.getAs<StringAttr>("layout").getValue().str()}};
+      }
       inputs.push_back(std::move(*value));
     }
     for (auto [index, type] : llvm::enumerate(func.getResultTypes())) {
@@ -198,27 +237,9 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target) {
         {"symbol", ("llm_" + func.getName()).str()},
         {"inputs", std::move(inputs)},
         {"results", std::move(results)}});
-
-    // What the runtime checks tokens against: the vocabulary of the table
-    // the token ids index, and the rows of a learned position table.
-    func.walk([&](llm::EmbeddingOp op) {
-      if (isa<BlockArgument>(op.getIds()) &&
-          !model.get("vocab_size"))
-        model["vocab_size"] = op.getTable().getType().getDimSize(0);
-    });
-    func.walk([&](llm::PositionalEncodingOp op) {
-      if (mlir::Value table = op.getTable())
-        model["max_positions"] =
-            cast<RankedTensorType>(table.getType()).getDimSize(0);
-    });
   }
   if (entryPoints.empty())
     return module.emitError("the module has no public function to compile");
-  auto family = module->getAttrOfType<StringAttr>(
-      llm::LLMDialect::kFamilyAttrName);
-  model["family"] = family ? family.getValue().str() : std::string("custom");
-  if (auto bound = module->getAttrOfType<IntegerAttr>(kMaxPositionsAttrName))
-    model["max_positions"] = bound.getInt();
   return json::Object{
       {"format", "llm-opt-artifact"},
       {"abi_version", 1},
@@ -458,18 +479,23 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
     return failure();
   }
 
-  FailureOr<json::Object> manifest = buildManifest(*module, resolved);
-  if (failed(manifest))
-    return failure();
-
-  mlir::PassManager pm(&context);
-  if (failed(applyPassManagerCLOptions(pm)))
-    return failure();
+  // Two stages: the manifest describes the signatures the first one
+  // settles (packed parameters included).
+  json::Object modelInfo = collectModelInfo(*module);
   llm::LowerToCPUOptions pipelineOptions;
   pipelineOptions.parallel = !serial;
   pipelineOptions.vectorBits = vectorBitsOf(**machine);
-  llm::buildLowerToCPUPipeline(pm, pipelineOptions);
-  if (failed(pm.run(*module)))
+  mlir::PassManager toLinalg(&context), toLLVM(&context);
+  if (failed(applyPassManagerCLOptions(toLinalg)) ||
+      failed(applyPassManagerCLOptions(toLLVM)))
+    return failure();
+  llm::buildLLMToLinalgPipeline(toLinalg, pipelineOptions);
+  llm::buildLinalgToLLVMPipeline(toLLVM, pipelineOptions);
+  if (failed(toLinalg.run(*module)))
+    return failure();
+  FailureOr<json::Object> manifest =
+      buildManifest(*module, resolved, std::move(modelInfo));
+  if (failed(manifest) || failed(toLLVM.run(*module)))
     return failure();
 
   LLVMContext llvmContext;

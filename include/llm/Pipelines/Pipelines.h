@@ -42,6 +42,18 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
 /// vector kernels for the projections, lower the remaining loops (OpenMP-parallel where the iteration space allows), and
 /// convert everything to the LLVM dialect with C interfaces and the ABI's
 /// entry points.
+/// llm IR to linalg on tensors, parameters packed for the kernels (the
+/// function signatures are final after this stage: `llm-compile` writes the
+/// manifest from them).
+void buildLLMToLinalgPipeline(OpPassManager &pm,
+                              const LowerToCPUOptions &options);
+
+/// Linalg on tensors to the LLVM dialect: bufferization, vector kernels,
+/// OpenMP loops, entry points.
+void buildLinalgToLLVMPipeline(OpPassManager &pm,
+                               const LowerToCPUOptions &options);
+
+/// Both stages: `llm-lower-to-cpu`.
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const LowerToCPUOptions &options);
 

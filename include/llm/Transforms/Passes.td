@@ -30,6 +30,11 @@ def LLMLowerContractionsToVector
       x, `col-vectors` loads of the packed weight row and
       `row-tile * col-vectors` `vector.fma` per k. Rows left
       over use a one-row tile; columns left over use a scalar contraction.
+    * Weight packed by `llm-pack-weights` (`w[n floordiv P, k, n mod P]`):
+      the same outer-product kernel reading each panel's block of `k-tile`
+      rows in place (one contiguous stream, no copy); full panels in an
+      `scf.parallel`, a last partial panel with masked loads and stores of
+      the output.
     * Weight stored `[out, in]` (`w[n, k]`): a dot-product kernel. An
       `scf.parallel` runs over groups of `dot-cols` weight rows (which stay
       in L1 while every row of x streams past); a `dot-rows` x `dot-cols`
@@ -64,6 +69,37 @@ def LLMLowerContractionsToVector
   ];
 }
 
+def LLMPackWeights : Pass<"llm-pack-weights", "::mlir::func::FuncOp"> {
+  let summary = "Ask for projection weights in panel-major order";
+  let description = [{
+    On tensors, after `convert-llm-to-linalg`: every `llm.param` argument of
+    a public function that projections read as their weight (`[out, in]`
+    or `[in, out]`, f32, at least `panel` output columns) is replaced by an
+    argument of type `tensor<ceil(N / panel) x K x panel x f32>` holding
+    the weight panel by panel (the last one zero-padded), and the
+    projections read it through the map
+    `(lead..., n, k) -> (n floordiv panel, k, n mod panel)`. The new
+    argument keeps the `llm.param` name and gets
+    `llm.packed = {layout, panel, shape}` (the checkpoint tensor's layout
+    and shape), which `llm-compile` writes into the manifest so that the
+    runtime packs the tensor once when it binds it. A parameter with other
+    uses keeps its argument for them and gets a second, packed one.
+
+    This is what lets `llm-lower-contractions-to-vector` stream each
+    panel from one contiguous block instead of copying it out of the
+    checkpoint layout on every call.
+  }];
+  let options = [
+    Option<"panel", "panel", "int64_t", /*default=*/"64",
+           "output columns per panel (the kernels' vectors per tile x "
+           "lanes)">
+  ];
+  let statistics = [
+    Statistic<"numPacked", "num-packed", "Parameters packed into panels">
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def LLMFuseElementwiseOps : Pass<"llm-fuse-elementwise-ops"> {
   let summary = "Fuse elementwise producers where nothing is recomputed";
   let description = [{
@@ -93,6 +129,54 @@ def LLMApproximateMath : Pass<"llm-approximate-math"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+def LLMVectorizeElementwise
+    : Pass<"llm-vectorize-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Vector loops for elementwise and row-reduction generics";
+  let description = [{
+    Rewrites the bufferized `linalg.generic` ops that are not contractions
+    (activations, softmax, layer norm, masking, bias broadcasts, residual
+    adds, copies) and `linalg.fill` into explicit loops of vector code, run
+    after `llm-lower-contractions-to-vector`:
+
+    * the dims but the innermost become an `scf.parallel` (for
+      `convert-scf-to-openmp`; `scf.for` without `parallel`);
+    * the innermost dim runs in steps of `vector-width` lanes, then one
+      masked step (`vector.create_mask`, `vector.maskedload`,
+      `vector.maskedstore`) for the elements left over. Operands indexed by
+      the innermost dim in their last result are read and written with
+      `vector.load` / `vector.store`; the others once per step with
+      `memref.load`, broadcast where a vector needs them. The body's arith
+      and math ops are cloned on vectors; `linalg.index` of the innermost
+      dim becomes the step's index plus `[0, 1, ..., vector-width - 1]`.
+    * A row reduction (loops `parallel..., reduction`, the output not
+      indexed by the reduction dim, the body folding one value into it with
+      `arith.addf`, `mulf`, `maximumf`, `minimumf`, `maxnumf` or
+      `minnumf`) carries a vector accumulator along the row, starting from
+      the neutral element, and ends with a `vector.reduction` folded into the
+      output. Sums are reassociated.
+
+    Generics it does not know to be safe are left to the loop lowering:
+    maps that are not projected permutations, vectors that would need a
+    non-unit stride (transposes, strided views), several or non-innermost
+    reduction dims, ops in the body that are not elementwise (or may trap on
+    a masked-off lane, like an integer division), inputs that alias an
+    output other than elementwise in place.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "lanes per vector (f32 lanes of a vector register)">,
+    Option<"parallel", "parallel", "bool", /*default=*/"true",
+           "Emit scf.parallel over the outer dims (for scf-to-openmp); "
+           "scf.for otherwise">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
   ];
 }

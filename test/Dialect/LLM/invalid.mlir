@@ -592,3 +592,31 @@ func.func @param_name_not_string(%w: tensor<4xf32> {llm.param = 3 : i64}) {
 func.func @unknown_arg_attr(%w: tensor<4xf32> {llm.weight = "w"}) {
   return
 }
+
+// -----
+
+// expected-error @+1 {{'llm.packed' of argument #0 describes a 2x32x64xf32 panel array but the argument is 'tensor<3x32x64xf32>'}}
+func.func @packed_wrong_shape(%w: tensor<3x32x64xf32> {llm.packed = {layout = "out_in", panel = 64 : i64, shape = array<i64: 100, 32>}, llm.param = "w"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'llm.packed' of argument #0 has layout 'rows'; it must be in_out or out_in}}
+func.func @packed_bad_layout(%w: tensor<2x32x64xf32> {llm.packed = {layout = "rows", panel = 64 : i64, shape = array<i64: 100, 32>}, llm.param = "w"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'llm.packed' of argument #0 must be {panel = P : i64, layout = "in_out" | "out_in", shape = array<i64: r, c>}}}
+func.func @packed_not_dict(%w: tensor<2x32x64xf32> {llm.packed = 64 : i64, llm.param = "w"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'llm.packed' of argument #0 has panel 0; it must be positive}}
+func.func @packed_zero_panel(%w: tensor<2x32x64xf32> {llm.packed = {layout = "out_in", panel = 0 : i64, shape = array<i64: 100, 32>}, llm.param = "w"}) {
+  return
+}

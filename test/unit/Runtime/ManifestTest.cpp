@@ -394,6 +394,32 @@ const std::vector<BadManifest> &getBadManifests() {
          result(j)["shape"] = {-1, -3, 11};
        },
        {"field 'entry_points[0].results[0].shape[1]' must be >= -1"}},
+      {"packing on tokens",
+       [](Json &j) { input(j, 0)["packing"] = {{"panel", 4}, {"layout", "out_in"}}; },
+       {"field 'entry_points[0].inputs[0].packing' is only allowed on params"}},
+      {"packing panel",
+       [](Json &j) { input(j, 1)["packing"] = {{"panel", 0}, {"layout", "out_in"}}; },
+       {"field 'entry_points[0].inputs[1].packing.panel' must be at least 1"}},
+      {"packing layout",
+       [](Json &j) { input(j, 1)["packing"] = {{"panel", 4}, {"layout", "rows"}}; },
+       {"field 'entry_points[0].inputs[1].packing.layout' must be in_out or "
+        "out_in, got 'rows'"}},
+      {"packing unknown",
+       [](Json &j) {
+         input(j, 1)["packing"] = {{"panel", 4}, {"layout", "out_in"}, {"x", 1}};
+       },
+       {"unknown field 'entry_points[0].inputs[1].packing.x'"}},
+      {"packing rank",
+       [](Json &j) { input(j, 2)["packing"] = {{"panel", 4}, {"layout", "out_in"}}; },
+       {"field 'entry_points[0].inputs[2].packing' needs an f32 param of rank "
+        "2, got f32 [4]"}},
+      {"packing huge",
+       [](Json &j) {
+         // 2^62 + 2^42 bytes as is, 2^63 once padded to two panels.
+         input(j, 1)["packing"] = {{"panel", 1 << 20}, {"layout", "out_in"}};
+         input(j, 1)["shape"] = {(1 << 20) + 1, int64_t(1) << 40};
+       },
+       {"makes a buffer too large"}},
       {"result dup",
        [](Json &j) { entry(j)["results"].push_back(result(j)); },
        {"field 'entry_points[0].results[1].name' 'logits' repeats another "

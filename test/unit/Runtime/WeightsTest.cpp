@@ -286,6 +286,54 @@ TEST_F(WeightsTest, TiedParamsShareOneBuffer) {
   EXPECT_EQ(weights->getOwnedBytes(), (11u * 4 + 4) * 4); // Converted once.
 }
 
+TEST_F(WeightsTest, PackedParamsArePackedIntoPanels) {
+  // The table bound three ways: as is, packed [out, in] with panels of 4
+  // (11 rows -> 3 panels, the last one padded with a zero row), and
+  // packed as if it were [in, out] (4 columns -> one panel of 3 + 1 pad).
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    SCOPED_TRACE(getDTypeName(dtype));
+    Json manifest = getFakeManifest();
+    Json &inputs = manifest["entry_points"][0]["inputs"];
+    Json outIn = inputs[1], inOut = inputs[1];
+    outIn["packing"] = {{"panel", 4}, {"layout", "out_in"}};
+    inOut["packing"] = {{"panel", 3}, {"layout", "in_out"}};
+    inputs.push_back(outIn);
+    inputs.push_back(inOut);
+    Expected<Manifest> parsed = parseManifest(manifest.dump(), "m.json");
+    ASSERT_TRUE(parsed) << parsed.message();
+    const EntryPoint &entry = parsed->entryPoints[0];
+    EXPECT_EQ(entry.inputs[3].getBufferShape(),
+              (std::vector<int64_t>{3, FakeDim, 4}));
+    EXPECT_EQ(entry.inputs[4].getBufferShape(),
+              (std::vector<int64_t>{2, FakeVocab, 3}));
+    std::string path = dir / (std::string(getDTypeName(dtype)) + ".st");
+    writeFakeCheckpoint(path, dtype);
+    Expected<BoundWeights> weights = bind(path, entry);
+    ASSERT_TRUE(weights) << weights.message();
+    expectFakeValues(*weights);
+    const float *panels = static_cast<const float *>(weights->getData(3));
+    for (int64_t nb = 0; nb < 3; ++nb)
+      for (int64_t k = 0; k < FakeDim; ++k)
+        for (int64_t c = 0; c < 4; ++c) {
+          int64_t row = nb * 4 + c;
+          ASSERT_EQ(panels[(nb * FakeDim + k) * 4 + c],
+                    row < FakeVocab ? fakeWte(row, k) : 0.0f)
+              << nb << "," << k << "," << c;
+        }
+    // In [in, out] terms the table is [K = 11, N = 4].
+    const float *columns = static_cast<const float *>(weights->getData(4));
+    for (int64_t nb = 0; nb < 2; ++nb)
+      for (int64_t k = 0; k < FakeVocab; ++k)
+        for (int64_t c = 0; c < 3; ++c) {
+          int64_t column = nb * 3 + c;
+          ASSERT_EQ(columns[(nb * FakeVocab + k) * 3 + c],
+                    column < FakeDim ? fakeWte(k, column) : 0.0f)
+              << nb << "," << k << "," << c;
+        }
+    EXPECT_NE(weights->getData(3), weights->getData(1));
+  }
+}
+
 TEST_F(WeightsTest, ShardedCheckpointsBind) {
   std::vector<float> wte, bias;
   for (int64_t i = 0; i < FakeVocab; ++i)

@@ -39,11 +39,58 @@ Operation *LLMDialect::materializeConstant(OpBuilder &builder, Attribute value,
   return nullptr;
 }
 
+/// `llm.packed = {panel = P, layout = "in_out" | "out_in", shape = [r, c]}`
+/// on an argument of type tensor<ceil(N / P) x K x P x f32>, where the
+/// checkpoint tensor `shape` is [K, N] (in_out) or [N, K] (out_in).
+static LogicalResult verifyPackedParam(Operation *op, unsigned regionIndex,
+                                       unsigned argIndex, Attribute value) {
+  auto error = [&]() {
+    return op->emitError() << "'" << LLMDialect::kPackedAttrName
+                           << "' of argument #" << argIndex << " ";
+  };
+  auto dict = dyn_cast<DictionaryAttr>(value);
+  auto panel = dict ? dict.getAs<IntegerAttr>("panel") : IntegerAttr();
+  auto layout = dict ? dict.getAs<StringAttr>("layout") : StringAttr();
+  auto shape = dict ? dict.getAs<DenseI64ArrayAttr>("shape")
+                    : DenseI64ArrayAttr();
+  if (!dict || dict.size() != 3 || !panel || !layout || !shape)
+    return error() << "must be {panel = P : i64, layout = \"in_out\" | "
+                      "\"out_in\", shape = array<i64: r, c>}";
+  if (panel.getInt() < 1)
+    return error() << "has panel " << panel.getInt() << "; it must be positive";
+  bool outIn = layout.getValue() == "out_in";
+  if (!outIn && layout.getValue() != "in_out")
+    return error() << "has layout '" << layout.getValue()
+                   << "'; it must be in_out or out_in";
+  if (shape.size() != 2 || shape[0] < 1 || shape[1] < 1)
+    return error() << "must have a 2-D shape of positive sizes";
+  Region &region = op->getRegion(regionIndex);
+  if (region.empty() || argIndex >= region.getNumArguments())
+    return error() << "is on a missing argument";
+  int64_t n = outIn ? shape[0] : shape[1], k = outIn ? shape[1] : shape[0];
+  int64_t p = panel.getInt();
+  // A tensor, or the buffer it became (past that, lowered types carry no
+  // shape to check).
+  SmallVector<int64_t> expected = {(n + p - 1) / p, k, p};
+  Type actual = region.getArgument(argIndex).getType();
+  auto shaped = dyn_cast<ShapedType>(actual);
+  if (!shaped && !isa<TensorType, BaseMemRefType>(actual))
+    return success();
+  if (!shaped.hasRank() || shaped.getShape() != ArrayRef(expected) ||
+      !shaped.getElementType().isF32())
+    return error() << "describes a " << expected[0] << "x" << expected[1]
+                   << "x" << expected[2] << "xf32 panel array but the "
+                   << "argument is " << actual;
+  return success();
+}
+
 LogicalResult LLMDialect::verifyRegionArgAttribute(Operation *op,
                                                    unsigned regionIndex,
                                                    unsigned argIndex,
                                                    NamedAttribute attribute) {
   StringRef attrName = attribute.getName().getValue();
+  if (attrName == kPackedAttrName)
+    return verifyPackedParam(op, regionIndex, argIndex, attribute.getValue());
   if (attrName != kParamAttrName && attrName != kInputAttrName)
     return op->emitError() << "unknown llm argument attribute '" << attrName
                            << "'";

@@ -23,6 +23,7 @@
 #include "llm/runtime/Status.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,13 +67,30 @@ const char *getInputKindName(InputKind kind);
 /// The dimension value that marks a dynamic dimension in a shape.
 constexpr int64_t DynamicDim = -1;
 
+/// How a packed param is laid out (docs/ABI.md, "Packed parameters"): the
+/// checkpoint's 2-D weight, [N, K] (out_in) or [K, N] (in_out), is passed
+/// as [ceil(N / panel), K, panel], panel by panel, the last one padded with
+/// zeros.
+struct PackingSpec {
+  int64_t panel = 0;
+  /// The checkpoint tensor is [N, K] (true) or [K, N] (false).
+  bool outIn = false;
+};
+
 /// One input of an entry point.
 struct InputSpec {
   std::string name;
   InputKind kind = InputKind::Param;
   ElementType dtype = ElementType::F32;
-  /// Dimensions; DynamicDim marks a dynamic one.
+  /// Dimensions; DynamicDim marks a dynamic one. For a packed param, the
+  /// checkpoint tensor's.
   std::vector<int64_t> shape;
+  /// Set for params the entry point takes packed.
+  std::optional<PackingSpec> packing;
+
+  /// The shape of the buffer the entry point takes: `shape`, or the packed
+  /// shape of a packed param.
+  std::vector<int64_t> getBufferShape() const;
 };
 
 /// One result of an entry point.

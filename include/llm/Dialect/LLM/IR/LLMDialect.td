@@ -36,12 +36,18 @@ def LLM_Dialect : Dialect {
   // `llm.param = "name"` on a function argument names the checkpoint tensor
   // the runtime binds to it; `llm.input = "name"` names a runtime input
   // (`input_ids`, `attention_mask`, `token_type_ids`, ...).
+  // `llm.packed = {panel, layout, shape}` marks a parameter the code
+  // generator asked for in panel-major order (see `llm-pack-weights`).
   let hasRegionArgAttrVerify = 1;
   let extraClassDeclaration = [{
     /// The argument attribute naming the checkpoint tensor of a parameter.
     static constexpr ::llvm::StringLiteral kParamAttrName = "llm.param";
     /// The argument attribute naming a runtime input.
     static constexpr ::llvm::StringLiteral kInputAttrName = "llm.input";
+    /// The argument attribute describing a parameter packed into panels:
+    /// `{panel = P, layout = "in_out" | "out_in", shape = [r, c]}`, where
+    /// `shape` is the checkpoint tensor's.
+    static constexpr ::llvm::StringLiteral kPackedAttrName = "llm.packed";
     /// The module attribute naming the model family (`gpt2`, `bert`, ...).
     static constexpr ::llvm::StringLiteral kFamilyAttrName = "llm.family";
   }];
