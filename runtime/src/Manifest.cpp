@@ -45,6 +45,7 @@ struct InputKindInfo {
 constexpr InputKindInfo inputKinds[] = {
     {InputKind::Tokens, "tokens"},
     {InputKind::Mask, "mask"},
+    {InputKind::Segments, "segments"},
     {InputKind::Param, "param"},
 };
 
@@ -327,7 +328,7 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
       kindInfo = &info;
   if (!kindInfo)
     return fieldError(join(path, "kind"),
-                      "must be one of tokens, mask, param, got " + quote(kind));
+                      "must be one of tokens, mask, segments, param, got " + quote(kind));
   input.kind = kindInfo->kind;
   s = getElementType(value, path, input.dtype);
   if (s.isOk())
@@ -357,10 +358,12 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
     break;
   case InputKind::Tokens:
   case InputKind::Mask:
-    if (input.kind == InputKind::Tokens && input.dtype != ElementType::I64 &&
+  case InputKind::Segments:
+    if (input.kind != InputKind::Mask && input.dtype != ElementType::I64 &&
         input.dtype != ElementType::I32)
       return fieldError(join(path, "dtype"),
-                        "of tokens " + quote(input.name) +
+                        "of " + std::string(getInputKindName(input.kind)) +
+                            " " + quote(input.name) +
                             " must be i64 or i32, got " +
                             getElementTypeName(input.dtype));
     if (input.shape.size() != 2)

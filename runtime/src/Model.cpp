@@ -274,6 +274,9 @@ Status Model::call(const TokenView &tokens,
           int32_t id = static_cast<int32_t>(tokens.ids[k]);
           std::memcpy(buffer.data() + 4 * k, &id, 4);
         }
+      } else if (input.kind == InputKind::Segments) {
+        // One segment: every token type id 0.
+        std::fill(buffer.begin(), buffer.end(), uint8_t(0));
       } else {
         // A mask of ones: every position of every row is a real token.
         for (uint64_t k = 0; k < count; ++k) {

@@ -190,6 +190,7 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
         name = input.getValue().str();
         kind = name == "input_ids"        ? "tokens"
                : name == "attention_mask" ? "mask"
+               : name == "token_type_ids" ? "segments"
                                           : "input";
         numTokenInputs += kind == "tokens";
       } else {

@@ -502,6 +502,9 @@ mlir::llm::buildModelFromHFFolder(MLIRContext *context, StringRef folder,
   // Parameters follow the activations; the body finds them by canonical
   // name, the runtime by their exact checkpoint name.
   unsigned numActivations = arguments.size() - params.size();
+  for (unsigned index = 0; index < numActivations; ++index)
+    func.setArgAttr(index, LLMDialect::kInputAttrName,
+                    builder.getStringAttr(arguments[index].name));
   llvm::StringMap<BlockArgument> paramArgs;
   for (auto [index, param] : llvm::enumerate(params)) {
     unsigned argIndex = numActivations + index;

@@ -286,7 +286,7 @@ const std::vector<BadManifest> &getBadManifests() {
       {"kind value",
        [](Json &j) { input(j)["kind"] = "weight"; },
        {"field 'entry_points[0].inputs[1].kind' must be one of tokens, mask, "
-        "param, got 'weight'"}},
+        "segments, param, got 'weight'"}},
       {"kind type",
        [](Json &j) { input(j)["kind"] = 2; },
        {"field 'entry_points[0].inputs[1].kind' must be a string, got 2"}},

@@ -58,6 +58,7 @@ uint64_t getElementTypeSize(ElementType type);
 enum class InputKind : uint8_t {
   Tokens, ///< Token ids, checked against the vocabulary.
   Mask,   ///< An attention mask the runtime builds.
+  Segments, ///< Segment (token type) ids; the runtime passes one segment.
   Param,  ///< A parameter bound by name from the checkpoint.
 };
 
