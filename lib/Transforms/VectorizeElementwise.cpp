@@ -8,10 +8,10 @@
 // scf.parallel (or scf.for), the innermost dim in steps of one vector, and a
 // masked vector step for the elements left over.
 //
-// Inside a step, every value of the body is either uniform (the same for all
-// lanes: outer indices, operands that do not read the innermost dim, values
-// defined above the op) and computed once as a scalar, or varying and
-// computed as a vector. A row reduction (innermost dim a reduction, the body
+// Every value of the body is either uniform (the same for all lanes: outer
+// indices, operands that do not read the innermost dim, values defined above
+// the op), computed once per row as a scalar, or varying, computed in each
+// step as a vector. A row reduction (innermost dim a reduction, the body
 // folding one value into the output by add / mul / max / min) carries a
 // vector accumulator along the row and reduces it horizontally at the end.
 //
@@ -24,6 +24,8 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+
+#include <limits>
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_LLMVECTORIZEELEMENTWISE
@@ -278,8 +280,8 @@ public:
     OpBuilder::InsertionGuard guard(b);
     if (numLoops > 1 && parallel) {
       SmallVector<Value> lbs(plan.inner, zero), steps(plan.inner, one);
-      auto loop = scf::ParallelOp::create(
-          b, loc, lbs, ArrayRef(sizes).drop_back(), steps);
+      auto loop = scf::ParallelOp::create(b, loc, lbs,
+                                          ArrayRef(sizes).drop_back(), steps);
       b.setInsertionPoint(loop.getBody()->getTerminator());
       llvm::copy(loop.getInductionVars(), ivs.begin());
     } else {
@@ -319,8 +321,8 @@ private:
     SmallVector<Value> indices;
     for (AffineExpr expr : map.getResults()) {
       if (auto dim = dyn_cast<AffineDimExpr>(expr))
-        indices.push_back(dim.getPosition() == plan.inner ? j
-                                                          : ivs[dim.getPosition()]);
+        indices.push_back(
+            dim.getPosition() == plan.inner ? j : ivs[dim.getPosition()]);
       else
         indices.push_back(idx(cast<AffineConstantExpr>(expr).getValue()));
     }
@@ -391,9 +393,10 @@ private:
     for (OpOperand &operand : op->getOpOperands()) {
       BlockArgument arg = op.getMatchingBlockArgument(&operand);
       if (!arg.use_empty() && plan.varying.contains(arg))
-        map.map(arg, loadVector(operand.get(),
-                                indicesOf(op.getMatchingIndexingMap(&operand), j),
-                                mask));
+        map.map(arg,
+                loadVector(operand.get(),
+                           indicesOf(op.getMatchingIndexingMap(&operand), j),
+                           mask));
     }
 
     Value folded;
@@ -463,8 +466,8 @@ private:
       return;
     OpBuilder::InsertionGuard rowGuard(b);
     if (!staticN) {
-      Value nonEmpty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                             idx(0), n);
+      Value nonEmpty =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, idx(0), n);
       auto row = scf::IfOp::create(b, loc, nonEmpty, /*withElseRegion=*/false);
       b.setInsertionPoint(row.thenBlock()->getTerminator());
     }
@@ -495,8 +498,8 @@ private:
         emitStep(main, maskFor(idx(*staticN % vw)));
         return;
       }
-      Value hasTail = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            main, n);
+      Value hasTail =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, main, n);
       auto tail = scf::IfOp::create(b, loc, hasTail, /*withElseRegion=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(tail.thenBlock()->getTerminator());
@@ -509,7 +512,8 @@ private:
     VectorType accType = vectorOf(floatType);
     Value neutral = arith::ConstantOp::create(
         b, loc, accType,
-        DenseElementsAttr::get(accType, b.getFloatAttr(floatType, plan.neutral)));
+        DenseElementsAttr::get(accType,
+                               b.getFloatAttr(floatType, plan.neutral)));
     Value acc = neutral;
     if (hasMain) {
       auto loop =
@@ -533,15 +537,15 @@ private:
     if (hasRest && staticN) {
       acc = foldRest(idx(*staticN % vw));
     } else if (hasRest) {
-      Value hasTail = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            main, n);
+      Value hasTail =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, main, n);
       auto tail = scf::IfOp::create(b, loc, TypeRange{accType}, hasTail,
                                     /*withElseRegion=*/true);
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(tail.thenBlock());
-        scf::YieldOp::create(
-            b, loc, foldRest(arith::SubIOp::create(b, loc, n, main)));
+        scf::YieldOp::create(b, loc,
+                             foldRest(arith::SubIOp::create(b, loc, n, main)));
         b.setInsertionPointToStart(tail.elseBlock());
         scf::YieldOp::create(b, loc, acc);
       }

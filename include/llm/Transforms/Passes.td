@@ -148,10 +148,13 @@ def LLMVectorizeElementwise
       masked step (`vector.create_mask`, `vector.maskedload`,
       `vector.maskedstore`) for the elements left over. Operands indexed by
       the innermost dim in their last result are read and written with
-      `vector.load` / `vector.store`; the others once per step with
-      `memref.load`, broadcast where a vector needs them. The body's arith
-      and math ops are cloned on vectors; `linalg.index` of the innermost
-      dim becomes the step's index plus `[0, 1, ..., vector-width - 1]`.
+      `vector.load` / `vector.store`. What does not depend on the innermost
+      dim (the other operands, outer indices, ops on those) is computed
+      once per row on scalars and broadcast where a vector needs it. The
+      body's other arith and math ops are cloned on vectors; `linalg.index`
+      of the innermost dim becomes the step's index plus
+      `[0, 1, ..., vector-width - 1]`, and a `memref.load` whose last index
+      it is (a gather by row, as in the embedding) a vector load.
     * A row reduction (loops `parallel..., reduction`, the output not
       indexed by the reduction dim, the body folding one value into it with
       `arith.addf`, `mulf`, `maximumf`, `minimumf`, `maxnumf` or
@@ -163,8 +166,8 @@ def LLMVectorizeElementwise
     maps that are not projected permutations, vectors that would need a
     non-unit stride (transposes, strided views), several or non-innermost
     reduction dims, ops in the body that are not elementwise (or may trap on
-    a masked-off lane, like an integer division), inputs that alias an
-    output other than elementwise in place.
+    a masked-off lane, like an integer division by a loaded divisor),
+    inputs that alias an output other than elementwise in place.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
