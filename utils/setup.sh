@@ -17,6 +17,9 @@ PACKAGES=(
   libgtest-dev diffutils python3 python3-numpy python3-torch
   # Runtime: JSON for safetensors headers, manifests and configs.
   nlohmann-json3-dev
+  # ONNX import: the ONNX protobuf library, its backend conformance cases,
+  # and the exporter the model tests use.
+  libonnx-dev libprotobuf-dev libonnx-testdata python3-onnx
 )
 
 missing=()

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+#===- utils/ort/setup.sh - install ONNX Runtime (onnxruntime-node) ---------===#
+#
+# Installs the pinned onnxruntime-node of utils/ort/package.json (from the
+# committed package-lock.json, with `npm ci`) into utils/ort/node_modules/.
+# Quiet and quick when it is already there. Needs node and npm (Debian:
+# `apt-get install nodejs npm`) and the npm registry the first time.
+#
+# ONNXRUNTIME_NODE_INSTALL=skip: the package's install script would otherwise
+# try to download extra (GPU) binaries and fail; the CPU library ships inside
+# the package (bin/napi-v6/linux/x64/libonnxruntime.so.1).
+#
+# Usage: utils/ort/setup.sh [--check]
+#   --check   only report (exit 0 when installed, 1 when not); installs nothing
+#
+#===----------------------------------------------------------------------===#
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PKG="$HERE/node_modules/onnxruntime-node"
+
+want=$(sed -n 's/.*"onnxruntime-node": *"\([^"]*\)".*/\1/p' "$HERE/package.json" | head -n1)
+
+installed() {
+  [[ -f "$PKG/package.json" ]] || return 1
+  local have
+  have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$PKG/package.json" | head -n1)
+  [[ "$have" == "$want" ]] || return 1
+  # The native binding for this machine must be there.
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) arch="$(uname -m)" ;;
+  esac
+  [[ -f "$PKG/bin/napi-v6/linux/$arch/onnxruntime_binding.node" ]]
+}
+
+if installed; then
+  exit 0
+fi
+if [[ "${1:-}" == "--check" ]]; then
+  echo "ort setup: onnxruntime-node $want is not installed in $HERE/node_modules" >&2
+  exit 1
+fi
+
+for tool in node npm; do
+  command -v "$tool" >/dev/null || {
+    echo "ort setup: error: '$tool' not found (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+  }
+done
+
+echo "ort setup: installing onnxruntime-node $want into $HERE/node_modules"
+cd "$HERE"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error \
+    >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "ort setup: error: npm ci failed" >&2
+  exit 1
+fi
+if ! installed; then
+  echo "ort setup: error: npm ci finished but $PKG lacks version $want or" \
+       "its linux binding" >&2
+  exit 1
+fi
+echo "ort setup: done"
