@@ -299,9 +299,13 @@ public:
   /// w stored [k, n]: the accumulator tile stays in registers over K.
   /// With `lastLanes` > 0, the last column vector of out holds only that
   /// many columns: it is read and written through a mask (w's is whole).
+  /// With `xTile` ([K, rows], the tile's rows of x interleaved), x is read
+  /// from there instead: one sequential stream rather than `rows` strided
+  /// ones.
   void outerProductTile(Value x, Value w, Value out, Value k, Value kOffset,
                         Value i, Value j, Value wCol, int64_t rows,
-                        int64_t cols, int64_t lastLanes = 0) {
+                        int64_t cols, int64_t lastLanes = 0,
+                        Value xTile = {}) {
     SmallVector<Value> rowIdx, colIdx, wColIdx;
     for (int64_t r = 0; r < rows; ++r)
       rowIdx.push_back(add(i, r));
@@ -340,8 +344,11 @@ public:
                                                 ValueRange{kk, wColIdx[c]}));
           Value xk = arith::AddIOp::create(nb, nloc, kk, kOffset);
           for (int64_t r = 0; r < rows; ++r) {
-            Value xs = memref::LoadOp::create(nb, nloc, x,
-                                              ValueRange{rowIdx[r], xk});
+            Value xs =
+                xTile ? memref::LoadOp::create(nb, nloc, xTile,
+                                               ValueRange{xk, idx(r)})
+                      : memref::LoadOp::create(nb, nloc, x,
+                                               ValueRange{rowIdx[r], xk});
             Value xv = vector::BroadcastOp::create(nb, nloc, vecType, xs);
             for (int64_t c = 0; c < cols; ++c)
               next.push_back(vector::FMAOp::create(nb, nloc, xv, wv[c],
@@ -519,6 +526,36 @@ struct LLMLowerContractionsToVector
     int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
     Value zero = e.idx(0);
     Value mMain = e.roundDown(m, rowTile);
+
+    // The full row tiles of x, interleaved once per call: xp[t][k][r] =
+    // x[t * rowTile + r][k], so that each tile's broadcasts read one
+    // sequential stream (x's rows are K apart, and every panel rereads
+    // them).
+    Value numTiles = arith::DivUIOp::create(b, loc, m, e.idx(rowTile));
+    int64_t staticK = cast<MemRefType>(x.getType()).getDimSize(1);
+    SmallVector<Value> xpSizes = {numTiles};
+    if (ShapedType::isDynamic(staticK))
+      xpSizes.push_back(k);
+    auto xpType = MemRefType::get({ShapedType::kDynamic, staticK, rowTile},
+                                  b.getF32Type());
+    Value xp = memref::AllocOp::create(b, loc, xpType, xpSizes,
+                                       b.getI64IntegerAttr(64));
+    auto packTile = [&](Value t) {
+      Value row0 = arith::MulIOp::create(b, loc, t, e.idx(rowTile));
+      e.forLoop(zero, k, 1, [&](Value kk) {
+        for (int64_t r = 0; r < rowTile; ++r) {
+          Value v = memref::LoadOp::create(b, loc, x,
+                                           ValueRange{e.add(row0, r), kk});
+          memref::StoreOp::create(b, loc, v, xp,
+                                  ValueRange{t, kk, e.idx(r)});
+        }
+      });
+    };
+    if (parallel)
+      e.parallelLoop(zero, numTiles, 1, packTile);
+    else
+      e.forLoop(zero, numTiles, 1, packTile);
+
     auto panelTile = [&](Value nb, int64_t cols, int64_t lastLanes) {
       Value j = arith::MulIOp::create(b, loc, nb, e.idx(panel));
       e.forLoop(zero, k, kTile, [&](Value k0) {
@@ -535,8 +572,21 @@ struct LLMLowerContractionsToVector
         Value block = memref::SubViewOp::create(
             b, loc, cast<MemRefType>(blockType), w, offsets, sizes, strides);
         e.forLoop(zero, mMain, rowTile, [&](Value i) {
+          // xp[i / rowTile] as a [K, rowTile] view.
+          Value t = arith::DivUIOp::create(b, loc, i, e.idx(rowTile));
+          SmallVector<OpFoldResult> offsets = {t, b.getIndexAttr(0),
+                                               b.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes = {
+              b.getIndexAttr(1), memref::getMixedSize(b, loc, xp, 1),
+              b.getIndexAttr(rowTile)};
+          SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+          auto tileType = memref::SubViewOp::inferRankReducedResultType(
+              {staticK, rowTile}, xpType, offsets, sizes, strides);
+          Value xTile = memref::SubViewOp::create(
+              b, loc, cast<MemRefType>(tileType), xp, offsets, sizes,
+              strides);
           e.outerProductTile(x, block, out, kb, k0, i, j, zero, rowTile, cols,
-                             lastLanes);
+                             lastLanes, xTile);
         });
         e.forLoop(mMain, m, 1, [&](Value i) {
           e.outerProductTile(x, block, out, kb, k0, i, j, zero, 1, cols,
@@ -556,6 +606,7 @@ struct LLMLowerContractionsToVector
     if (rest)
       panelTile(e.idx(fullPanels), (rest + vectorWidth - 1) / vectorWidth,
                 rest % vectorWidth);
+    memref::DeallocOp::create(b, loc, xp);
   }
 
   /// A batched contraction (attention's QK^T and PV): an scf.parallel over

@@ -118,12 +118,16 @@ func.func @not_f32(%x: memref<?x8xf16>, %w: memref<8x70xf16>, %out: memref<?x70x
 // -----
 
 // A weight packed by llm-pack-weights ([ceil(N/64), K, 64]): no copy, each
-// panel's block of rows read in place; 100 = 64 + 36 columns, so one full
+// panel's block of rows read in place, x's row tiles read interleaved; 100 = 64 + 36 columns, so one full
 // panel in parallel, then a partial one of 3 vectors, the last masked to 4
 // lanes.
 
 // CHECK-LABEL: func.func @panels(
 // CHECK-NOT: memref.alloca
+// x's full row tiles are interleaved once: xp[t][k][r] = x[6t + r][k].
+// CHECK: %[[XP:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?x32x6xf32>
+// CHECK: scf.parallel
+// CHECK: memref.store %{{.*}}, %[[XP]]
 // CHECK: scf.parallel
 // CHECK: memref.subview %{{.*}} : memref<2x32x64xf32> to memref<?x64xf32, strided<[64, 1], offset: ?>>
 // CHECK: scf.for {{.*}} iter_args
@@ -135,6 +139,7 @@ func.func @not_f32(%x: memref<?x8xf16>, %w: memref<8x70xf16>, %out: memref<?x70x
 // CHECK: scf.for {{.*}} iter_args
 // CHECK-COUNT-3: vector.load %{{.*}} : memref<?x64xf32, strided<[64, 1], offset: ?>>, vector<16xf32>
 // CHECK: vector.maskedstore
+// CHECK: memref.dealloc %[[XP]]
 // CHECK-NOT: linalg.generic
 func.func @panels(%x: memref<?x32xf32>, %w: memref<2x32x64xf32>, %out: memref<?x100xf32>) {
   linalg.generic {

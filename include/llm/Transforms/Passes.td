@@ -32,7 +32,9 @@ def LLMLowerContractionsToVector
       over use a one-row tile; columns left over use a scalar contraction.
     * Weight packed by `llm-pack-weights` (`w[n floordiv P, k, n mod P]`):
       the same outer-product kernel reading each panel's block of `k-tile`
-      rows in place (one contiguous stream, no copy); full panels in an
+      rows in place (one contiguous stream, no copy), and x's full row
+      tiles from a copy interleaved once per call (`xp[t][k][r]`, so the
+      broadcasts read one sequential stream); full panels in an
       `scf.parallel`, a last partial panel with masked loads and stores of
       the output.
     * Weight stored `[out, in]` (`w[n, k]`): a dot-product kernel. An
