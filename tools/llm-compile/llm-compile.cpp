@@ -5,6 +5,9 @@
 // links it into libmodel.so, next to model.h and manifest.json (docs/ABI.md).
 // `--emit` stops earlier. The artifact folder is built beside its target and
 // renamed into place, so a failed compile leaves no partial artifact.
+// An `.onnx` input goes through the ONNX importer; its weights (the
+// initializers bound as llm.param arguments) are written into the artifact
+// as model.safetensors.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +18,7 @@
 #include "llm/Support/ToolUtils.h"
 #include "llm/Target/CPU/CPUTarget.h"
 #include "llm/Target/HF/ModelBuilder.h"
+#include "llm/Target/ONNX/ONNXImporter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -47,7 +51,7 @@ static cl::OptionCategory compileCategory("llm-compile options");
 
 static cl::opt<std::string>
     inputPath(cl::Positional, cl::Required,
-              cl::desc("<model.mlir | Hugging Face folder>"),
+              cl::desc("<model.mlir | model.onnx | Hugging Face folder>"),
               cl::cat(compileCategory));
 static cl::opt<std::string>
     outputPath("o", cl::value_desc("path"), cl::cat(compileCategory),
@@ -452,10 +456,27 @@ static OwningOpRef<ModuleOp> importHFFolder(MLIRContext &context) {
   return std::move(*module);
 }
 
+/// Whether the input is an ONNX model (by its `.onnx` extension).
+static bool inputIsONNX = false;
+/// The data of the ONNX model's llm.param arguments, for model.safetensors.
+static std::vector<llm::ONNXParamData> onnxParams;
+
+/// Imports the ONNX model; its parameter data is kept when an artifact is
+/// written.
+static OwningOpRef<ModuleOp> importONNXFile(MLIRContext &context) {
+  FailureOr<OwningOpRef<ModuleOp>> module = llm::importONNXModel(
+      &context, inputPath,
+      emitKind == EmitKind::SharedLibrary ? &onnxParams : nullptr);
+  if (failed(module))
+    return nullptr;
+  return std::move(*module);
+}
+
 static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   OwningOpRef<ModuleOp> module =
-      sourceMgr ? parseSourceFile<ModuleOp>(*sourceMgr, ParserConfig(&context))
-                : importHFFolder(context);
+      sourceMgr     ? parseSourceFile<ModuleOp>(*sourceMgr, ParserConfig(&context))
+      : inputIsONNX ? importONNXFile(context)
+                    : importHFFolder(context);
   if (!module)
     return failure();
   Location loc = module->getLoc();
@@ -535,10 +556,15 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   if (failed(writeFile(staging->file("manifest.json"), manifestText)) ||
       failed(writeFile(staging->file("model.h"), header)))
     return failure();
+  if (inputIsONNX &&
+      failed(llm::writeONNXParams(loc, staging->file("model.safetensors"),
+                                  onnxParams)))
+    return failure();
   if (failed(staging->commit()))
     return failure();
   outs() << "llm-compile: wrote " << outputPath << " (libmodel.so, model.h, "
-         << "manifest.json) for " << resolved.triple << " " << resolved.cpu
+         << "manifest.json" << (inputIsONNX ? ", model.safetensors" : "")
+         << ") for " << resolved.triple << " " << resolved.cpu
          << ", arena 0 bytes (intermediates are heap-allocated until memory "
             "planning lands)\n";
   return success();
@@ -556,7 +582,9 @@ int main(int argc, char **argv) {
       "  llm-compile model.mlir -o out/    writes out/libmodel.so, "
       "out/model.h, out/manifest.json\n"
       "  llm-compile hf-folder/ -o out/    the same from config.json + "
-      "model.safetensors (gpt2, bert, llama)\n");
+      "model.safetensors (gpt2, bert, llama)\n"
+      "  llm-compile model.onnx -o out/    the same from an ONNX model, plus "
+      "out/model.safetensors (its weights)\n");
 
   if (optLevel > 3) {
     toolError() << "-O" << optLevel << " is not a level; use -O0 to -O3\n";
@@ -586,6 +614,29 @@ int main(int argc, char **argv) {
   // A folder is a Hugging Face model (config.json + safetensors).
   if (sys::fs::is_directory(inputPath))
     return failed(compile(context, /*sourceMgr=*/nullptr)) ? 1 : 0;
+  // An ONNX model: a binary file, so diagnostics name the file and the node
+  // instead of quoting source lines.
+  if (StringRef(inputPath).ends_with(".onnx")) {
+    if (!llm::openToolInput(kToolName, inputPath))
+      return 1;
+    inputIsONNX = true;
+    ScopedDiagnosticHandler onnxDiagnostics(&context, [](Diagnostic &diag) {
+      Location loc = diag.getLocation();
+      if (auto name = dyn_cast<NameLoc>(loc))
+        errs() << name.getName().getValue() << ": ";
+      else if (auto file = dyn_cast<FileLineColLoc>(loc))
+        errs() << file.getFilename().getValue() << ":" << file.getLine()
+               << ":" << file.getColumn() << ": ";
+      (diag.getSeverity() == mlir::DiagnosticSeverity::Error
+           ? WithColor::error(errs())
+           : WithColor::warning(errs()))
+          << diag << "\n";
+      for (Diagnostic &note : diag.getNotes())
+        WithColor::note(errs()) << note << "\n";
+      return success();
+    });
+    return failed(compile(context, /*sourceMgr=*/nullptr)) ? 1 : 0;
+  }
   std::unique_ptr<MemoryBuffer> input = llm::openToolInput(kToolName, inputPath);
   if (!input)
     return 1;

@@ -12,10 +12,16 @@
 // place (config.json:line:col, or the checkpoint file and tensor); the
 // output is written atomically.
 //
+//   llm-translate --import-onnx FILE [-o out.mlir]
+//
+// imports an ONNX model as linalg on tensors (lib/Target/ONNX); its
+// diagnostics name the file and the node.
+//
 //===----------------------------------------------------------------------===//
 
 #include "llm/Support/ToolUtils.h"
 #include "llm/Target/HF/ModelBuilder.h"
+#include "llm/Target/ONNX/ONNXImporter.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -43,6 +49,11 @@ static cl::opt<bool> importHF(
     cl::desc("Import a Hugging Face model folder (config.json + "
              "model.safetensors or model.safetensors.index.json) as the llm "
              "dialect"),
+    cl::cat(category));
+static cl::opt<bool> importONNX(
+    "import-onnx",
+    cl::desc("Import an ONNX model file (.onnx) as linalg on tensors, with "
+             "its large initializers as llm.param arguments"),
     cl::cat(category));
 static cl::opt<bool>
     strict("strict",
@@ -111,6 +122,37 @@ static void printDiagnostic(llvm::raw_ostream &os, Diagnostic &diag) {
     printDiagnostic(os, note);
 }
 
+/// --import-onnx: the ONNX importer's module, written atomically.
+static int importONNXFile() {
+  if (llvm::sys::fs::is_directory(inputPath)) {
+    toolError() << "input '" << inputPath
+                << "' is a folder; --import-onnx expects an .onnx file\n";
+    return 1;
+  }
+  if (printModelInfo || strict || maxSeqLen || batchSize || seqLen) {
+    toolError() << "--print-model-info, --strict, --max-seq-len, "
+                   "--batch-size and --seq-len apply to --import-hf only\n";
+    return 1;
+  }
+  MLIRContext context;
+  ScopedDiagnosticHandler handler(&context, [](Diagnostic &diag) {
+    printDiagnostic(llvm::errs(), diag);
+    return success();
+  });
+  FailureOr<OwningOpRef<ModuleOp>> module =
+      llm::importONNXModel(&context, inputPath);
+  if (failed(module))
+    return 1;
+  std::string result;
+  llvm::raw_string_ostream resultStream(result);
+  resultStream << **module << "\n";
+  return failed(llm::writeOutputAtomically(
+             kToolName, outputPath,
+             [&](llvm::raw_ostream &os) { os << result; }))
+             ? 1
+             : 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   registerAsmPrinterCLOptions();
@@ -118,10 +160,15 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "llm-translate: imports models into the llm dialect\n\n"
-      "  llm-translate --import-hf DIR [-o out.mlir]\n");
+      "  llm-translate --import-hf DIR [-o out.mlir]\n"
+      "  llm-translate --import-onnx FILE [-o out.mlir]\n");
 
-  if (!importHF) {
-    toolError() << "no translation chosen; use --import-hf\n";
+  if (!importHF && !importONNX) {
+    toolError() << "no translation chosen; use --import-hf or --import-onnx\n";
+    return 1;
+  }
+  if (importHF && importONNX) {
+    toolError() << "--import-hf and --import-onnx conflict; choose one\n";
     return 1;
   }
   if (inputPath.empty()) {
@@ -133,6 +180,8 @@ int main(int argc, char **argv) {
                 << "': No such file or directory\n";
     return 1;
   }
+  if (importONNX)
+    return importONNXFile();
   if (!llvm::sys::fs::is_directory(inputPath)) {
     toolError() << "input '" << inputPath
                 << "' is not a folder; --import-hf expects a model folder\n";
