@@ -89,6 +89,7 @@ void mlir::llm::buildLinalgToLLVMPipeline(OpPassManager &pm,
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addNestedPass<func::FuncOp>(createLLMCopiesToLinalg());
 
   // Projections -> register-tiled vector kernels (parallel over panels).
   if (auto schedule = contractionSchedule(options.vectorBits)) {
@@ -113,6 +114,8 @@ void mlir::llm::buildLinalgToLLVMPipeline(OpPassManager &pm,
     pm.addPass(createConvertLinalgToLoopsPass());
   }
   // expand-strided-metadata produces affine.apply: lower affine after it.
+  // Contiguous expand_shapes go first (it crashes on some dynamic ones).
+  pm.addNestedPass<func::FuncOp>(createLLMReinterpretContiguousReshapes());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertVectorToLLVMPass());

@@ -102,6 +102,34 @@ def LLMPackWeights : Pass<"llm-pack-weights", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def LLMReinterpretContiguousReshapes
+    : Pass<"llm-reinterpret-contiguous-reshapes", "::mlir::func::FuncOp"> {
+  let summary = "Contiguous memref.expand_shape ops as memref.reinterpret_cast";
+  let description = [{
+    Rewrites every `memref.expand_shape` of an identity-layout buffer into a
+    `memref.reinterpret_cast` of the same buffer with the output shape's
+    sizes and row-major strides (offset 0). Runs before
+    `expand-strided-metadata`, which (in MLIR 22) crashes on expand_shape
+    ops that split a dynamic dim into several dynamic dims, as dynamic
+    reshapes of imported ONNX graphs do.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect"
+  ];
+}
+
+def LLMCopiesToLinalg : Pass<"llm-copies-to-linalg", "::mlir::func::FuncOp"> {
+  let summary = "memref.copy as linalg.copy";
+  let description = [{
+    After bufferization: every `memref.copy` becomes a `linalg.copy`, which
+    the pipeline lowers to loops. A `memref.copy` between buffers that are
+    not both contiguous would otherwise lower to a call to the C runner
+    utilities' `memrefCopy`, which compiled artifacts do not link.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def LLMFuseElementwiseOps : Pass<"llm-fuse-elementwise-ops"> {
   let summary = "Fuse elementwise producers where nothing is recomputed";
   let description = [{

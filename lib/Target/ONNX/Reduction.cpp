@@ -175,9 +175,14 @@ static LogicalResult convertSoftmax(NodeContext &ctx) {
   Location loc = ctx.getLoc();
   Value init = tensor::EmptyOp::create(b, loc, getDimSizes(b, loc, *input),
                                        type.getElementType());
-  Value result =
-      linalg::SoftmaxOp::create(b, loc, type, *input, init, *axis).getResult()[0];
-  return ctx.setOutput(0, result);
+  // Decomposed right away (max, exp, sum, divide as linalg.generic ops):
+  // the CPU pipeline lowers generics, not the aggregate linalg.softmax.
+  auto softmax = linalg::SoftmaxOp::create(b, loc, type, *input, init, *axis);
+  FailureOr<SmallVector<Value>> parts = softmax.decomposeOperation(b);
+  if (failed(parts) || parts->size() != 1)
+    return ctx.emitError() << "cannot decompose Softmax into elementwise ops";
+  softmax.erase();
+  return ctx.setOutput(0, parts->front());
 }
 
 static LogicalResult convertLogSoftmax(NodeContext &ctx) {

@@ -1,0 +1,37 @@
+// RUN: llm-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(llm-reinterpret-contiguous-reshapes))" | FileCheck %s
+
+// One dynamic dim split into two dynamic ones (a torch reshape of [b*s] to
+// [b, s]): the same buffer with sizes [%b, %s] and strides [%s, 1].
+
+// CHECK-LABEL: func.func @split_dynamic(
+// CHECK-SAME: %[[X:.*]]: memref<?xf32>, %[[B:.*]]: index, %[[S:.*]]: index)
+// CHECK: %[[R:.*]] = memref.reinterpret_cast %[[X]] to offset: [0], sizes: [%[[B]], %[[S]]], strides: [%[[S]], 1] : memref<?xf32> to memref<?x?xf32>
+// CHECK-NOT: memref.expand_shape
+// CHECK: return %[[R]]
+func.func @split_dynamic(%x: memref<?xf32>, %b: index, %s: index) -> memref<?x?xf32> {
+  %e = memref.expand_shape %x [[0, 1]] output_shape [%b, %s] : memref<?xf32> into memref<?x?xf32>
+  return %e : memref<?x?xf32>
+}
+
+// -----
+
+// Static trailing sizes fold into constant strides: [?, 12, 64] -> strides
+// [768, 64, 1].
+
+// CHECK-LABEL: func.func @heads(
+// CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [%{{.*}}, 12, 64], strides: [768, 64, 1] : memref<?x768xf32> to memref<?x12x64xf32>
+func.func @heads(%x: memref<?x768xf32>, %n: index) -> memref<?x12x64xf32> {
+  %e = memref.expand_shape %x [[0], [1, 2]] output_shape [%n, 12, 64] : memref<?x768xf32> into memref<?x12x64xf32>
+  return %e : memref<?x12x64xf32>
+}
+
+// -----
+
+// A strided source is left to expand-strided-metadata.
+
+// CHECK-LABEL: func.func @strided(
+// CHECK: memref.expand_shape
+func.func @strided(%x: memref<?xf32, strided<[2]>>, %b: index, %s: index) -> memref<?x?xf32, strided<[?, 2]>> {
+  %e = memref.expand_shape %x [[0, 1]] output_shape [%b, %s] : memref<?xf32, strided<[2]>> into memref<?x?xf32, strided<[?, 2]>>
+  return %e : memref<?x?xf32, strided<[?, 2]>>
+}

@@ -1,0 +1,69 @@
+"""torch-exported models, imported from ONNX and compiled, against PyTorch.
+
+Usage: onnx_models.py LLM_COMPILE REPO_ROOT WORK_DIR
+
+Exports tiny GPT-2, BERT (padding mask) and LLaMA-style models with
+torch.onnx.export at opsets 14 and 17 with dynamic batch and sequence axes
+(utils/export_onnx_models.py, which also records PyTorch's logits and checks
+ONNX Runtime against them when it is installed), compiles each model.onnx
+with llm-compile, binds the graph inputs and the artifact's
+model.safetensors, and compares the logits at batch x sequence 1x1, 2x7
+and 1x32 with PyTorch's: max |got - want| / max(1, max |want|) <= 1e-4.
+"""
+
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import llm_artifact  # noqa: E402
+
+TOLERANCE = 1e-4
+LLM_COMPILE, ROOT, WORK = sys.argv[1:4]
+sys.path.insert(0, os.path.join(ROOT, "utils"))
+from llm_ref import safetensors_io  # noqa: E402
+
+
+def main():
+    models = os.path.join(WORK, "models")
+    subprocess.run([sys.executable, os.path.join(ROOT, "utils", "export_onnx_models.py"),
+                    "--out", models, "--no-ort"], check=True, stdout=subprocess.DEVNULL)
+    ok = True
+    for folder in sorted(glob.glob(os.path.join(models, "*-opset*[0-9]"))):
+        name = os.path.basename(folder)
+        art = folder + "-art"
+        compiled = subprocess.run([LLM_COMPILE, os.path.join(folder, "model.onnx"), "-o", art],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if compiled.returncode != 0:
+            print("%-16s FAIL: %s" % (name, compiled.stderr.strip().splitlines()[0]))
+            ok = False
+            continue
+        artifact = llm_artifact.Artifact(art)
+        params = {k: v.float().numpy()
+                  for k, v in safetensors_io.load_file(os.path.join(art, "model.safetensors")).items()}
+        errors = []
+        for ref in sorted(glob.glob(os.path.join(folder, "ref_*.in.npz"))):
+            feeds = dict(np.load(ref))
+            want = np.load(ref.replace(".in.npz", ".out.npz"))["logits"]
+            inputs = [feeds[spec["name"]] if spec["kind"] != "param" else params[spec["name"]]
+                      for spec in artifact.entries["forward"]["inputs"]]
+            got = artifact.call("forward", *inputs)
+            if "attention_mask" in feeds:
+                keep = feeds["attention_mask"].astype(bool)
+                got, want = got[keep], want[keep]
+            errors.append(llm_artifact.max_scaled_error(got, want))
+        worst = max(errors)
+        good = worst <= TOLERANCE
+        ok &= good
+        print("%-16s %d shapes, max scaled error %.2e  %s"
+              % (name, len(errors), worst, "ok" if good else "FAIL"))
+    print("onnx models: %s" % ("all within tolerance" if ok else "FAILURES"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
