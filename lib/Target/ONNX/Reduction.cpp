@@ -159,25 +159,38 @@ static LogicalResult convertReduceMean(NodeContext &ctx) {
   return ctx.setOutput(0, mean);
 }
 
-static LogicalResult convertSoftmax(NodeContext &ctx) {
+/// The float input and normalized `axis` attribute (default -1) of
+/// Softmax and LogSoftmax (opset 13 semantics: one axis).
+static LogicalResult getSoftmaxOperands(NodeContext &ctx, Value &input,
+                                        int64_t &axis) {
   if (failed(ctx.checkArity(1, 1)))
     return failure();
   FailureOr<int64_t> axisAttr = ctx.getIntAttr("axis", -1);
-  FailureOr<Value> input = getFloatTensor(ctx, 0);
-  if (failed(axisAttr) || failed(input))
+  FailureOr<Value> value = getFloatTensor(ctx, 0);
+  if (failed(axisAttr) || failed(value))
     return failure();
-  auto type = cast<RankedTensorType>(input->getType());
-  FailureOr<int64_t> axis =
-      ctx.normalizeAxis(*axisAttr, type.getRank(), "axis");
-  if (failed(axis))
+  FailureOr<int64_t> normalized = ctx.normalizeAxis(
+      *axisAttr, cast<RankedTensorType>(value->getType()).getRank(), "axis");
+  if (failed(normalized))
     return failure();
+  input = *value;
+  axis = *normalized;
+  return success();
+}
+
+static LogicalResult convertSoftmax(NodeContext &ctx) {
+  Value input;
+  int64_t axis;
+  if (failed(getSoftmaxOperands(ctx, input, axis)))
+    return failure();
+  auto type = cast<RankedTensorType>(input.getType());
   OpBuilder &b = ctx.getBuilder();
   Location loc = ctx.getLoc();
-  Value init = tensor::EmptyOp::create(b, loc, getDimSizes(b, loc, *input),
+  Value init = tensor::EmptyOp::create(b, loc, getDimSizes(b, loc, input),
                                        type.getElementType());
   // Decomposed right away (max, exp, sum, divide as linalg.generic ops):
   // the CPU pipeline lowers generics, not the aggregate linalg.softmax.
-  auto softmax = linalg::SoftmaxOp::create(b, loc, type, *input, init, *axis);
+  auto softmax = linalg::SoftmaxOp::create(b, loc, type, input, init, axis);
   FailureOr<SmallVector<Value>> parts = softmax.decomposeOperation(b);
   if (failed(parts) || parts->size() != 1)
     return ctx.emitError() << "cannot decompose Softmax into elementwise ops";
@@ -186,28 +199,22 @@ static LogicalResult convertSoftmax(NodeContext &ctx) {
 }
 
 static LogicalResult convertLogSoftmax(NodeContext &ctx) {
-  if (failed(ctx.checkArity(1, 1)))
+  Value input;
+  int64_t axis;
+  if (failed(getSoftmaxOperands(ctx, input, axis)))
     return failure();
-  FailureOr<int64_t> axisAttr = ctx.getIntAttr("axis", -1);
-  FailureOr<Value> input = getFloatTensor(ctx, 0);
-  if (failed(axisAttr) || failed(input))
-    return failure();
-  auto type = cast<RankedTensorType>(input->getType());
-  FailureOr<int64_t> axis =
-      ctx.normalizeAxis(*axisAttr, type.getRank(), "axis");
-  if (failed(axis))
-    return failure();
+  auto type = cast<RankedTensorType>(input.getType());
   OpBuilder &b = ctx.getBuilder();
   Location loc = ctx.getLoc();
   SmallVector<bool> reduced(type.getRank(), false);
-  reduced[*axis] = true;
+  reduced[axis] = true;
   // x - max - log(sum(exp(x - max))), max-subtracted for stability.
   Value max = buildKeepDimsReduction(
-      b, loc, *input, reduced, -std::numeric_limits<double>::infinity(),
+      b, loc, input, reduced, -std::numeric_limits<double>::infinity(),
       [](OpBuilder &nb, Location nl, Value x, Value acc) {
         return Value(arith::MaximumFOp::create(nb, nl, acc, x));
       });
-  Value shifted = mapLike(ctx, {*input, max},
+  Value shifted = mapLike(ctx, {input, max},
                           [](OpBuilder &nb, Location nl, ValueRange args) {
                             return Value(
                                 arith::SubFOp::create(nb, nl, args[0], args[1]));
