@@ -127,7 +127,6 @@ struct LLMPackWeights
       return func.emitError("llm-pack-weights: cannot drop the unpacked "
                             "argument of '")
              << name.getValue() << "'";
-    ++numPacked;
     return success();
   }
 };

@@ -96,9 +96,6 @@ def LLMPackWeights : Pass<"llm-pack-weights", "::mlir::func::FuncOp"> {
            "output columns per panel (the kernels' vectors per tile x "
            "lanes)">
   ];
-  let statistics = [
-    Statistic<"numPacked", "num-packed", "Parameters packed into panels">
-  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
