@@ -89,6 +89,9 @@ void mlir::llm::buildLinalgToLLVMPipeline(OpPassManager &pm,
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
+  // Results that alias an input (an updated KV cache) are returned as clones
+  // the caller owns; clones become allocations and copies.
+  pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addNestedPass<func::FuncOp>(createLLMCopiesToLinalg());
 
   // Projections -> register-tiled vector kernels (parallel over panels).

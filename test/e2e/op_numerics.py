@@ -51,15 +51,24 @@ def case(name):
 
 def run_case(name, arg_types, result_type, op_text, inputs, want):
     """Compiles `op_text` (using %a0.. for the arguments, producing %r) and
-    compares its output on `inputs` with `want`."""
+    compares its output on `inputs` with `want`. With a list of result types,
+    `%r` names the op's results (`%r:N`) and `want` lists each result."""
     args = ", ".join("%%a%d: %s" % (i, t) for i, t in enumerate(arg_types))
-    mlir = ("func.func @forward(%s) -> %s {\n  %s\n  return %%r : %s\n}\n"
-            % (args, result_type, op_text, result_type))
+    if isinstance(result_type, list):
+        results = ", ".join("%%r#%d" % i for i in range(len(result_type)))
+        types = ", ".join(result_type)
+        signature = "(%s)" % types
+    else:
+        results, types, signature = "%r", result_type, result_type
+    mlir = ("func.func @forward(%s) -> %s {\n  %s\n  return %s : %s\n}\n"
+            % (args, signature, op_text, results, types))
     folder = os.path.join(WORK, name)
     art = llm_artifact.compile_mlir(LLM_COMPILE, mlir, folder)
     got = art.call("forward", *inputs)
-    error = llm_artifact.max_scaled_error(got, np.asarray(want))
-    return error
+    if not isinstance(result_type, list):
+        return llm_artifact.max_scaled_error(got, np.asarray(want))
+    return max(llm_artifact.max_scaled_error(g, np.asarray(w))
+               for g, w in zip(got, want))
 
 
 @case("linear")
@@ -293,6 +302,66 @@ def _():
                                    scale if scale is not None else 1 / math.sqrt(dh))
         results.append(run_case("attention_%d" % len(results), types, out, text,
                                 inputs, want))
+    return results
+
+
+@case("attention_kv_cache")
+def _():
+    """The cached form: new keys/values land in the caches at each sequence's
+    position, queries attend to the rows written so far. Caches start with
+    random rows, so reading an unwritten row shows up as an error."""
+    results = []
+    configs = [
+        # b, q_len, kv_len, heads, kv_heads, dh, capacity, positions, causal, mask
+        (2, 1, 1, 4, 2, 8, 16, [3, 9], True, None),       # decode, GQA
+        (2, 5, 5, 3, 3, 5, 12, [0, 4], True, None),       # prefill, odd dims
+        (3, 2, 2, 4, 1, 8, 9, [7, 0, 2], True, None),     # MQA, cache filled
+        (2, 3, 3, 2, 2, 8, 10, [2, 0], False, "pad"),     # mask over capacity
+        (1, 1, 1, 4, 4, 16, 32, [31], True, None),        # last row
+    ]
+    for (b, sq, skv, h, kvh, dh, cap, positions, causal, mask_kind) in configs:
+        q, k, v = rand(b, sq, h * dh), rand(b, skv, kvh * dh), rand(b, skv, kvh * dh)
+        kc, vc = rand(b, kvh, cap, dh), rand(b, kvh, cap, dh)
+        pos = np.array(positions, dtype=np.int64)
+        # Dynamic batch and lengths, except for batch 1 (static shapes).
+        bd, qd, kd = (b, sq, skv) if b == 1 else ("?", "?", "?")
+        cache = "tensor<%sx%dx%dx%dxf32>" % (bd, kvh, cap, dh)
+        types = ["tensor<%sx%sx%dxf32>" % (bd, qd, h * dh),
+                 "tensor<%sx%sx%dxf32>" % (bd, kd, kvh * dh),
+                 "tensor<%sx%sx%dxf32>" % (bd, kd, kvh * dh), cache, cache,
+                 "tensor<%sxi64>" % bd]
+        inputs = [q, k, v, kc.copy(), vc.copy(), pos]
+        text = "%r:3 = llm.attention %a0, %a1, %a2"
+        mask = None
+        if mask_kind == "pad":
+            valid = np.ones((b, cap), dtype=bool)
+            valid[0, 1] = False
+            mask = np.where(valid, 0.0, np.finfo(np.float32).min).astype(np.float32)
+            mask = mask[:, None, None, :]
+            types.insert(3, "tensor<%sx1x1x%dxf32>" % (bd, cap))
+            inputs.insert(3, mask)
+            text += " mask %a3 cache(%a4, %a5, %a6)"
+        else:
+            text += " cache(%a3, %a4, %a5)"
+        attrs = ["num_heads = %d : i64" % h, "num_kv_heads = %d : i64" % kvh]
+        if causal:
+            attrs.append("causal")
+        out = "tensor<%sx%sx%dxf32>" % (bd, qd, h * dh)
+        text += " {%s} : (%s) -> (%s, %s, %s)" % (", ".join(attrs), ", ".join(types),
+                                                  out, cache, cache)
+        want_kc, want_vc = kc.copy(), vc.copy()
+        want = np.zeros((b, sq, h * dh), dtype=np.float64)
+        for i, p in enumerate(positions):
+            want_kc[i, :, p:p + skv] = k[i].reshape(skv, kvh, dh).transpose(1, 0, 2)
+            want_vc[i, :, p:p + skv] = v[i].reshape(skv, kvh, dh).transpose(1, 0, 2)
+            keys = want_kc[i:i + 1, :, :p + skv].transpose(0, 2, 1, 3).reshape(1, p + skv, -1)
+            values = want_vc[i:i + 1, :, :p + skv].transpose(0, 2, 1, 3).reshape(1, p + skv, -1)
+            m = None if mask is None else mask[i:i + 1, ..., :p + skv]
+            want[i] = attention_reference(q[i:i + 1], keys, values, h, kvh, causal, m,
+                                          1 / math.sqrt(dh))[0]
+        results.append(run_case("attention_kv_cache_%d" % len(results), types,
+                                [out, cache, cache], text, inputs,
+                                [want, want_kc, want_vc]))
     return results
 
 

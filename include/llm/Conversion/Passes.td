@@ -19,8 +19,10 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg"> {
     followed by elementwise maps, and attention materializes its scores per
     head group. Reduced-precision inputs (f16, bf16) compute in f32.
 
-    The KV-cache form of `llm.attention` is not lowered yet; the pass reports
-    it as an error rather than producing wrong code.
+    The KV-cache form of `llm.attention` becomes an `scf.for` over the batch
+    that writes each sequence's new keys and values into its cache rows (in
+    place after bufferization), followed by attention over the cache rows in
+    use, with the rows past each sequence's end masked.
 
     Example:
 
@@ -34,6 +36,7 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg"> {
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect"
   ];
 }

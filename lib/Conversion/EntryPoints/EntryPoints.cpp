@@ -87,15 +87,24 @@ struct LLMExportEntryPoints
                "inputs and results can be exported";
         return signalPassFailure();
       }
-      // The C interface takes the result descriptor first when the function
-      // returns a memref, then the inputs; `args` lists inputs, then results.
+      // The C interface takes a pointer to the result first when the
+      // function returns something, then the inputs. One memref result is
+      // its descriptor; several come packed in a struct of descriptors, which
+      // the entry point unpacks into the caller's result descriptors. `args`
+      // lists inputs, then results.
       unsigned numParams = interfaceType.getNumParams();
       auto original = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
-      bool returnsValue =
-          original &&
-          !isa<LLVM::LLVMVoidType>(original.getFunctionType().getReturnType());
-      unsigned numResults = returnsValue ? 1 : 0;
-      unsigned numInputs = numParams - numResults;
+      Type returnType = original ? original.getFunctionType().getReturnType()
+                                 : LLVM::LLVMVoidType::get(context);
+      auto packed = dyn_cast<LLVM::LLVMStructType>(returnType);
+      bool packsResults = packed && !packed.getBody().empty() &&
+                          llvm::all_of(packed.getBody(), [](Type t) {
+                            return isa<LLVM::LLVMStructType>(t);
+                          });
+      bool returnsValue = !isa<LLVM::LLVMVoidType>(returnType);
+      unsigned numResults =
+          packsResults ? packed.getBody().size() : (returnsValue ? 1 : 0);
+      unsigned numInputs = numParams - (returnsValue ? 1 : 0);
 
       auto entry = LLVM::LLVMFuncOp::create(
           builder, loc, entryName, LLVM::LLVMFunctionType::get(i32, ptrType));
@@ -108,11 +117,28 @@ struct LLMExportEntryPoints
         return LLVM::LoadOp::create(body, loc, ptrType, slot);
       };
       SmallVector<Value> callArgs;
-      for (unsigned r = 0; r < numResults; ++r)
-        callArgs.push_back(loadArg(numInputs + r));
+      Value resultStruct;
+      if (packsResults) {
+        Value one = LLVM::ConstantOp::create(body, loc, body.getI64Type(),
+                                             body.getI64IntegerAttr(1));
+        resultStruct =
+            LLVM::AllocaOp::create(body, loc, ptrType, packed, one);
+        callArgs.push_back(resultStruct);
+      } else if (returnsValue) {
+        callArgs.push_back(loadArg(numInputs));
+      }
       for (unsigned i = 0; i < numInputs; ++i)
         callArgs.push_back(loadArg(i));
       LLVM::CallOp::create(body, loc, interface, callArgs);
+      if (packsResults) {
+        Value results = LLVM::LoadOp::create(body, loc, packed, resultStruct);
+        for (unsigned r = 0; r < numResults; ++r) {
+          Value descriptor = LLVM::ExtractValueOp::create(
+              body, loc, results, ArrayRef<int64_t>{r});
+          LLVM::StoreOp::create(body, loc, descriptor,
+                                loadArg(numInputs + r));
+        }
+      }
       Value zero = LLVM::ConstantOp::create(body, loc, i32,
                                             body.getI32IntegerAttr(0));
       LLVM::ReturnOp::create(body, loc, zero);

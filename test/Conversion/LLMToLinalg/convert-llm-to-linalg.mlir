@@ -108,9 +108,31 @@ func.func @cross_entropy_mean(%l: tensor<4x9xf32>, %y: tensor<4xi64>) -> tensor<
 
 // -----
 
-func.func @kv_cache_not_yet(%q: tensor<1x1x64xf32>, %k: tensor<1x1x64xf32>, %v: tensor<1x1x64xf32>,
-                            %kc: tensor<1x4x32x16xf32>, %vc: tensor<1x4x32x16xf32>, %p: tensor<1xi64>) -> tensor<1x1x64xf32> {
-  // expected-error @+1 {{'llm.attention' op with a KV cache cannot be lowered yet; compile the model without a cache}}
-  %0:3 = llm.attention %q, %k, %v cache(%kc, %vc, %p) {num_heads = 4 : i64} : (tensor<1x1x64xf32>, tensor<1x1x64xf32>, tensor<1x1x64xf32>, tensor<1x4x32x16xf32>, tensor<1x4x32x16xf32>, tensor<1xi64>) -> (tensor<1x1x64xf32>, tensor<1x4x32x16xf32>, tensor<1x4x32x16xf32>)
-  return %0#0 : tensor<1x1x64xf32>
+// With a KV cache: a loop over the batch writes each sequence's new rows
+// into the caches at its (clamped) position, transposing heads in the same
+// write; attention then reads cache rows [0, end) and masks rows past each
+// sequence's end.
+// CHECK-LABEL: func.func @kv_cache
+// CHECK-SAME: %[[Q:[^:]*]]: tensor<?x1x64xf32>, %[[K:[^:]*]]: tensor<?x1x32xf32>, %[[V:[^:]*]]: tensor<?x1x32xf32>, %[[KC:[^:]*]]: tensor<?x2x32x16xf32>, %[[VC:[^:]*]]: tensor<?x2x32x16xf32>, %[[P:[^:]*]]: tensor<?xi64>
+// CHECK: %[[LOOP:.*]]:3 = scf.for %[[B:.*]] = {{.*}} iter_args(%[[KACC:.*]] = %[[KC]], %[[VACC:.*]] = %[[VC]], %[[END:.*]] = %{{.*}})
+// CHECK: tensor.extract %[[P]][%[[B]]]
+// CHECK: arith.maxsi
+// CHECK: %[[START:.*]] = arith.minsi
+// CHECK: %[[KSLOT:.*]] = tensor.extract_slice %[[KACC]][%[[B]], 0, %[[START]], 0] [1, 2, 1, 16]
+// CHECK: %[[KT:.*]] = linalg.transpose ins(%{{.*}} : tensor<1x2x16xf32>) outs(%[[KSLOT]] : tensor<2x1x16xf32>) permutation = [1, 0, 2]
+// CHECK: %[[KNEW:.*]] = tensor.insert_slice %[[KT]] into %[[KACC]][%[[B]], 0, %[[START]], 0] [1, 2, 1, 16]
+// CHECK: %[[VNEW:.*]] = tensor.insert_slice %{{.*}} into %[[VACC]]
+// CHECK: scf.yield %[[KNEW]], %[[VNEW]], %{{.*}}
+// CHECK: %[[KEYS:.*]] = tensor.extract_slice %[[LOOP]]#0[0, 0, 0, 0] [%{{.*}}, 2, %[[LOOP]]#2, 16]
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[KEYS]] : tensor<?x1x2x2x16xf32>, tensor<?x2x?x16xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[P]] : tensor<?x2x2x1x?xf32>, tensor<?xi64>)
+// CHECK: arith.cmpi sge
+// CHECK: arith.cmpi sgt
+// CHECK: return %{{.*}}, %[[LOOP]]#0, %[[LOOP]]#1
+// CHECK-NOT: llm.
+func.func @kv_cache(%q: tensor<?x1x64xf32>, %k: tensor<?x1x32xf32>, %v: tensor<?x1x32xf32>,
+                    %kc: tensor<?x2x32x16xf32>, %vc: tensor<?x2x32x16xf32>, %p: tensor<?xi64>)
+    -> (tensor<?x1x64xf32>, tensor<?x2x32x16xf32>, tensor<?x2x32x16xf32>) {
+  %0:3 = llm.attention %q, %k, %v cache(%kc, %vc, %p) {causal, num_heads = 4 : i64, num_kv_heads = 2 : i64} : (tensor<?x1x64xf32>, tensor<?x1x32xf32>, tensor<?x1x32xf32>, tensor<?x2x32x16xf32>, tensor<?x2x32x16xf32>, tensor<?xi64>) -> (tensor<?x1x64xf32>, tensor<?x2x32x16xf32>, tensor<?x2x32x16xf32>)
+  return %0#0, %0#1, %0#2 : tensor<?x1x64xf32>, tensor<?x2x32x16xf32>, tensor<?x2x32x16xf32>
 }

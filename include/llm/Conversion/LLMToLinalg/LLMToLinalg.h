@@ -15,7 +15,8 @@ class RewritePatternSet;
 
 namespace mlir::llm {
 
-/// llm.attention (without KV cache) to contractions and a masked softmax.
+/// llm.attention to contractions and a masked softmax; the KV-cache form
+/// first writes the new keys and values into the caches.
 void populateAttentionToLinalgPatterns(RewritePatternSet &patterns);
 /// llm.linear and llm.ffn to contractions with fused bias and activation.
 void populateLinearToLinalgPatterns(RewritePatternSet &patterns);

@@ -249,7 +249,11 @@ def LLM_AttentionOp : LLM_Op<"attention",
     then the queries attend to cache rows `0 .. position[b] + kv_len - 1`
     (query `i` sits at absolute position `position[b] + kv_len - q_len + i`).
     The op then also returns the updated caches, which bufferize in place.
-    An explicit mask then covers the cache capacity.
+    An explicit mask then covers the cache capacity. Sequences of a batch may
+    sit at different positions; cache rows at or past a sequence's
+    `position[b] + kv_len` are masked for it. A position outside `[0,
+    capacity - kv_len]` is clamped into that range when lowered, so that no
+    write leaves the cache; callers are expected to refuse such positions.
 
     Example:
 
