@@ -148,7 +148,20 @@ void mlir::llm::buildLowerToCPUPipeline(OpPassManager &pm,
   buildLinalgToLLVMPipeline(pm, options);
 }
 
+void mlir::llm::buildRaiseToLLMPipeline(OpPassManager &pm) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createLLMRaiseAttention());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
 void mlir::llm::registerLLMPipelines() {
+  PassPipelineRegistration<>(
+      "llm-raise",
+      "Raise imported graphs to llm ops where Transformer structures are "
+      "recognized (see Pipelines.h)",
+      buildRaiseToLLMPipeline);
   PassPipelineRegistration<LowerToCPUOptions>(
       "llm-lower-to-cpu",
       "Lower llm IR to the LLVM dialect for CPUs (see Pipelines.h)",

@@ -9,9 +9,12 @@ ONNX Runtime against them when it is installed), compiles each model.onnx
 with llm-compile, binds the graph inputs and the artifact's
 model.safetensors, and compares the logits at batch x sequence 1x1, 2x7
 and 1x32 with PyTorch's: max |got - want| / max(1, max |want|) <= 1e-4.
+Each model's imported IR (llm-translate --import-onnx, next to llm-compile)
+must also hold one llm.attention per layer: the attention raising fired.
 """
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +29,25 @@ TOLERANCE = 1e-4
 LLM_COMPILE, ROOT, WORK = sys.argv[1:4]
 sys.path.insert(0, os.path.join(ROOT, "utils"))
 from llm_ref import safetensors_io  # noqa: E402
+
+
+def llm_translate():
+    """llm-translate from the folder of llm-compile (or the PATH)."""
+    folder = os.path.dirname(LLM_COMPILE)
+    return os.path.join(folder, "llm-translate") if folder else "llm-translate"
+
+
+def count_attention(model):
+    """The number of llm.attention ops in the raised import of `model`."""
+    imported = subprocess.run([llm_translate(), "--import-onnx", model], check=True,
+                              stdout=subprocess.PIPE, text=True).stdout
+    return imported.count("= llm.attention ")
+
+
+def num_layers(folder):
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    return config.get("n_layer", config.get("num_hidden_layers"))
 
 
 def main():
@@ -57,10 +79,11 @@ def main():
                 got, want = got[keep], want[keep]
             errors.append(llm_artifact.max_scaled_error(got, want))
         worst = max(errors)
-        good = worst <= TOLERANCE
+        attention, layers = count_attention(os.path.join(folder, "model.onnx")), num_layers(folder)
+        good = worst <= TOLERANCE and attention == layers
         ok &= good
-        print("%-16s %d shapes, max scaled error %.2e  %s"
-              % (name, len(errors), worst, "ok" if good else "FAIL"))
+        print("%-16s %d shapes, max scaled error %.2e, %d llm.attention for %d layers  %s"
+              % (name, len(errors), worst, attention, layers, "ok" if good else "FAIL"))
     print("onnx models: %s" % ("all within tolerance" if ok else "FAILURES"))
     return 0 if ok else 1
 

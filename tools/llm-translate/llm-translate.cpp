@@ -55,6 +55,12 @@ static cl::opt<bool> importONNX(
     cl::desc("Import an ONNX model file (.onnx) as linalg on tensors, with "
              "its large initializers as llm.param arguments"),
     cl::cat(category));
+static cl::opt<bool> raise(
+    "raise",
+    cl::desc("With --import-onnx: raise recognized Transformer structures "
+             "to llm ops (the llm-raise pipeline); --raise=false prints the "
+             "op-by-op import"),
+    cl::init(true), cl::cat(category));
 static cl::opt<bool>
     strict("strict",
            cl::desc("Checkpoint tensors the model does not use are an error"),
@@ -122,6 +128,15 @@ static void printDiagnostic(llvm::raw_ostream &os, Diagnostic &diag) {
     printDiagnostic(os, note);
 }
 
+/// Writes `text` to -o atomically; the tool's exit status.
+static int writeResult(const std::string &text) {
+  return failed(llm::writeOutputAtomically(
+             kToolName, outputPath,
+             [&](llvm::raw_ostream &os) { os << text; }))
+             ? 1
+             : 0;
+}
+
 /// --import-onnx: the ONNX importer's module, written atomically.
 static int importONNXFile() {
   if (llvm::sys::fs::is_directory(inputPath)) {
@@ -139,18 +154,16 @@ static int importONNXFile() {
     printDiagnostic(llvm::errs(), diag);
     return success();
   });
+  llm::ONNXImportOptions options;
+  options.raise = raise;
   FailureOr<OwningOpRef<ModuleOp>> module =
-      llm::importONNXModel(&context, inputPath);
+      llm::importONNXModel(&context, inputPath, /*params=*/nullptr, options);
   if (failed(module))
     return 1;
   std::string result;
   llvm::raw_string_ostream resultStream(result);
   resultStream << **module << "\n";
-  return failed(llm::writeOutputAtomically(
-             kToolName, outputPath,
-             [&](llvm::raw_ostream &os) { os << result; }))
-             ? 1
-             : 0;
+  return writeResult(result);
 }
 
 int main(int argc, char **argv) {
@@ -223,9 +236,5 @@ int main(int argc, char **argv) {
     resultStream << llvm::formatv("{0:2}", llm::toJSON(info)) << "\n";
   else
     resultStream << **module << "\n";
-  return failed(llm::writeOutputAtomically(
-             kToolName, outputPath,
-             [&](llvm::raw_ostream &os) { os << result; }))
-             ? 1
-             : 0;
+  return writeResult(result);
 }

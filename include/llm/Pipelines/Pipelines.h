@@ -57,7 +57,12 @@ void buildLinalgToLLVMPipeline(OpPassManager &pm,
 void buildLowerToCPUPipeline(OpPassManager &pm,
                              const LowerToCPUOptions &options);
 
-/// Registers `llm-lower-to-cpu`.
+/// Imported graphs (op-by-op linalg) to llm ops where Transformer structures
+/// are recognized: canonicalization, then the llm-raise-* passes
+/// (`llm-raise`). What is not recognized stays as it is.
+void buildRaiseToLLMPipeline(OpPassManager &pm);
+
+/// Registers `llm-lower-to-cpu` and `llm-raise`.
 void registerLLMPipelines();
 
 } // namespace mlir::llm

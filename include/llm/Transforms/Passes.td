@@ -211,4 +211,35 @@ def LLMVectorizeElementwise
   ];
 }
 
+def LLMRaiseAttention : Pass<"llm-raise-attention", "::mlir::func::FuncOp"> {
+  let summary = "Raise imported scaled dot-product attention to llm.attention";
+  let description = [{
+    Recognizes attention in an imported graph's linalg form, starting from
+    the `P.V` contraction:
+
+    ```
+    scores = expand(batch_matmul(collapse(Q), collapse(K^T)))   [B,H,S,T]
+    scores = scores / c   or   scores * c                       (optional)
+    scores = where(m, -big, scores)   or   scores + mask         (optional)
+    out    = batch_matmul(collapse(softmax(scores, -1)), collapse(V))
+    ```
+
+    where `Q` is `[B,H,S,D]`, `K^T` `[B,H,D,T]` and `V` `[B,H,T,Dv]`,
+    whatever computed them (reshape and transpose plumbing, RoPE, repeated
+    KV heads). The match becomes one `llm.attention` with heads packed in
+    the feature dim, the scale made explicit, and the mask as its operand
+    (a boolean mask keeps the positions the graph does not fill; `-big` is
+    any value at or below -1e30, as torch exports the dtype's lowest value).
+    A subgraph that differs in any of these points is left as it is and
+    still runs correctly. The transposes the rewrite adds fold into the
+    surrounding plumbing on canonicalization.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::llm::LLMDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // LLM_TRANSFORMS_PASSES_TD

@@ -10,6 +10,7 @@
 #include "ONNXImporterImpl.h"
 
 #include "llm/Dialect/LLM/IR/LLMDialect.h"
+#include "llm/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -21,6 +22,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/CSE.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Path.h"
@@ -763,7 +765,8 @@ ModelImporter::run(std::vector<ONNXParamData> *params) {
 
 FailureOr<OwningOpRef<ModuleOp>>
 mlir::llm::importONNXModel(MLIRContext *context, StringRef path,
-                           std::vector<ONNXParamData> *params) {
+                           std::vector<ONNXParamData> *params,
+                           const ONNXImportOptions &options) {
   context->loadDialect<arith::ArithDialect, func::FuncDialect,
                        linalg::LinalgDialect, math::MathDialect,
                        tensor::TensorDialect, LLMDialect>();
@@ -777,5 +780,13 @@ mlir::llm::importONNXModel(MLIRContext *context, StringRef path,
   if (modelDir.empty())
     modelDir = ".";
   ModelImporter importer(context, path, modelDir, fileLoc, **model);
-  return importer.run(params);
+  FailureOr<OwningOpRef<ModuleOp>> module = importer.run(params);
+  if (failed(module) || !options.raise)
+    return module;
+  PassManager pm(context);
+  buildRaiseToLLMPipeline(pm);
+  if (failed(pm.run(**module)))
+    return mlir::emitError(fileLoc)
+           << "raising the imported graph to llm ops failed";
+  return module;
 }

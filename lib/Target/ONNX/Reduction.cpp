@@ -1,6 +1,6 @@
 //===- Reduction.cpp - ONNX reductions and normalizations -------*- C++ -*-===//
 //
-// ReduceMean, Softmax (linalg.softmax), LogSoftmax and LayerNormalization.
+// ReduceMean, Softmax (llm.softmax), LogSoftmax and LayerNormalization.
 // Reductions are linalg.generic ops with reduction iterators that keep the
 // reduced dims as size 1 (ONNX's keepdims form), so the elementwise steps
 // that follow broadcast them back with the shared numpy-broadcast builder.
@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ONNXImporterImpl.h"
+#include "llm/Dialect/LLM/IR/LLMOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -183,19 +184,11 @@ static LogicalResult convertSoftmax(NodeContext &ctx) {
   int64_t axis;
   if (failed(getSoftmaxOperands(ctx, input, axis)))
     return failure();
-  auto type = cast<RankedTensorType>(input.getType());
-  OpBuilder &b = ctx.getBuilder();
-  Location loc = ctx.getLoc();
-  Value init = tensor::EmptyOp::create(b, loc, getDimSizes(b, loc, input),
-                                       type.getElementType());
-  // Decomposed right away (max, exp, sum, divide as linalg.generic ops):
-  // the CPU pipeline lowers generics, not the aggregate linalg.softmax.
-  auto softmax = linalg::SoftmaxOp::create(b, loc, type, input, init, axis);
-  FailureOr<SmallVector<Value>> parts = softmax.decomposeOperation(b);
-  if (failed(parts) || parts->size() != 1)
-    return ctx.emitError() << "cannot decompose Softmax into elementwise ops";
-  softmax.erase();
-  return ctx.setOutput(0, parts->front());
+  // llm.softmax: the attention raising matches it, and its lowering is the
+  // one llm models use.
+  return ctx.setOutput(
+      0, llm::SoftmaxOp::create(ctx.getBuilder(), ctx.getLoc(), input,
+                                static_cast<uint64_t>(axis)));
 }
 
 static LogicalResult convertLogSoftmax(NodeContext &ctx) {

@@ -12,7 +12,9 @@
 //   - the graph outputs as results.
 //
 // The body is upstream linalg (named ops where they exist), tensor, arith and
-// math on ranked tensors. Unknown dims and `dim_param` become dynamic dims;
+// math on ranked tensors, with Softmax as llm.softmax; the raising pipeline
+// (`llm-raise`, on by default) then rewrites recognized Transformer
+// structures (attention) into llm ops. Unknown dims and `dim_param` become dynamic dims;
 // the shape computations torch.onnx.export emits (Shape, Gather, Concat,
 // Reshape, Range, Expand, ...) are evaluated symbolically while importing.
 //
@@ -54,13 +56,21 @@ struct ONNXParamData {
   std::vector<char> bytes;
 };
 
+/// How to import.
+struct ONNXImportOptions {
+  /// Run the raising pipeline (`llm-raise`) on the imported function, so
+  /// that recognized Transformer structures become llm ops.
+  bool raise = true;
+};
+
 /// Imports the ONNX model at `path`. Errors are reported through the
 /// context's diagnostic handlers. When `params` is not null it receives the
 /// data of every `llm.param` argument, in argument order (external data is
 /// read then; otherwise only its bounds are checked).
 FailureOr<OwningOpRef<ModuleOp>>
 importONNXModel(MLIRContext *context, StringRef path,
-                std::vector<ONNXParamData> *params = nullptr);
+                std::vector<ONNXParamData> *params = nullptr,
+                const ONNXImportOptions &options = {});
 
 /// Writes `params` as a safetensors file at `path` (atomically: a temporary
 /// file renamed into place), for the runtime to bind by name. Errors are

@@ -1,0 +1,99 @@
+//===- RaiseMatch.cpp - matching imported linalg graphs ---------*- C++ -*-===//
+
+#include "RaiseMatch.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+using namespace mlir::llm;
+using namespace mlir::llm::raise;
+
+std::optional<Elementwise> raise::matchElementwise(Value value) {
+  auto generic = value.getDefiningOp<linalg::GenericOp>();
+  if (!generic || generic.getNumResults() != 1 ||
+      generic.getNumLoops() != generic.getNumParallelLoops() ||
+      !generic.getIndexingMapsArray().back().isIdentity())
+    return std::nullopt;
+  Block &block = generic.getRegion().front();
+  if (block.getOperations().size() != 2)
+    return std::nullopt;
+  Operation *body = &block.front();
+  if (body->getNumResults() != 1 ||
+      block.getTerminator()->getOperand(0) != body->getResult(0))
+    return std::nullopt;
+  return Elementwise{generic, body};
+}
+
+std::pair<Value, AffineMap> Elementwise::input(unsigned i) const {
+  auto arg = dyn_cast<BlockArgument>(body->getOperand(i));
+  if (!arg || arg.getOwner() != body->getBlock() ||
+      arg.getArgNumber() >= static_cast<unsigned>(op.getNumDpsInputs()))
+    return {};
+  OpOperand *operand = op.getDpsInputOperand(arg.getArgNumber());
+  return {operand->get(), op.getMatchingIndexingMap(operand)};
+}
+
+std::optional<double> Elementwise::scalar(unsigned i) const {
+  FloatAttr attr;
+  if (matchPattern(body->getOperand(i), m_Constant(&attr)))
+    return attr.getValueAsDouble();
+  Value in = input(i).first;
+  DenseFPElementsAttr dense;
+  if (in && matchPattern(in, m_Constant(&dense)) && dense.isSplat())
+    return dense.getSplatValue<APFloat>().convertToDouble();
+  return std::nullopt;
+}
+
+Value Elementwise::fullInput(unsigned i) const {
+  auto [in, map] = input(i);
+  if (!in || !map.isIdentity() ||
+      in.getType() != op.getResult(0).getType())
+    return {};
+  return in;
+}
+
+bool raise::isRightAlignedBroadcast(AffineMap map, ShapedType type,
+                                    unsigned numLoops) {
+  int64_t rank = type.getRank();
+  if (map.getNumDims() != numLoops || map.getNumResults() != rank ||
+      rank > numLoops)
+    return false;
+  for (int64_t i = 0; i < rank; ++i) {
+    AffineExpr expr = map.getResult(i);
+    if (auto c = dyn_cast<AffineConstantExpr>(expr)) {
+      if (c.getValue() != 0 || type.getDimSize(i) != 1)
+        return false;
+      continue;
+    }
+    auto dim = dyn_cast<AffineDimExpr>(expr);
+    if (!dim || dim.getPosition() != numLoops - rank + i)
+      return false;
+  }
+  return true;
+}
+
+bool raise::isFilledWith(Value value, double constant) {
+  if (auto fill = value.getDefiningOp<linalg::FillOp>()) {
+    FloatAttr attr;
+    return matchPattern(fill.getInputs()[0], m_Constant(&attr)) &&
+           attr.getValueAsDouble() == constant;
+  }
+  DenseFPElementsAttr dense;
+  return matchPattern(value, m_Constant(&dense)) && dense.isSplat() &&
+         dense.getSplatValue<APFloat>().convertToDouble() == constant;
+}
+
+Value raise::collapsedLeadingPair(Value value) {
+  auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>();
+  if (!collapse || collapse.getSrcType().getRank() != 4)
+    return {};
+  SmallVector<ReassociationIndices> groups =
+      collapse.getReassociationIndices();
+  if (groups.size() != 3 || groups[0] != ReassociationIndices{0, 1} ||
+      groups[1] != ReassociationIndices{2} ||
+      groups[2] != ReassociationIndices{3})
+    return {};
+  return collapse.getSrc();
+}

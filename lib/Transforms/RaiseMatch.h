@@ -1,0 +1,64 @@
+//===- RaiseMatch.h - matching imported linalg graphs -----------*- C++ -*-===//
+//
+// Helpers shared by the raising passes (llm-raise-*), which recognize the
+// op-by-op linalg form of an imported graph (one linalg.generic per ONNX
+// elementwise node, named contractions, reshapes) and rewrite Transformer
+// structures into llm ops.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLM_LIB_TRANSFORMS_RAISEMATCH_H
+#define LLM_LIB_TRANSFORMS_RAISEMATCH_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Value.h"
+
+#include <optional>
+
+namespace mlir::llm::raise {
+
+/// An all-parallel linalg.generic with one result written through the
+/// identity map whose body computes one op (`body`) and yields it.
+struct Elementwise {
+  mutable linalg::GenericOp op;
+  Operation *body = nullptr;
+
+  /// The input feeding operand `i` of `body` and its indexing map; a null
+  /// value when the operand is not an input's block argument.
+  std::pair<Value, AffineMap> input(unsigned i) const;
+  /// Operand `i` of `body` as a float constant: an arith.constant captured
+  /// from outside, or an input that is a splat constant.
+  std::optional<double> scalar(unsigned i) const;
+  /// The input feeding operand `i` when it is read through the identity map
+  /// (same shape as the result); null otherwise.
+  Value fullInput(unsigned i) const;
+};
+
+/// Matches `value` as the result of an elementwise generic.
+std::optional<Elementwise> matchElementwise(Value value);
+
+/// Matches `value` as an elementwise generic whose body op is `OpTy`.
+template <typename OpTy>
+std::optional<Elementwise> matchElementwiseOf(Value value) {
+  std::optional<Elementwise> e = matchElementwise(value);
+  if (!e || !isa<OpTy>(e->body))
+    return std::nullopt;
+  return e;
+}
+
+/// True when `map` reads a tensor of `type` broadcast NumPy-style
+/// (right-aligned) over `numLoops` loops: result i is either the loop dim
+/// `numLoops - rank + i` or the constant 0 on a size-1 dim.
+bool isRightAlignedBroadcast(AffineMap map, ShapedType type,
+                             unsigned numLoops);
+
+/// True when `value` is a linalg.fill of `constant` (or a splat constant).
+bool isFilledWith(Value value, double constant);
+
+/// The source of a tensor.collapse_shape of `value` merging dims 0 and 1 of
+/// a rank-4 tensor ([[0, 1], [2], [3]]); null otherwise.
+Value collapsedLeadingPair(Value value);
+
+} // namespace mlir::llm::raise
+
+#endif // LLM_LIB_TRANSFORMS_RAISEMATCH_H
