@@ -152,6 +152,7 @@ void mlir::llm::buildRaiseToLLMPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(createLLMRaiseAttention());
+  pm.addNestedPass<func::FuncOp>(createLLMRaiseLinear());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

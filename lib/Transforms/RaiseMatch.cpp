@@ -11,6 +11,8 @@ using namespace mlir::llm;
 using namespace mlir::llm::raise;
 
 std::optional<Elementwise> raise::matchElementwise(Value value) {
+  if (!value)
+    return std::nullopt;
   auto generic = value.getDefiningOp<linalg::GenericOp>();
   if (!generic || generic.getNumResults() != 1 ||
       generic.getNumLoops() != generic.getNumParallelLoops() ||

@@ -242,4 +242,21 @@ def LLMRaiseAttention : Pass<"llm-raise-attention", "::mlir::func::FuncOp"> {
   ];
 }
 
+def LLMRaiseLinear : Pass<"llm-raise-linear", "::mlir::func::FuncOp"> {
+  let summary = "Raise imported MatMul/Gemm (+ bias Add) on a weight to llm.linear";
+  let description = [{
+    A 2-D `linalg.matmul` into zeros whose right operand is a weight (an
+    `llm.param` argument or a constant) becomes `llm.linear` with `layout
+    in_out`; read through a `[1, 0]` `linalg.transpose` (ONNX Gemm with
+    `transB`), with `layout out_in` on the untransposed weight. When the
+    product's one user adds a `[out]` vector broadcast over the rows, that
+    add becomes the bias. A product of two activations, or a bias that is
+    not such a vector, is left as it is.
+  }];
+  let dependentDialects = [
+    "::mlir::llm::LLMDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // LLM_TRANSFORMS_PASSES_TD

@@ -14,7 +14,7 @@
 // The body is upstream linalg (named ops where they exist), tensor, arith and
 // math on ranked tensors, with Softmax as llm.softmax; the raising pipeline
 // (`llm-raise`, on by default) then rewrites recognized Transformer
-// structures (attention) into llm ops. Unknown dims and `dim_param` become dynamic dims;
+// structures (attention, projections) into llm ops. Unknown dims and `dim_param` become dynamic dims;
 // the shape computations torch.onnx.export emits (Shape, Gather, Concat,
 // Reshape, Range, Expand, ...) are evaluated symbolically while importing.
 //
