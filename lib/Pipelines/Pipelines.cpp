@@ -153,6 +153,8 @@ void mlir::llm::buildRaiseToLLMPipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(createLLMRaiseAttention());
   pm.addNestedPass<func::FuncOp>(createLLMRaiseLinear());
+  pm.addNestedPass<func::FuncOp>(createLLMRaiseNorms());
+  pm.addNestedPass<func::FuncOp>(createLLMRaiseGelu());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

@@ -87,6 +87,95 @@ bool raise::isFilledWith(Value value, double constant) {
          dense.getSplatValue<APFloat>().convertToDouble() == constant;
 }
 
+Value raise::matchLastDimSum(Value value) {
+  auto generic = value ? value.getDefiningOp<linalg::GenericOp>() : nullptr;
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumResults() != 1 || generic.getNumReductionLoops() != 1)
+    return {};
+  unsigned rank = generic.getNumLoops();
+  auto iterators = generic.getIteratorTypesArray();
+  if (iterators.back() != utils::IteratorType::reduction)
+    return {};
+  OpOperand *input = generic.getDpsInputOperand(0);
+  if (!generic.getMatchingIndexingMap(input).isIdentity() ||
+      !isLastDimBroadcast(
+          generic.getMatchingIndexingMap(generic.getDpsInitOperand(0)), rank) ||
+      !isFilledWith(generic.getDpsInitOperand(0)->get(), 0.0))
+    return {};
+  Block &block = generic.getRegion().front();
+  if (block.getOperations().size() != 2)
+    return {};
+  auto add = dyn_cast<arith::AddFOp>(block.front());
+  if (!add || block.getTerminator()->getOperand(0) != add.getResult())
+    return {};
+  Value in = block.getArgument(0), acc = block.getArgument(1);
+  if (!((add.getLhs() == in && add.getRhs() == acc) ||
+        (add.getLhs() == acc && add.getRhs() == in)))
+    return {};
+  return input->get();
+}
+
+Value raise::matchLastDimMean(Value value) {
+  std::optional<Elementwise> e = matchElementwise(value);
+  if (!e)
+    return {};
+  Value sum;
+  double factor = 0.0;
+  if (isa<arith::DivFOp>(e->body) && e->fullInput(0) && e->scalar(1)) {
+    sum = e->fullInput(0);
+    factor = 1.0 / *e->scalar(1);
+  } else if (isa<arith::MulFOp>(e->body)) {
+    for (unsigned i = 0; i < 2 && !sum; ++i)
+      if (e->fullInput(i) && e->scalar(1 - i)) {
+        sum = e->fullInput(i);
+        factor = *e->scalar(1 - i);
+      }
+  }
+  Value x = matchLastDimSum(sum);
+  if (!x)
+    return {};
+  int64_t size = cast<ShapedType>(x.getType()).getShape().back();
+  if (ShapedType::isDynamic(size) ||
+      std::abs(factor * size - 1.0) > 1e-6)
+    return {};
+  return x;
+}
+
+Value raise::matchSquare(Value value) {
+  std::optional<Elementwise> e = matchElementwiseOf<arith::MulFOp>(value);
+  if (!e || !e->fullInput(0) || e->fullInput(0) != e->fullInput(1))
+    return {};
+  return e->fullInput(0);
+}
+
+bool raise::isLastDimBroadcast(AffineMap map, unsigned rank) {
+  if (map.getNumDims() != rank || map.getNumResults() != rank)
+    return false;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    if (map.getResult(i) != getAffineDimExpr(i, map.getContext()))
+      return false;
+  auto last = dyn_cast<AffineConstantExpr>(map.getResult(rank - 1));
+  return last && last.getValue() == 0;
+}
+
+bool raise::isLastDimVector(AffineMap map, unsigned rank) {
+  return map == AffineMap::get(rank, 0,
+                               getAffineDimExpr(rank - 1, map.getContext()));
+}
+
+std::optional<BinaryOperands> raise::splitFullOperand(const Elementwise &e,
+                                                      bool commutative) {
+  if (e.body->getNumOperands() != 2)
+    return std::nullopt;
+  for (unsigned i = 0; i < (commutative ? 2u : 1u); ++i) {
+    Value full = e.fullInput(i);
+    auto [other, map] = e.input(1 - i);
+    if (full && other)
+      return BinaryOperands{full, other, map, 1 - i};
+  }
+  return std::nullopt;
+}
+
 Value raise::collapsedLeadingPair(Value value) {
   auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>();
   if (!collapse || collapse.getSrcType().getRank() != 4)

@@ -59,6 +59,38 @@ bool isFilledWith(Value value, double constant);
 /// a rank-4 tensor ([[0, 1], [2], [3]]); null otherwise.
 Value collapsedLeadingPair(Value value);
 
+/// Matches `value` as the sum of `x` over its last dim, keeping it as a size-1
+/// dim (a reduction generic into zeros); returns `x` or null.
+Value matchLastDimSum(Value value);
+
+/// Matches `value` as the mean of `x` over its last dim, keeping the dim:
+/// the sum divided by (or multiplied by the inverse of) the static dim size.
+/// Returns `x` or null.
+Value matchLastDimMean(Value value);
+
+/// Matches `value` as `x * x` (both operands the same full-shape input);
+/// returns `x` or null.
+Value matchSquare(Value value);
+
+/// True when `map` reads a keep-dim statistic ([..., 1]) broadcast over the
+/// last of `rank` loops: (d0, ..., d(rank-2), 0).
+bool isLastDimBroadcast(AffineMap map, unsigned rank);
+
+/// True when `map` reads a [dim] vector along the last of `rank` loops.
+bool isLastDimVector(AffineMap map, unsigned rank);
+
+/// For a binary elementwise `e` (commutative when `commutative`): the operand
+/// read through the identity map and the other operand's input and map.
+/// Returns false when no operand order fits.
+struct BinaryOperands {
+  Value full;
+  Value other;
+  AffineMap otherMap;
+  unsigned otherIndex = 0;
+};
+std::optional<BinaryOperands> splitFullOperand(const Elementwise &e,
+                                               bool commutative);
+
 } // namespace mlir::llm::raise
 
 #endif // LLM_LIB_TRANSFORMS_RAISEMATCH_H

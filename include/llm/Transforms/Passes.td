@@ -259,4 +259,34 @@ def LLMRaiseLinear : Pass<"llm-raise-linear", "::mlir::func::FuncOp"> {
   ];
 }
 
+def LLMRaiseNorms : Pass<"llm-raise-norms", "::mlir::func::FuncOp"> {
+  let summary = "Raise decomposed LayerNorm and RMSNorm to llm ops";
+  let description = [{
+    LayerNorm as exported op by op (ReduceMean, Sub, Pow, ReduceMean, Add,
+    Sqrt, Div, then Mul by the weight and Add of the bias),
+    `c = x - mean(x); c / sqrt(mean(c * c) + eps) * weight + bias`, becomes
+    `llm.layer_norm`; RMSNorm, `x * (1 / sqrt(mean(x * x) + eps)) * weight`
+    (the inverse also as a division or an rsqrt), becomes `llm.rms_norm`.
+    The means run over the last dim with the dim kept; weight and bias are
+    optional `[dim]` vectors; eps is a scalar. A chain that differs (a mean
+    over another dim, a variance of another tensor) is left as it is.
+    (Opset 17's LayerNormalization over the last dim is imported as
+    `llm.layer_norm` directly.)
+  }];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+
+def LLMRaiseGelu : Pass<"llm-raise-gelu", "::mlir::func::FuncOp"> {
+  let summary = "Raise decomposed exact and tanh GELU to llm.gelu";
+  let description = [{
+    `(x * 0.5) * (1 + erf(x / sqrt(2)))` becomes `llm.gelu` and
+    `(x * 0.5) * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))` becomes
+    `llm.gelu approximate tanh`, with `x^3` as a power or products,
+    divisions by constants also as multiplications by their inverses, and
+    operands in either order. Constants must match to 1e-6 (relative);
+    anything else is left as it is.
+  }];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+
 #endif // LLM_TRANSFORMS_PASSES_TD

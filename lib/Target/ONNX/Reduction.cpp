@@ -269,6 +269,22 @@ static LogicalResult convertLayerNormalization(NodeContext &ctx) {
   }
   OpBuilder &b = ctx.getBuilder();
   Location loc = ctx.getLoc();
+  // The Transformer case, normalizing the last dim with [dim] scale and bias
+  // and no statistics requested, is llm.layer_norm.
+  int64_t lastDim = type.getDimSize(rank - 1);
+  bool vectorsOverLastDim = llvm::all_of(affine, [&](Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    return t.getRank() == 1 && t.getElementType() == type.getElementType() &&
+           t.getDimSize(0) == lastDim;
+  });
+  if (*axis == rank - 1 && !ShapedType::isDynamic(lastDim) &&
+      vectorsOverLastDim && !ctx.hasOutput(1) && !ctx.hasOutput(2)) {
+    Value bias = affine.size() > 1 ? affine[1] : Value();
+    Value normalized =
+        LayerNormOp::create(b, loc, *input, *scale, bias,
+                            b.getF64FloatAttr(static_cast<double>(*epsilon)));
+    return ctx.setOutput(0, normalized);
+  }
   SmallVector<bool> reduced(rank, false);
   for (int64_t d = *axis; d < rank; ++d)
     reduced[d] = true;

@@ -13,8 +13,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "ONNXImporterImpl.h"
+#include "llm/Dialect/LLM/IR/LLMDialect.h"
+#include "llm/Dialect/LLM/IR/LLMOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -1046,6 +1049,35 @@ static LogicalResult convertGather(NodeContext &ctx) {
   Location loc = ctx.getLoc();
   Value dataTensor = ctx.importer.materialize(**data, b, loc);
   Value indexTensor = ctx.importer.materialize(**indices, b, loc);
+  // Rows of a 2-D float parameter: an embedding lookup, llm.embedding.
+  // Negative ids count from the end in ONNX; ids that are not a graph input
+  // (whose range the runtime checks) are wrapped first.
+  auto param = dyn_cast<BlockArgument>(dataTensor);
+  auto func = param ? dyn_cast<func::FuncOp>(param.getOwner()->getParentOp())
+                    : nullptr;
+  if (*axis == 0 && dataType.getRank() == 2 && !dataType.isDynamicDim(0) &&
+      isa<FloatType>(dataType.getElementType()) && func &&
+      func.getArgAttr(param.getArgNumber(), LLMDialect::kParamAttrName)) {
+    Value ids = indexTensor;
+    if (!isa<BlockArgument>(ids)) {
+      Value rows = arith::ConstantOp::create(
+          b, loc, b.getIntegerAttr(indicesType.getElementType(),
+                                   dataType.getDimSize(0)));
+      ids = buildBroadcastGeneric(
+          b, loc, {ids}, getDimSizes(b, loc, ids),
+          indicesType.getElementType(),
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value zero = arith::ConstantOp::create(
+            nb, nl, nb.getIntegerAttr(args[0].getType(), 0));
+        Value negative = arith::CmpIOp::create(
+            nb, nl, arith::CmpIPredicate::slt, args[0], zero);
+        return Value(arith::SelectOp::create(
+            nb, nl, negative, arith::AddIOp::create(nb, nl, args[0], rows),
+            args[0]));
+      });
+    }
+    return ctx.setOutput(0, EmbeddingOp::create(b, loc, dataTensor, ids));
+  }
   SmallVector<OpFoldResult> dataSizes = getDimSizes(b, loc, dataTensor);
   SmallVector<OpFoldResult> indexSizes = getDimSizes(b, loc, indexTensor);
   SmallVector<OpFoldResult> sizes(dataSizes.begin(),

@@ -12,9 +12,10 @@
 //   - the graph outputs as results.
 //
 // The body is upstream linalg (named ops where they exist), tensor, arith and
-// math on ranked tensors, with Softmax as llm.softmax; the raising pipeline
-// (`llm-raise`, on by default) then rewrites recognized Transformer
-// structures (attention, projections) into llm ops. Unknown dims and `dim_param` become dynamic dims;
+// math on ranked tensors, except for nodes that are one llm op (Softmax,
+// LayerNormalization over the last dim, Gather on a 2-D parameter); the
+// raising pipeline (`llm-raise`, on by default) then rewrites recognized
+// Transformer structures (attention, projections, norms, GELU) into llm ops. Unknown dims and `dim_param` become dynamic dims;
 // the shape computations torch.onnx.export emits (Shape, Gather, Concat,
 // Reshape, Range, Expand, ...) are evaluated symbolically while importing.
 //

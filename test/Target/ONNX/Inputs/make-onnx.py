@@ -126,6 +126,16 @@ def positions():
                   weight("wpe", [16, 4]), weight("wte", [50, 4], 1)])
 
 
+def gather_negative():
+    """Gather on a parameter table with computed (negative) ids: llm.embedding
+    after ONNX's wrap of negative indices."""
+    nodes = [N("Sub", ["ids", "fifty"], ["shifted"], name="shift"),
+             N("Gather", ["wte", "shifted"], ["y"], name="embed", axis=0)]
+    return model(nodes, [vi("ids", I64, ["batch", "seq"])],
+                 [vi("y", F, ["batch", "seq", 4])],
+                 [const("fifty", 50), weight("wte", [50, 4], 1)])
+
+
 def norms():
     nodes = [
         N("ReduceMean", ["x"], ["mean"], name="mean", axes=[-1]),
@@ -326,6 +336,7 @@ GOOD = {
     "shape-chain": shape_chain,
     "positions": positions,
     "norms": norms,
+    "gather-negative": gather_negative,
 }
 
 
