@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 #===- utils/setup.sh - install what llm-opt needs (Debian packages) -------===#
 #
-# Installs the Debian packages that are missing, and nothing else. Quiet and
-# quick when everything is already there. Needs root (or sudo) only when
-# something has to be installed.
+# Installs the Debian packages that are missing, then ONNX Runtime (the npm
+# package onnxruntime-node, pinned in utils/ort/, the tests' numerics and
+# speed peer for ONNX models). Quiet and quick when everything is already
+# there. Needs root (or sudo) only when a Debian package has to be installed.
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail
@@ -21,6 +22,12 @@ PACKAGES=(
   # and the exporter the model tests use.
   libonnx-dev libprotobuf-dev libonnx-testdata python3-onnx
 )
+# ONNX Runtime comes from npm (utils/ort/setup.sh): node and npm, from Debian
+# unless the machine has them already (a NodeSource node bundles its npm,
+# which Debian's npm package conflicts with).
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -29,7 +36,9 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exec "$HERE/ort/setup.sh"
+fi
 
 echo "setup: installing ${missing[*]}"
 SUDO=""
@@ -44,3 +53,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup: done"
+exec "$HERE/ort/setup.sh"

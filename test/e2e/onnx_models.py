@@ -8,7 +8,9 @@ torch.onnx.export at opsets 14 and 17 with dynamic batch and sequence axes
 ONNX Runtime against them when it is installed), compiles each model.onnx
 with llm-compile, binds the graph inputs and the artifact's
 model.safetensors, and compares the logits at batch x sequence 1x1, 2x7
-and 1x32 with PyTorch's: max |got - want| / max(1, max |want|) <= 1e-4.
+and 1x32 with PyTorch's and with ONNX Runtime's (onnxruntime-node, run on
+the same inputs; utils/setup.sh installs it): max |got - want| / max(1,
+max |want|) <= 1e-4 for both.
 Each model's imported IR (llm-translate --import-onnx, next to llm-compile)
 must also hold one llm.attention per layer: the attention raising fired.
 """
@@ -24,6 +26,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import llm_artifact  # noqa: E402
+from ort_peer import ort_available, run_ort  # noqa: E402
 
 TOLERANCE = 1e-4
 LLM_COMPILE, ROOT, WORK = sys.argv[1:4]
@@ -54,6 +57,10 @@ def main():
     models = os.path.join(WORK, "models")
     subprocess.run([sys.executable, os.path.join(ROOT, "utils", "export_onnx_models.py"),
                     "--out", models, "--no-ort"], check=True, stdout=subprocess.DEVNULL)
+    if not ort_available():
+        print("onnx models: FAILURES: onnxruntime-node is not installed "
+              "(run utils/setup.sh or utils/ort/setup.sh)")
+        return 1
     ok = True
     for folder in sorted(glob.glob(os.path.join(models, "*-opset*[0-9]"))):
         name = os.path.basename(folder)
@@ -67,23 +74,27 @@ def main():
         artifact = llm_artifact.Artifact(art)
         params = {k: v.float().numpy()
                   for k, v in safetensors_io.load_file(os.path.join(art, "model.safetensors")).items()}
-        errors = []
+        errors, ort_errors = [], []
         for ref in sorted(glob.glob(os.path.join(folder, "ref_*.in.npz"))):
             feeds = dict(np.load(ref))
             want = np.load(ref.replace(".in.npz", ".out.npz"))["logits"]
+            ort = run_ort(os.path.join(folder, "model.onnx"), feeds, threads=1)[0]
             inputs = [feeds[spec["name"]] if spec["kind"] != "param" else params[spec["name"]]
                       for spec in artifact.entries["forward"]["inputs"]]
             got = artifact.call("forward", *inputs)
             if "attention_mask" in feeds:
                 keep = feeds["attention_mask"].astype(bool)
-                got, want = got[keep], want[keep]
+                got, want, ort = got[keep], want[keep], ort[keep]
             errors.append(llm_artifact.max_scaled_error(got, want))
-        worst = max(errors)
+            ort_errors.append(llm_artifact.max_scaled_error(got, ort))
+        worst, worst_ort = max(errors), max(ort_errors)
         attention, layers = count_attention(os.path.join(folder, "model.onnx")), num_layers(folder)
-        good = worst <= TOLERANCE and attention == layers
+        good = max(worst, worst_ort) <= TOLERANCE and attention == layers
         ok &= good
-        print("%-16s %d shapes, max scaled error %.2e, %d llm.attention for %d layers  %s"
-              % (name, len(errors), worst, attention, layers, "ok" if good else "FAIL"))
+        print("%-16s %d shapes, max scaled error vs PyTorch %.2e, vs ORT %.2e, "
+              "%d llm.attention for %d layers  %s"
+              % (name, len(errors), worst, worst_ort, attention, layers,
+                 "ok" if good else "FAIL"))
     print("onnx models: %s" % ("all within tolerance" if ok else "FAILURES"))
     return 0 if ok else 1
 
