@@ -9,7 +9,8 @@
 //
 // with Q [B,H,S,D], K^T [B,H,D,T] and V [B,H,T,Dv] whatever computed them
 // (reshape/transpose plumbing, RoPE, repeated KV heads), and rewrites it as
-// one llm.attention over heads packed in the feature dim. The transposes it
+// one llm.attention over heads packed in the feature dim (a Trilu-built
+// causal mask becomes `causal`). The transposes it
 // adds fold into the plumbing around it on canonicalization.
 //
 //===----------------------------------------------------------------------===//
@@ -21,6 +22,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -91,6 +93,51 @@ static Value negateMask(OpBuilder &b, Location loc, Value mask) {
                    nb, l, ValueRange{arith::XOrIOp::create(nb, l, args[0], one)});
              })
       .getResult(0);
+}
+
+/// True when `mask` keeps exactly the causal positions of square scores:
+/// Trilu's lower triangle (j - i <= 0) of an all-true [S, S] tensor, as the
+/// importer writes it, possibly reshaped to [1, 1, S, S]. Broadcast against
+/// [B, H, S, T] scores it forces T == S, where it equals `causal`.
+static bool isCausalKeepMask(Value mask) {
+  if (auto expand = mask.getDefiningOp<tensor::ExpandShapeOp>()) {
+    if (expand.getSrcType().getRank() != 2 ||
+        expand.getResultType().getRank() != 4 ||
+        expand.getResultType().getDimSize(0) != 1 ||
+        expand.getResultType().getDimSize(1) != 1)
+      return false;
+    mask = expand.getSrc();
+  }
+  auto generic = mask.getDefiningOp<linalg::GenericOp>();
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumResults() != 1 || generic.getNumLoops() != 2 ||
+      generic.getNumParallelLoops() != 2 ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return false;
+  // The input: all true.
+  auto fill = generic.getDpsInputOperand(0)->get().getDefiningOp<linalg::FillOp>();
+  IntegerAttr fillValue;
+  if (!fill || !matchPattern(fill.getInputs()[0], m_Constant(&fillValue)) ||
+      !fillValue.getType().isInteger(1) || fillValue.getInt() == 0)
+    return false;
+  // The body: select(index(1) - index(0) <= 0, in, false).
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto select = yield.getOperand(0).getDefiningOp<arith::SelectOp>();
+  IntegerAttr falseValue, zero;
+  if (!select || select.getTrueValue() != body.getArgument(0) ||
+      !matchPattern(select.getFalseValue(), m_Constant(&falseValue)) ||
+      falseValue.getInt() != 0)
+    return false;
+  auto cmp = select.getCondition().getDefiningOp<arith::CmpIOp>();
+  if (!cmp || cmp.getPredicate() != arith::CmpIPredicate::sle ||
+      !matchPattern(cmp.getRhs(), m_Constant(&zero)) || zero.getInt() != 0)
+    return false;
+  auto sub = cmp.getLhs().getDefiningOp<arith::SubIOp>();
+  auto j = sub ? sub.getLhs().getDefiningOp<linalg::IndexOp>() : nullptr;
+  auto i = sub ? sub.getRhs().getDefiningOp<linalg::IndexOp>() : nullptr;
+  return j && i && j.getDim() == 1 && i.getDim() == 0;
 }
 
 /// A default-map batch_matmul accumulating into zeros.
@@ -218,9 +265,13 @@ struct RaiseAttentionPattern : OpRewritePattern<linalg::BatchMatmulOp> {
                      ? keepMask
                      : (dropMask ? negateMask(rewriter, loc, dropMask)
                                  : Value());
+    // The Trilu-built causal mask is the op's `causal`.
+    bool causal = mask && mask != addMask && isCausalKeepMask(mask);
+    if (causal)
+      mask = {};
     auto attention = AttentionOp::create(rewriter, loc, q, k, v, heads,
-                                         /*numKVHeads=*/0, /*causal=*/false,
-                                         mask, scale);
+                                         /*numKVHeads=*/0, causal, mask,
+                                         scale);
 
     // Back to the [B*H, S, Dv] the graph continues from.
     Value out = attention.getResult();

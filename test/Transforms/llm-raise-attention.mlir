@@ -43,6 +43,57 @@ func.func @scaled_causal_mask(%q: tensor<2x4x8x16xf32>, %kt: tensor<2x4x16x8xf32
 
 // -----
 
+// The kept mask is Trilu's lower triangle of an all-true square: causal.
+// CHECK-LABEL: func.func @trilu_causal
+// CHECK: llm.attention %{{.*}}, %{{.*}}, %{{.*}} {causal, num_heads = 4 : i64, scale = 1.250000e-01 : f64} : (tensor<2x8x64xf32>, tensor<2x8x64xf32>, tensor<2x8x64xf32>) -> tensor<2x8x64xf32>
+// CHECK-NOT: linalg.batch_matmul
+func.func @trilu_causal(%q: tensor<2x4x8x16xf32>, %kt: tensor<2x4x16x8xf32>, %v: tensor<2x4x8x16xf32>) -> tensor<8x8x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %eight = arith.constant 8.0 : f32
+  %big = arith.constant -3.40282347E+38 : f32
+  %qc = tensor.collapse_shape %q [[0, 1], [2], [3]] : tensor<2x4x8x16xf32> into tensor<8x8x16xf32>
+  %kc = tensor.collapse_shape %kt [[0, 1], [2], [3]] : tensor<2x4x16x8xf32> into tensor<8x16x8xf32>
+  %e = tensor.empty() : tensor<8x8x8xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x8x8xf32>) -> tensor<8x8x8xf32>
+  %s = linalg.batch_matmul ins(%qc, %kc : tensor<8x8x16xf32>, tensor<8x16x8xf32>) outs(%z : tensor<8x8x8xf32>) -> tensor<8x8x8xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [2, 4, 8, 8] : tensor<8x8x8xf32> into tensor<2x4x8x8xf32>
+  %e4 = tensor.empty() : tensor<2x4x8x8xf32>
+  %x0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s4 : tensor<2x4x8x8xf32>) outs(%e4 : tensor<2x4x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %d = arith.divf %a, %eight : f32
+    linalg.yield %d : f32
+  } -> tensor<2x4x8x8xf32>
+  %true = arith.constant true
+  %false = arith.constant false
+  %c0 = arith.constant 0 : index
+  %e2d = tensor.empty() : tensor<8x8xi1>
+  %ones = linalg.fill ins(%true : i1) outs(%e2d : tensor<8x8xi1>) -> tensor<8x8xi1>
+  %tri = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%ones : tensor<8x8xi1>) outs(%e2d : tensor<8x8xi1>) {
+  ^bb0(%in: i1, %out: i1):
+    %ti = linalg.index 0 : index
+    %tj = linalg.index 1 : index
+    %td = arith.subi %tj, %ti : index
+    %tc = arith.cmpi sle, %td, %c0 : index
+    %ts = arith.select %tc, %in, %false : i1
+    linalg.yield %ts : i1
+  } -> tensor<8x8xi1>
+  %tri4 = tensor.expand_shape %tri [[0, 1, 2], [3]] output_shape [1, 1, 8, 8] : tensor<8x8xi1> into tensor<1x1x8x8xi1>
+  %x1 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (0, 0, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%tri4, %x0 : tensor<1x1x8x8xi1>, tensor<2x4x8x8xf32>) outs(%e4 : tensor<2x4x8x8xf32>) {
+  ^bb0(%c: i1, %a: f32, %o: f32):
+    %d = arith.select %c, %a, %big : f32
+    linalg.yield %d : f32
+  } -> tensor<2x4x8x8xf32>
+  %p = llm.softmax %x1 {axis = 3 : i64} : tensor<2x4x8x8xf32>
+  %pc = tensor.collapse_shape %p [[0, 1], [2], [3]] : tensor<2x4x8x8xf32> into tensor<8x8x8xf32>
+  %vc = tensor.collapse_shape %v [[0, 1], [2], [3]] : tensor<2x4x8x16xf32> into tensor<8x8x16xf32>
+  %e2 = tensor.empty() : tensor<8x8x16xf32>
+  %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<8x8x16xf32>) -> tensor<8x8x16xf32>
+  %out = linalg.batch_matmul ins(%pc, %vc : tensor<8x8x8xf32>, tensor<8x8x16xf32>) outs(%z2 : tensor<8x8x16xf32>) -> tensor<8x8x16xf32>
+  return %out : tensor<8x8x16xf32>
+}
+
+// -----
+
 // An added float mask ([B, 1, 1, T], BERT's padding mask) is the op's mask.
 // CHECK-LABEL: func.func @padding_mask
 // CHECK-SAME: %[[F:[^:]*]]: tensor<2x1x1x8xf32>

@@ -230,6 +230,8 @@ def LLMRaiseAttention : Pass<"llm-raise-attention", "::mlir::func::FuncOp"> {
     the feature dim, the scale made explicit, and the mask as its operand
     (a boolean mask keeps the positions the graph does not fill; `-big` is
     any value at or below -1e30, as torch exports the dtype's lowest value).
+    A kept mask that is Trilu's lower triangle of an all-true square (the
+    causal mask torch exports) becomes the `causal` attribute instead.
     A subgraph that differs in any of these points is left as it is and
     still runs correctly. The transposes the rewrite adds fold into the
     surrounding plumbing on canonicalization.
