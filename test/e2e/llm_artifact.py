@@ -116,6 +116,7 @@ class Artifact:
         if status != 0:
             raise RuntimeError("%s returned %d" % (entry["symbol"], status))
         outputs = []
+        freed = set()
         for desc, spec in results:
             rank = len(spec["shape"])
             shape = [desc.sizes[i] for i in range(rank)]
@@ -133,7 +134,10 @@ class Artifact:
                 outputs.append(np.array(view))
             else:
                 outputs.append(np.zeros(shape, dtype=dtype))
-            _libc.free(desc.allocated)
+            # Results may share one allocation: free each distinct one once.
+            if desc.allocated and desc.allocated not in freed:
+                freed.add(desc.allocated)
+                _libc.free(desc.allocated)
         return outputs[0] if len(outputs) == 1 else outputs
 
 

@@ -26,7 +26,11 @@ selected. A selected case is skipped, with the reason recorded, when
 
 Everything else runs, and a case the importer cannot handle yet is a
 failure, not a skip. Each case: `llm-compile model.onnx -o ART` (with a
-timeout); the graph inputs are bound by name from the .pb files and the
+timeout), where graph inputs that decide result ranks or slicing
+(Squeeze/Unsqueeze axes, Slice starts/ends/axes/steps, Split sizes), which
+the importer needs as constants, are frozen to the case's data with
+`--freeze-input NAME=input_K.pb` (the report lists those cases; Reshape,
+Expand and ConstantOfShape shapes stay runtime inputs); the graph inputs are bound by name from the .pb files and the
 params (kind "param" in ART/manifest.json) from ART/model.safetensors; the
 entry point `forward` is called through test/e2e/llm_artifact.py in a child
 process (a crash fails one case, not the run); results are compared, in
@@ -102,6 +106,7 @@ class Case:
         self.input_names = []   # graph inputs that are not initializers
         self.output_names = []
         self.result = None      # ("pass" | "fail", message)
+        self.frozen = []        # graph inputs frozen into constants
 
     def status(self):
         if self.skip:
@@ -311,6 +316,21 @@ def _run(cmd, timeout):
     return proc.returncode, out.decode("utf-8", errors="replace")
 
 
+# Node inputs that decide the result's shape, by op type.
+STRUCTURAL_INPUTS = {"Unsqueeze": [1], "Squeeze": [1], "Slice": [1, 2, 3, 4], "Split": [1]}
+
+
+def structural_inputs(model, input_names):
+    """The graph inputs (among `input_names`) that feed a shape-deciding node
+    input, in graph input order."""
+    wanted = set()
+    for node in model.graph.node:
+        for i in STRUCTURAL_INPUTS.get(node.op_type, []):
+            if i < len(node.input) and node.input[i] in input_names:
+                wanted.add(node.input[i])
+    return [n for n in input_names if n in wanted]
+
+
 def run_case(case, llm_compile, work, timeout, compile_args=()):
     """Compiles and runs `case`; sets case.result."""
     import onnx
@@ -318,8 +338,8 @@ def run_case(case, llm_compile, work, timeout, compile_args=()):
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     model_path = os.path.join(case.folder, "model.onnx")
+    model = onnx.load(model_path)
     if case.rebase:
-        model = onnx.load(model_path)
         for imp in model.opset_import:
             if imp.domain in ("", "ai.onnx"):
                 imp.version = case.rebase[1]
@@ -327,6 +347,21 @@ def run_case(case, llm_compile, work, timeout, compile_args=()):
         onnx.save(model, model_path)
     art = os.path.join(folder, "art")
     cmd = [llm_compile, model_path, "-o", art, *compile_args]
+    # Shape-deciding inputs are compile-time constants: the first data set's
+    # values, which every data set must share.
+    case.frozen = structural_inputs(model, case.input_names)
+    for name in case.frozen:
+        k = case.input_names.index(name)
+        first = os.path.join(case.data_sets[0], "input_%d.pb" % k)
+        with open(first, "rb") as f:
+            data = f.read()
+        for other in case.data_sets[1:]:
+            with open(os.path.join(other, "input_%d.pb" % k), "rb") as f:
+                if f.read() != data:
+                    case.result = ("fail", "input '%s' decides shapes and differs between data "
+                                           "sets (one compile cannot serve them)" % name)
+                    return
+        cmd += ["--freeze-input", "%s=%s" % (name, first)]
     try:
         rc, output = _run(cmd, timeout)
     except subprocess.TimeoutExpired:
@@ -345,6 +380,8 @@ def run_case(case, llm_compile, work, timeout, compile_args=()):
         try:
             inputs = {}
             for i, name in enumerate(case.input_names):
+                if name in case.frozen:
+                    continue
                 path = os.path.join(data_set, "input_%d.pb" % i)
                 if os.path.isfile(path):
                     inputs[name] = _read_tensor(path)
@@ -502,6 +539,11 @@ def report(cases, by_op, show_empty=True, out=sys.stdout):
         print("failed:", file=out)
         for c in failed:
             print("  %s [%s]: %s" % (c.name, ",".join(c.ops), c.result[1]), file=out)
+    frozen = [c for c in cases if c.frozen and c.result]
+    if frozen:
+        print("frozen shape inputs (compiled as constants):", file=out)
+        for c in frozen:
+            print("  %s: %s" % (c.name, ", ".join(c.frozen)), file=out)
     p, f, s = counts(cases)
     print("total: %d passed, %d failed, %d skipped" % (p, f, s), file=out)
     return f

@@ -456,6 +456,13 @@ static OwningOpRef<ModuleOp> importHFFolder(MLIRContext &context) {
   return std::move(*module);
 }
 
+static cl::list<std::string> freezeInputs(
+    "freeze-input",
+    cl::desc("For an ONNX model: graph input NAME becomes a constant read "
+             "from FILE (a serialized onnx TensorProto, as in ONNX test "
+             "data); for inputs that decide shapes. Repeatable"),
+    cl::value_desc("NAME=FILE"), cl::cat(compileCategory));
+
 /// Whether the input is an ONNX model (by its `.onnx` extension).
 static bool inputIsONNX = false;
 /// The data of the ONNX model's llm.param arguments, for model.safetensors.
@@ -464,9 +471,15 @@ static std::vector<llm::ONNXParamData> onnxParams;
 /// Imports the ONNX model; its parameter data is kept when an artifact is
 /// written.
 static OwningOpRef<ModuleOp> importONNXFile(MLIRContext &context) {
+  llm::ONNXImportOptions options;
+  std::string error;
+  if (!options.addFrozenInputs(freezeInputs, error)) {
+    toolError() << "--freeze-input: " << error << "\n";
+    return nullptr;
+  }
   FailureOr<OwningOpRef<ModuleOp>> module = llm::importONNXModel(
       &context, inputPath,
-      emitKind == EmitKind::SharedLibrary ? &onnxParams : nullptr);
+      emitKind == EmitKind::SharedLibrary ? &onnxParams : nullptr, options);
   if (failed(module))
     return nullptr;
   return std::move(*module);
@@ -611,6 +624,10 @@ int main(int argc, char **argv) {
 
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  if (!freezeInputs.empty() && !StringRef(inputPath).ends_with(".onnx")) {
+    toolError() << "--freeze-input applies to ONNX models (.onnx) only\n";
+    return 1;
+  }
   // A folder is a Hugging Face model (config.json + safetensors).
   if (sys::fs::is_directory(inputPath))
     return failed(compile(context, /*sourceMgr=*/nullptr)) ? 1 : 0;

@@ -61,6 +61,11 @@ static cl::opt<bool> raise(
              "to llm ops (the llm-raise pipeline); --raise=false prints the "
              "op-by-op import"),
     cl::init(true), cl::cat(category));
+static cl::list<std::string> freezeInputs(
+    "freeze-input",
+    cl::desc("With --import-onnx: graph input NAME becomes a constant read "
+             "from FILE (a serialized onnx TensorProto); repeatable"),
+    cl::value_desc("NAME=FILE"), cl::cat(category));
 static cl::opt<bool>
     strict("strict",
            cl::desc("Checkpoint tensors the model does not use are an error"),
@@ -156,6 +161,11 @@ static int importONNXFile() {
   });
   llm::ONNXImportOptions options;
   options.raise = raise;
+  std::string error;
+  if (!options.addFrozenInputs(freezeInputs, error)) {
+    toolError() << "--freeze-input: " << error << "\n";
+    return 1;
+  }
   FailureOr<OwningOpRef<ModuleOp>> module =
       llm::importONNXModel(&context, inputPath, /*params=*/nullptr, options);
   if (failed(module))

@@ -25,6 +25,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/CSE.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <cstring>
@@ -467,8 +468,13 @@ namespace {
 class ModelImporter {
 public:
   ModelImporter(MLIRContext *context, StringRef path, StringRef modelDir,
-                Location fileLoc, const onnx::ModelProto &model)
-      : state(context, path, modelDir, fileLoc), graph(model.graph()), opset(getDefaultOpset(model)) {}
+                Location fileLoc, const onnx::ModelProto &model,
+                const ONNXImportOptions &options)
+      : state(context, path, modelDir, fileLoc), graph(model.graph()),
+        opset(getDefaultOpset(model)) {
+    for (const auto &frozenInput : options.frozenInputs)
+      frozen.insert(frozenInput.first);
+  }
 
   FailureOr<OwningOpRef<ModuleOp>> run(std::vector<ONNXParamData> *params);
 
@@ -482,6 +488,8 @@ private:
   std::vector<Argument> arguments;
   /// Small initializers, which become constants.
   std::vector<TensorData> constants;
+  /// Graph inputs frozen into initializers: constants whatever their size.
+  llvm::StringSet<> frozen;
 };
 } // namespace
 
@@ -613,7 +621,7 @@ LogicalResult ModelImporter::collectArguments() {
                      "initializer '" + initializer.name() + "'");
     if (failed(data))
       return failure();
-    if (!isParameter(*data)) {
+    if (!isParameter(*data) || frozen.contains(initializer.name())) {
       constants.push_back(std::move(*data));
       continue;
     }
@@ -763,6 +771,61 @@ ModelImporter::run(std::vector<ONNXParamData> *params) {
   return module;
 }
 
+bool mlir::llm::ONNXImportOptions::addFrozenInputs(
+    ArrayRef<std::string> specs, std::string &error) {
+  for (StringRef spec : specs) {
+    auto [name, file] = spec.split('=');
+    if (name.empty() || file.empty() || !spec.contains('=')) {
+      error = ("'" + spec + "' is not NAME=FILE").str();
+      return false;
+    }
+    frozenInputs.emplace_back(name.str(), file.str());
+  }
+  return true;
+}
+
+/// Turns the graph inputs of `frozen` into initializers read from
+/// TensorProto files.
+static LogicalResult
+freezeInputs(onnx::ModelProto &model,
+             ArrayRef<std::pair<std::string, std::string>> frozen,
+             Location fileLoc) {
+  onnx::GraphProto *graph = model.mutable_graph();
+  for (const auto &[name, file] : frozen) {
+    auto fail = [&, &name = name]() {
+      return mlir::emitError(fileLoc) << "frozen input '" << name << "': ";
+    };
+    int index = -1;
+    for (int i = 0; i < graph->input_size(); ++i)
+      if (graph->input(i).name() == name)
+        index = i;
+    if (index < 0)
+      return fail() << "the graph has no input of that name";
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+        llvm::MemoryBuffer::getFile(file);
+    if (!buffer)
+      return fail() << "cannot read '" << file
+                    << "': " << buffer.getError().message();
+    onnx::TensorProto tensor;
+    if ((*buffer)->getBufferSize() > (size_t(1) << 30) ||
+        !tensor.ParseFromArray((*buffer)->getBufferStart(),
+                               static_cast<int>((*buffer)->getBufferSize())))
+      return fail() << "'" << file << "' is not a serialized onnx TensorProto";
+    if (tensor.data_location() == onnx::TensorProto::EXTERNAL)
+      return fail() << "'" << file << "' refers to external data";
+    const onnx::ValueInfoProto &input = graph->input(index);
+    if (input.type().has_tensor_type() &&
+        input.type().tensor_type().elem_type() != tensor.data_type())
+      return fail() << "'" << file << "' holds data type " << tensor.data_type()
+                    << ", the input is declared with "
+                    << input.type().tensor_type().elem_type();
+    tensor.set_name(name);
+    *graph->add_initializer() = std::move(tensor);
+    graph->mutable_input()->DeleteSubrange(index, 1);
+  }
+  return success();
+}
+
 FailureOr<OwningOpRef<ModuleOp>>
 mlir::llm::importONNXModel(MLIRContext *context, StringRef path,
                            std::vector<ONNXParamData> *params,
@@ -773,13 +836,14 @@ mlir::llm::importONNXModel(MLIRContext *context, StringRef path,
   Location fileLoc = NameLoc::get(StringAttr::get(context, path));
   FailureOr<std::unique_ptr<onnx::ModelProto>> model =
       onnx_import::loadModelFile(path, fileLoc);
-  if (failed(model))
+  if (failed(model) ||
+      failed(freezeInputs(**model, options.frozenInputs, fileLoc)))
     return failure();
   SmallString<256> modelDir(path);
   llvm::sys::path::remove_filename(modelDir);
   if (modelDir.empty())
     modelDir = ".";
-  ModelImporter importer(context, path, modelDir, fileLoc, **model);
+  ModelImporter importer(context, path, modelDir, fileLoc, **model, options);
   FailureOr<OwningOpRef<ModuleOp>> module = importer.run(params);
   if (failed(module) || !options.raise)
     return module;

@@ -534,6 +534,23 @@ static OpFoldResult clampSliceIndex(OpBuilder &b, Location loc,
                    foldIntOp(b, loc, IntOp::Min, Value(wrapped), dim));
 }
 
+/// A slice of `tensor`; an empty tensor when a size is known to be 0 (an
+/// empty slice may start at the end of its dim, which extract_slice rejects).
+static Value sliceOrEmpty(OpBuilder &b, Location loc, Value tensor,
+                          ArrayRef<OpFoldResult> offsets,
+                          ArrayRef<OpFoldResult> sizes,
+                          ArrayRef<OpFoldResult> strides) {
+  Type elementType = cast<RankedTensorType>(tensor.getType()).getElementType();
+  if (llvm::any_of(sizes, [](OpFoldResult size) {
+        std::optional<int64_t> constant = getConstantInt(size);
+        return constant && *constant == 0;
+      }))
+    return tensor::EmptyOp::create(b, loc, sizes, elementType);
+  return tensor::ExtractSliceOp::create(
+      b, loc, getTensorType(sizes, elementType), tensor, offsets, sizes,
+      strides);
+}
+
 static LogicalResult convertSlice(NodeContext &ctx) {
   if (failed(ctx.checkArity(3, 5)))
     return failure();
@@ -621,10 +638,8 @@ static LogicalResult convertSlice(NodeContext &ctx) {
           std::move(elements));
     }
   }
-  Value result = tensor::ExtractSliceOp::create(
-      b, loc, getTensorType(resultSizes, type.getElementType()), tensor,
-      offsets, resultSizes, strides);
-  return ctx.setOutput(0, result);
+  return ctx.setOutput(
+      0, sliceOrEmpty(b, loc, tensor, offsets, resultSizes, strides));
 }
 
 static LogicalResult convertSplit(NodeContext &ctx) {
@@ -682,9 +697,7 @@ static LogicalResult convertSplit(NodeContext &ctx) {
     SmallVector<OpFoldResult> partSizes(sizes);
     offsets[*axis] = offset;
     partSizes[*axis] = parts[i];
-    Value part = tensor::ExtractSliceOp::create(
-        b, loc, getTensorType(partSizes, type.getElementType()), tensor,
-        offsets, partSizes, strides);
+    Value part = sliceOrEmpty(b, loc, tensor, offsets, partSizes, strides);
     if (failed(ctx.setOutput(i, part)))
       return failure();
     offset = foldIntOp(b, loc, IntOp::Add, offset, parts[i]);

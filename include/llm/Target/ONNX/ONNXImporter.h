@@ -62,6 +62,15 @@ struct ONNXImportOptions {
   /// Run the raising pipeline (`llm-raise`) on the imported function, so
   /// that recognized Transformer structures become llm ops.
   bool raise = true;
+  /// Graph inputs that become constants: (input name, path of a serialized
+  /// onnx TensorProto, as in ONNX test data). For inputs that decide shapes
+  /// (Squeeze/Unsqueeze axes, Slice starts/ends/axes/steps, Split sizes, a
+  /// Reshape target), which a compiled model needs to know ahead of time.
+  std::vector<std::pair<std::string, std::string>> frozenInputs;
+
+  /// Adds `NAME=FILE` command-line specs to frozenInputs; on a malformed
+  /// spec, returns false with the reason in `error`.
+  bool addFrozenInputs(ArrayRef<std::string> specs, std::string &error);
 };
 
 /// Imports the ONNX model at `path`. Errors are reported through the
