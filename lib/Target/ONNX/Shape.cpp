@@ -191,10 +191,34 @@ static LogicalResult convertReshape(NodeContext &ctx) {
   SmallVector<OpFoldResult> inSizes = getDimSizes(b, loc, tensor);
   SmallVector<OpFoldResult> outSizes;
   std::optional<size_t> inferred;
+  // Dims read from a runtime tensor: 0 copies the input dim (unless
+  // allowzero) and -1 is inferred, both decided when the model runs. Dims
+  // taken from tensor sizes (Shape chains) are sizes already and stay as
+  // they are, so that equal dynamic factors still cancel below.
+  SmallVector<std::pair<size_t, Value>> runtimeDims;
   for (auto [index, element] : llvm::enumerate(*shape)) {
     std::optional<int64_t> value = getConstantInt(element);
-    if (!value) {
+    auto isTensorSize = [](OpFoldResult size) {
+      auto v = dyn_cast<Value>(size);
+      return v && v.getDefiningOp<tensor::DimOp>();
+    };
+    if (!value && isTensorSize(element)) {
       outSizes.push_back(element);
+      continue;
+    }
+    if (!value) {
+      Value given = toIndexValue(b, loc, element);
+      Value size = given;
+      if (!allowZero && int64_t(index) < inputType.getRank()) {
+        Value isZero = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::eq, given,
+            arith::ConstantIndexOp::create(b, loc, 0));
+        size = arith::SelectOp::create(b, loc, isZero,
+                                       toIndexValue(b, loc, inSizes[index]),
+                                       given);
+      }
+      runtimeDims.emplace_back(index, given);
+      outSizes.push_back(size);
       continue;
     }
     if (*value == -1) {
@@ -218,6 +242,32 @@ static LogicalResult convertReshape(NodeContext &ctx) {
       continue;
     }
     outSizes.push_back(element);
+  }
+  if (!inferred && !runtimeDims.empty()) {
+    // One of the runtime dims may be -1: the element count over the
+    // product of the others (a -1 counting as 1).
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value minusOne = arith::ConstantIndexOp::create(b, loc, -1);
+    Value total = one, known = one;
+    for (OpFoldResult size : inSizes)
+      total = arith::MulIOp::create(b, loc, total, toIndexValue(b, loc, size));
+    SmallVector<Value> isInferred(outSizes.size());
+    for (auto [index, given] : runtimeDims)
+      isInferred[index] = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq, given, minusOne);
+    for (auto [index, size] : llvm::enumerate(outSizes)) {
+      Value factor = toIndexValue(b, loc, size);
+      if (isInferred[index])
+        factor = arith::SelectOp::create(b, loc, isInferred[index], one, factor);
+      known = arith::MulIOp::create(b, loc, known, factor);
+    }
+    // A zero count elsewhere leaves nothing to infer (ONNX: the dim is 0).
+    Value safeKnown = arith::MaxSIOp::create(b, loc, known, one);
+    Value quotient = arith::DivSIOp::create(b, loc, total, safeKnown);
+    for (auto [index, given] : runtimeDims)
+      outSizes[index] = Value(arith::SelectOp::create(
+          b, loc, isInferred[index], quotient,
+          toIndexValue(b, loc, outSizes[index])));
   }
   if (inferred) {
     // The inferred dim is the input's element count over the product of
