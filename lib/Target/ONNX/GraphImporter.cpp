@@ -413,11 +413,11 @@ convertValueType(const onnx::ValueInfoProto &info, Location fileLoc,
   }
   const onnx::TypeProto::Tensor &tensor = info.type().tensor_type();
   Type elementType =
-      convertElementType(fileLoc.getContext(), tensor.elem_type());
+      convertValueElementType(fileLoc.getContext(), tensor.elem_type());
   if (!elementType) {
     fail() << "has unsupported data type "
            << getDataTypeName(tensor.elem_type())
-           << "; supported: FLOAT, INT64, INT32, BOOL";
+           << "; supported: FLOAT, FLOAT16, DOUBLE, INT64, INT32, BOOL";
     return failure();
   }
   if (!tensor.has_shape()) {
@@ -706,7 +706,7 @@ ModelImporter::run(std::vector<ONNXParamData> *params) {
     // A declared type must agree with the computed one.
     if (output.has_type() && output.type().has_tensor_type()) {
       const onnx::TypeProto::Tensor &declared = output.type().tensor_type();
-      Type elementType = convertElementType(context, declared.elem_type());
+      Type elementType = convertValueElementType(context, declared.elem_type());
       auto actual = cast<RankedTensorType>(tensor.getType());
       if (declared.elem_type() != 0 &&
           elementType != actual.getElementType())

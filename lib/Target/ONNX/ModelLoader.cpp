@@ -53,6 +53,18 @@ Type onnx_import::convertElementType(MLIRContext *context, int32_t onnxType) {
   }
 }
 
+Type onnx_import::convertValueElementType(MLIRContext *context,
+                                          int32_t onnxType) {
+  switch (onnxType) {
+  case onnx::TensorProto::FLOAT16:
+    return Float16Type::get(context);
+  case onnx::TensorProto::DOUBLE:
+    return Float64Type::get(context);
+  default:
+    return convertElementType(context, onnxType);
+  }
+}
+
 std::string onnx_import::getDataTypeName(int32_t onnxType) {
   if (onnx::TensorProto::DataType_IsValid(onnxType))
     return onnx::TensorProto::DataType_Name(

@@ -88,6 +88,10 @@ FailureOr<std::vector<char>> readTensorBytes(const TensorData &data,
 /// uses; null for the ones it does not support.
 Type convertElementType(MLIRContext *context, int32_t onnxType);
 
+/// The same for graph inputs, outputs and Cast targets, which may also be
+/// FLOAT16 and DOUBLE (initializers and constants may not, yet).
+Type convertValueElementType(MLIRContext *context, int32_t onnxType);
+
 /// The ONNX spelling of a data type, for messages ("FLOAT", "INT64").
 std::string getDataTypeName(int32_t onnxType);
 

@@ -648,6 +648,7 @@ static LogicalResult convertSlice(NodeContext &ctx) {
   SmallVector<OpFoldResult> strides(rank, indexAttr(context, 1));
   SmallVector<OpFoldResult> resultSizes(sizes);
   SmallVector<bool> seen(rank, false);
+  bool backwards = false;
   for (size_t k = 0; k < count; ++k) {
     FailureOr<int64_t> axis = ctx.normalizeAxis(axes[k], rank, "axis");
     if (failed(axis))
@@ -655,10 +656,30 @@ static LogicalResult convertSlice(NodeContext &ctx) {
     if (seen[*axis])
       return ctx.emitError() << "axis " << axes[k] << " is given twice";
     seen[*axis] = true;
-    if (steps[k] <= 0)
-      return ctx.emitError() << "step " << steps[k]
-                             << " is not supported (only positive steps)";
+    if (steps[k] == 0)
+      return ctx.emitError() << "a step is 0";
     OpFoldResult dim = sizes[*axis];
+    if (steps[k] < 0) {
+      // Backwards: start clamps to [0, dim - 1], end to [-1, dim - 1].
+      std::optional<int64_t> size = getConstantInt(dim);
+      std::optional<int64_t> first = getConstantInt((*starts)[k]);
+      std::optional<int64_t> last = getConstantInt((*ends)[k]);
+      if (!size || !first || !last)
+        return ctx.emitError() << "a negative step needs a static dim and "
+                                  "constant starts and ends";
+      int64_t start = *first < 0 ? *first + *size : *first;
+      int64_t end = *last < 0 ? *last + *size : *last;
+      start = std::clamp<int64_t>(start, 0, std::max<int64_t>(*size - 1, 0));
+      end = std::clamp<int64_t>(end, -1, *size - 1);
+      int64_t stride = -steps[k];
+      int64_t length =
+          *size == 0 ? 0 : std::max<int64_t>(0, (start - end + stride - 1) / stride);
+      offsets[*axis] = indexAttr(context, start);
+      resultSizes[*axis] = indexAttr(context, length);
+      strides[*axis] = indexAttr(context, steps[k]);
+      backwards = true;
+      continue;
+    }
     OpFoldResult start = clampSliceIndex(b, loc, (*starts)[k], dim);
     OpFoldResult end = clampSliceIndex(b, loc, (*ends)[k], dim);
     OpFoldResult length = foldIntOp(
@@ -688,8 +709,38 @@ static LogicalResult convertSlice(NodeContext &ctx) {
           std::move(elements));
     }
   }
-  return ctx.setOutput(
-      0, sliceOrEmpty(b, loc, tensor, offsets, resultSizes, strides));
+  bool empty = llvm::any_of(resultSizes, [](OpFoldResult size) {
+    std::optional<int64_t> constant = getConstantInt(size);
+    return constant && *constant == 0;
+  });
+  if (!backwards || empty)
+    return ctx.setOutput(
+        0, sliceOrEmpty(b, loc, tensor, offsets, resultSizes, strides));
+  // Negative strides: a gather, result[i] = input[offset + i * stride].
+  Value init =
+      tensor::EmptyOp::create(b, loc, resultSizes, type.getElementType());
+  auto resultType = cast<RankedTensorType>(init.getType());
+  SmallVector<Value> offsetValues, strideValues;
+  for (int64_t d = 0; d < rank; ++d) {
+    offsetValues.push_back(toIndexValue(b, loc, offsets[d]));
+    strideValues.push_back(toIndexValue(b, loc, strides[d]));
+  }
+  auto gather = linalg::GenericOp::create(
+      b, loc, TypeRange{resultType}, ValueRange{}, ValueRange{init},
+      ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, context)},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location nl, ValueRange) {
+        SmallVector<Value> source;
+        for (int64_t d = 0; d < rank; ++d) {
+          Value i = linalg::IndexOp::create(nb, nl, d);
+          source.push_back(arith::AddIOp::create(
+              nb, nl, offsetValues[d],
+              arith::MulIOp::create(nb, nl, i, strideValues[d])));
+        }
+        linalg::YieldOp::create(
+            nb, nl, ValueRange{tensor::ExtractOp::create(nb, nl, tensor, source)});
+      });
+  return ctx.setOutput(0, gather.getResult(0));
 }
 
 static LogicalResult convertSplit(NodeContext &ctx) {
@@ -1213,11 +1264,11 @@ static LogicalResult convertCast(NodeContext &ctx) {
   FailureOr<ImportedValue *> input = ctx.getInput(0);
   if (failed(to) || failed(input))
     return failure();
-  Type target = convertElementType(ctx.getContext(), int32_t(*to));
+  Type target = convertValueElementType(ctx.getContext(), int32_t(*to));
   if (!target || *to != int32_t(*to))
-    return ctx.emitError() << "unsupported target data type "
-                           << getDataTypeName(int32_t(*to))
-                           << "; supported: FLOAT, INT64, INT32, BOOL";
+    return ctx.emitError()
+           << "unsupported target data type " << getDataTypeName(int32_t(*to))
+           << "; supported: FLOAT, FLOAT16, DOUBLE, INT64, INT32, BOOL";
   RankedTensorType type = (*input)->type;
   RankedTensorType resultType =
       RankedTensorType::get(type.getShape(), target);
