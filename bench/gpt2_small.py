@@ -21,18 +21,14 @@ that is installed.
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 
-OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
-if (os.path.isdir(OPENBLAS_DIR)
-        and OPENBLAS_DIR not in os.environ.get("LD_LIBRARY_PATH", "")):
-    env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = OPENBLAS_DIR + (
-        ":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_common  # noqa: E402
+
+bench_common.use_openblas()
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "utils"))
@@ -134,16 +130,6 @@ def forward_flops(layers, d, vocab, tokens):
     return layers * (proj + attn) + head
 
 
-def time_ms(fn, repeats):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm-compile",
@@ -195,21 +181,20 @@ def main():
     print("llm-compile: %.1f s; max scaled error of the logits vs PyTorch: %.2e"
           % (compile_s, error))
     print("torch %s, BLAS: %s" % (torch.__version__,
-                                   "OpenBLAS" if OPENBLAS_DIR in
-                                   os.environ.get("LD_LIBRARY_PATH", "")
+                                   "OpenBLAS" if bench_common.using_openblas()
                                    else "Debian default (slow reference BLAS)"))
     header = "%-8s %-10s %10s %10s %9s %9s %8s" % (
         "threads", "system", "ms", "vs torch", "GFLOP/s", "of peak", "")
     print(header)
     for n in threads:
         artifact.set_threads(n)
-        ours = time_ms(lambda: artifact.call("forward", *inputs, prepared=True),
+        ours = bench_common.time_ms(lambda: artifact.call("forward", *inputs, prepared=True),
                        args.repeats)
         theirs = None
         if not args.skip_torch:
             torch.set_num_threads(n)
             with torch.no_grad():
-                theirs = time_ms(lambda: models.gpt2_forward(config, state, ids),
+                theirs = bench_common.time_ms(lambda: models.gpt2_forward(config, state, ids),
                                  args.repeats)
         peak = PEAK_GFLOPS_PER_CORE * n
         for name, ms in [("llm-opt", ours), ("pytorch", theirs)]:

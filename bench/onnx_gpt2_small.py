@@ -18,18 +18,14 @@ max scaled error against both peers. Needs utils/ort/setup.sh.
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 
-OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
-if (os.path.isdir(OPENBLAS_DIR)
-        and OPENBLAS_DIR not in os.environ.get("LD_LIBRARY_PATH", "")):
-    env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = OPENBLAS_DIR + (
-        ":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_common  # noqa: E402
+
+bench_common.use_openblas()
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "utils"))
@@ -43,16 +39,6 @@ import torch  # noqa: E402
 from llm_artifact import Artifact, max_scaled_error  # noqa: E402
 from llm_ref import models, safetensors_io  # noqa: E402
 from ort_peer import ort_available, run_ort_timed  # noqa: E402
-
-
-def time_ms(fn, repeats):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def main():
@@ -113,14 +99,14 @@ def main():
     print("%-8s %-14s %10s %9s %9s" % ("threads", "system", "ms", "vs ORT", "vs torch"))
     for n in threads:
         artifact.set_threads(n)
-        ours = time_ms(lambda: artifact.call("forward", *inputs, prepared=True),
+        ours = bench_common.time_ms(lambda: artifact.call("forward", *inputs, prepared=True),
                        args.repeats)
         _, report = run_ort_timed(model, {"input_ids": ids}, threads=n,
                                   repeats=args.repeats)
         ort = report["median_ms"]
         torch.set_num_threads(n)
         with torch.no_grad():
-            theirs = time_ms(lambda: models.gpt2_forward(config, state,
+            theirs = bench_common.time_ms(lambda: models.gpt2_forward(config, state,
                                                          torch.from_numpy(ids)),
                              args.repeats)
         for name, ms in [("llm-opt", ours), ("onnxruntime", ort), ("pytorch", theirs)]:

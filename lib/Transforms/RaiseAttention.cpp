@@ -24,7 +24,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_LLMRAISEATTENTION
@@ -313,10 +312,8 @@ struct RaiseAttentionPattern : OpRewritePattern<linalg::BatchMatmulOp> {
 struct LLMRaiseAttention
     : mlir::llm::impl::LLMRaiseAttentionBase<LLMRaiseAttention> {
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseAttentionPattern>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      return signalPassFailure();
+    if (failed(applyRaisingPattern<RaiseAttentionPattern>(getOperation())))
+      signalPassFailure();
   }
 };
 

@@ -19,7 +19,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <cmath>
 
@@ -132,10 +131,8 @@ struct RaiseGeluPattern : OpRewritePattern<linalg::GenericOp> {
 
 struct LLMRaiseGelu : mlir::llm::impl::LLMRaiseGeluBase<LLMRaiseGelu> {
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseGeluPattern>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      return signalPassFailure();
+    if (failed(applyRaisingPattern<RaiseGeluPattern>(getOperation())))
+      signalPassFailure();
   }
 };
 

@@ -18,7 +18,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_LLMRAISELINEAR
@@ -135,10 +134,8 @@ struct RaiseLinearPattern : OpRewritePattern<linalg::MatmulOp> {
 
 struct LLMRaiseLinear : mlir::llm::impl::LLMRaiseLinearBase<LLMRaiseLinear> {
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseLinearPattern>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      return signalPassFailure();
+    if (failed(applyRaisingPattern<RaiseLinearPattern>(getOperation())))
+      signalPassFailure();
   }
 };
 

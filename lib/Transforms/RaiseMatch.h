@@ -11,7 +11,9 @@
 #define LLM_LIB_TRANSFORMS_RAISEMATCH_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/Value.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <optional>
 
@@ -90,6 +92,14 @@ struct BinaryOperands {
 };
 std::optional<BinaryOperands> splitFullOperand(const Elementwise &e,
                                                bool commutative);
+
+/// Applies the one rewrite pattern of a raising pass to `op`, greedily.
+template <typename PatternT>
+LogicalResult applyRaisingPattern(Operation *op) {
+  RewritePatternSet patterns(op->getContext());
+  patterns.add<PatternT>(op->getContext());
+  return applyPatternsGreedily(op, std::move(patterns));
+}
 
 } // namespace mlir::llm::raise
 

@@ -24,7 +24,6 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_LLMRAISENORMS
@@ -186,10 +185,8 @@ struct RaiseNormPattern : OpRewritePattern<linalg::GenericOp> {
 
 struct LLMRaiseNorms : mlir::llm::impl::LLMRaiseNormsBase<LLMRaiseNorms> {
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseNormPattern>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      return signalPassFailure();
+    if (failed(applyRaisingPattern<RaiseNormPattern>(getOperation())))
+      signalPassFailure();
   }
 };
 
