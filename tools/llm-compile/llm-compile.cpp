@@ -81,8 +81,9 @@ static cl::opt<std::string>
                    cl::value_desc("a1,+a2,-a3"), cl::cat(compileCategory));
 static cl::opt<int64_t> maxSeq(
     "max-seq", cl::init(0), cl::value_desc("n"), cl::cat(compileCategory),
-    cl::desc("Longest sequence a Hugging Face model accepts (default: the "
-             "config's maximum positions)"));
+    cl::desc("Longest sequence the model accepts (default: a Hugging Face "
+             "config's maximum positions; for ONNX, the rows of the largest "
+             "table looked up with computed ids, i.e. the position table)"));
 static cl::opt<bool> strictWeights(
     "strict", cl::init(false), cl::cat(compileCategory),
     cl::desc("Checkpoint tensors the model does not use are an error"));
@@ -482,6 +483,17 @@ static OwningOpRef<ModuleOp> importONNXFile(MLIRContext &context) {
       emitKind == EmitKind::SharedLibrary ? &onnxParams : nullptr, options);
   if (failed(module))
     return nullptr;
+  // The sequence bound of the dynamic axes: --max-seq, else the position
+  // table (the largest embedding table read with ids the graph computes).
+  int64_t bound = maxSeq;
+  if (bound <= 0)
+    (**module).walk([&](llm::EmbeddingOp op) {
+      if (!isa<BlockArgument>(op.getIds()))
+        bound = std::max(bound, op.getTable().getType().getDimSize(0));
+    });
+  if (bound > 0)
+    (**module)->setAttr(kMaxPositionsAttrName,
+                        Builder(&context).getI64IntegerAttr(bound));
   return std::move(*module);
 }
 
