@@ -64,14 +64,11 @@ static Value packHeads(OpBuilder &b, Location loc, Value value,
 /// already `not x`.
 static Value negateMask(OpBuilder &b, Location loc, Value mask) {
   if (auto e = matchElementwiseOf<arith::XOrIOp>(mask)) {
-    for (unsigned i = 0; i < 2; ++i) {
-      auto c = e->body->getOperand(1 - i).getDefiningOp<arith::ConstantOp>();
-      auto one = c ? dyn_cast<BoolAttr>(c.getValue()) : BoolAttr();
-      auto intOne = c ? dyn_cast<IntegerAttr>(c.getValue()) : IntegerAttr();
-      bool isTrue = (one && one.getValue()) || (intOne && intOne.getInt());
-      if (Value x = e->fullInput(i); x && isTrue)
+    // xor with true (an i1 one).
+    for (unsigned i = 0; i < 2; ++i)
+      if (Value x = e->fullInput(i);
+          x && matchPattern(e->body->getOperand(1 - i), m_One()))
         return x;
-    }
   }
   auto type = cast<RankedTensorType>(mask.getType());
   SmallVector<Value> dynamicSizes;
