@@ -42,7 +42,8 @@ else:
     config.available_features.add("no-sanitizers")
 
 tool_dirs = [config.llm_tools_dir, config.llvm_tools_dir]
-tools = ["llm-opt", "llm-translate", "llm-run", "llm-compile"]
+tools = ["llm-opt", "llm-translate", "llm-run", "llm-compile",
+         "llm-generate-example"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # The fake model artifact (libmodel.so + manifest.json) that

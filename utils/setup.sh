@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 #===- utils/setup.sh - install what llm-opt needs (Debian packages) -------===#
 #
-# Installs the Debian packages that are missing, then ONNX Runtime (the npm
-# package onnxruntime-node, pinned in utils/ort/, the tests' numerics and
-# speed peer for ONNX models). Quiet and quick when everything is already
-# there. Needs root (or sudo) only when a Debian package has to be installed.
+# Installs the Debian packages that are missing, then the pinned npm
+# packages of utils/ort/: ONNX Runtime (onnxruntime-node, the tests' numerics
+# and speed peer for ONNX models) and gpt-3-encoder (the reference GPT-2
+# tokenizer). Quiet and quick when everything is already there. Needs root
+# (or sudo) only when a Debian package has to be installed.
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail
@@ -16,13 +17,15 @@ PACKAGES=(
   ninja-build cmake make
   # Tests: GoogleTest, lit's helpers, the PyTorch numerics reference.
   libgtest-dev diffutils python3 python3-numpy python3-torch
-  # Runtime: JSON for safetensors headers, manifests and configs.
-  nlohmann-json3-dev
+  # Runtime: JSON for safetensors headers, manifests and configs; ICU for
+  # the tokenizers' Unicode classes (GPT-2's \p{L}/\p{N}, BERT's P* and C*),
+  # case mapping and normalization.
+  nlohmann-json3-dev libicu-dev
   # ONNX import: the ONNX protobuf library, its backend conformance cases,
   # and the exporter the model tests use.
   libonnx-dev libprotobuf-dev libonnx-testdata python3-onnx
 )
-# ONNX Runtime comes from npm (utils/ort/setup.sh): node and npm, from Debian
+# The npm packages (utils/ort/setup.sh) need node and npm, from Debian
 # unless the machine has them already (a NodeSource node bundles its npm,
 # which Debian's npm package conflicts with).
 command -v node >/dev/null || PACKAGES+=(nodejs)

@@ -88,6 +88,8 @@ void mlir::llm::buildLinalgToLLVMPipeline(OpPassManager &pm,
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // KV caches updated in place stop being results (llm-derive-generation).
+  pm.addPass(createLLMDropInPlaceResults());
   bufferization::buildBufferDeallocationPipeline(pm);
   // Results that alias an input (an updated KV cache) are returned as clones
   // the caller owns; clones become allocations and copies.
@@ -155,6 +157,7 @@ void mlir::llm::buildRaiseToLLMPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createLLMRaiseLinear());
   pm.addNestedPass<func::FuncOp>(createLLMRaiseNorms());
   pm.addNestedPass<func::FuncOp>(createLLMRaiseGelu());
+  pm.addNestedPass<func::FuncOp>(createLLMRaisePositions());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

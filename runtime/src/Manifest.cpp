@@ -47,6 +47,9 @@ constexpr InputKindInfo inputKinds[] = {
     {InputKind::Mask, "mask"},
     {InputKind::Segments, "segments"},
     {InputKind::Param, "param"},
+    {InputKind::Positions, "positions"},
+    {InputKind::Lengths, "lengths"},
+    {InputKind::KVCache, "kv_cache"},
 };
 
 /// Renders a JSON value for a message: scalars as JSON text (shortened),
@@ -328,7 +331,9 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
       kindInfo = &info;
   if (!kindInfo)
     return fieldError(join(path, "kind"),
-                      "must be one of tokens, mask, segments, param, got " + quote(kind));
+                      "must be one of tokens, mask, segments, param, positions, "
+                      "lengths, kv_cache, got " +
+                          quote(kind));
   input.kind = kindInfo->kind;
   s = getElementType(value, path, input.dtype);
   if (s.isOk())
@@ -371,6 +376,30 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
                         "of " + std::string(getInputKindName(input.kind)) +
                             " " + quote(input.name) +
                             " must have rank 2 ([batch, seq]), got " +
+                            shapeText(input.shape));
+    break;
+  case InputKind::Positions:
+  case InputKind::Lengths:
+    if (input.dtype != ElementType::I64 || input.shape.size() != 1)
+      return fieldError(path, std::string(getInputKindName(input.kind)) +
+                                  " " + quote(input.name) +
+                                  " must be i64 of shape [batch], got " +
+                                  getElementTypeName(input.dtype) + " " +
+                                  shapeText(input.shape));
+    break;
+  case InputKind::KVCache:
+    if (input.dtype != ElementType::F32 && input.dtype != ElementType::F16 &&
+        input.dtype != ElementType::BF16)
+      return fieldError(join(path, "dtype"),
+                        "of kv_cache " + quote(input.name) +
+                            " must be f32, f16 or bf16, got " +
+                            getElementTypeName(input.dtype));
+    if (input.shape.size() != 4 ||
+        std::count(input.shape.begin() + 1, input.shape.end(), DynamicDim))
+      return fieldError(join(path, "shape"),
+                        "of kv_cache " + quote(input.name) +
+                            " must be [batch, kv_heads, capacity, head_dim] "
+                            "with static sizes after batch, got " +
                             shapeText(input.shape));
     break;
   }

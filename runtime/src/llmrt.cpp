@@ -11,7 +11,9 @@
 
 #include "llm/runtime/llmrt.h"
 
+#include "llm/runtime/Generator.h"
 #include "llm/runtime/Model.h"
+#include "llm/runtime/Tokenizer.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +24,12 @@ using namespace llm::rt;
 
 struct llmrt_model {
   std::unique_ptr<Model> model;
+  std::string lastError;
+};
+
+struct llmrt_generator {
+  std::unique_ptr<Generator> generator;
+  std::unique_ptr<Tokenizer> tokenizer;
   std::string lastError;
 };
 
@@ -57,7 +65,8 @@ static char *duplicate(const std::string &message) {
 }
 
 /// Records \p status on \p handle and returns its C code.
-static llmrt_status record(llmrt_model *handle, const Status &status) {
+template <class Handle>
+static llmrt_status record(Handle *handle, const Status &status) {
   try {
     handle->lastError = status.isOk() ? std::string() : status.message();
   } catch (...) {
@@ -67,8 +76,8 @@ static llmrt_status record(llmrt_model *handle, const Status &status) {
 }
 
 /// Runs \p body on \p handle, turning exceptions into errors.
-template <class Fn>
-static llmrt_status guarded(llmrt_model *handle, Fn &&body) {
+template <class Handle, class Fn>
+static llmrt_status guarded(Handle *handle, Fn &&body) {
   if (!handle)
     return LLMRT_ERROR_INVALID_ARGUMENT;
   try {
@@ -275,5 +284,201 @@ size_t llmrt_tensor_num_elements(const llmrt_tensor *tensor) {
 }
 
 void llmrt_tensor_free(llmrt_tensor *tensor) { delete tensor; }
+
+//===----------------------------------------------------------------------===//
+// Generation
+//===----------------------------------------------------------------------===//
+
+void llmrt_generate_options_init(llmrt_generate_options *options) {
+  if (!options)
+    return;
+  options->max_new_tokens = 64;
+  options->temperature = 0.0f;
+  options->top_k = 0;
+  options->top_p = 1.0f;
+  options->min_p = 0.0f;
+  options->repetition_penalty = 1.0f;
+  options->seed = 0;
+  options->ignore_eos = 0;
+  options->slide_context = 0;
+}
+
+llmrt_status llmrt_generator_open(const char *artifact_dir,
+                                  const char *weights_path,
+                                  const char *tokenizer,
+                                  const llmrt_open_options *options,
+                                  llmrt_generator **out,
+                                  char **error_message) {
+  if (error_message)
+    *error_message = nullptr;
+  if (out)
+    *out = nullptr;
+  Status status;
+  try {
+    if (!artifact_dir || !weights_path || !out) {
+      status = invalid("llmrt_generator_open: artifact_dir, weights_path and "
+                       "out must not be NULL");
+    } else {
+      ModelOptions modelOptions;
+      if (options) {
+        modelOptions.strict = options->strict != 0;
+        modelOptions.numThreads = options->num_threads;
+      }
+      auto handle = std::make_unique<llmrt_generator>();
+      std::string folder = tokenizer ? tokenizer : weights_path;
+      if (folder == "bytes") {
+        handle->tokenizer = Tokenizer::createByteLevel();
+      } else {
+        Expected<std::unique_ptr<Tokenizer>> opened = Tokenizer::open(folder);
+        if (!opened)
+          status = opened.getStatus();
+        else
+          handle->tokenizer = opened.take();
+      }
+      if (status.isOk()) {
+        Expected<std::unique_ptr<Generator>> generator =
+            Generator::open(artifact_dir, weights_path, modelOptions);
+        if (!generator)
+          status = generator.getStatus();
+        else
+          handle->generator = generator.take();
+      }
+      if (status.isOk() && handle->tokenizer->getVocabSize() >
+                               handle->generator->getVocabSize())
+        status = Status::error(
+            ErrorCode::InvalidArgument,
+            "the tokenizer has " +
+                std::to_string(handle->tokenizer->getVocabSize()) +
+                " tokens but the model's vocabulary holds " +
+                std::to_string(handle->generator->getVocabSize()));
+      if (status.isOk()) {
+        *out = handle.release();
+        return LLMRT_OK;
+      }
+    }
+  } catch (const std::bad_alloc &) {
+    status = Status::error(ErrorCode::OutOfMemory, "out of memory");
+  } catch (const std::exception &e) {
+    status = Status::error(std::string("unexpected error: ") + e.what());
+  } catch (...) {
+    status = Status::error("unexpected error");
+  }
+  if (error_message)
+    *error_message = duplicate(status.message());
+  return toStatus(status.code());
+}
+
+void llmrt_generator_free(llmrt_generator *generator) { delete generator; }
+
+const char *llmrt_generator_last_error(const llmrt_generator *generator) {
+  return generator ? generator->lastError.c_str() : "generator is NULL";
+}
+
+llmrt_status llmrt_tokenize(llmrt_generator *generator, const char *text,
+                            size_t size, int64_t *ids, size_t capacity,
+                            size_t *count) {
+  return guarded(generator, [&]() -> Status {
+    if ((!text && size) || !count || (!ids && capacity))
+      return invalid("llmrt_tokenize: text, ids and count must not be NULL");
+    Expected<std::vector<int64_t>> encoded =
+        generator->tokenizer->encode(std::string_view(text ? text : "", size));
+    if (!encoded)
+      return encoded.getStatus();
+    *count = encoded->size();
+    if (encoded->size() > capacity)
+      return Status::error(ErrorCode::InvalidArgument,
+                           "llmrt_tokenize: the text has " +
+                               std::to_string(encoded->size()) +
+                               " tokens; the buffer holds " +
+                               std::to_string(capacity));
+    std::copy(encoded->begin(), encoded->end(), ids);
+    return Status::success();
+  });
+}
+
+llmrt_status llmrt_generate(llmrt_generator *generator, const char *prompt,
+                            const llmrt_generate_options *options,
+                            llmrt_token_callback callback, void *user_data,
+                            char **text, llmrt_generate_stats *stats) {
+  if (text)
+    *text = nullptr;
+  return guarded(generator, [&]() -> Status {
+    if (!prompt)
+      return invalid("llmrt_generate: prompt must not be NULL");
+    llmrt_generate_options defaults;
+    llmrt_generate_options_init(&defaults);
+    const llmrt_generate_options &o = options ? *options : defaults;
+
+    SamplerChain chain(o.seed);
+    Status s;
+    if (o.repetition_penalty != 1.0f)
+      s = chain.addRepetitionPenalty(o.repetition_penalty);
+    if (s.isOk() && o.top_k != 0)
+      s = chain.addTopK(o.top_k);
+    if (s.isOk() && o.top_p != 1.0f)
+      s = chain.addTopP(o.top_p);
+    if (s.isOk() && o.min_p != 0.0f)
+      s = chain.addMinP(o.min_p);
+    if (s.isOk() && o.temperature != 0.0f)
+      s = chain.addTemperature(o.temperature);
+    if (s.isOk() && o.temperature == 0.0f)
+      chain.addGreedy();
+    if (s.isError())
+      return s;
+
+    const Tokenizer &tokenizer = *generator->tokenizer;
+    Expected<std::vector<int64_t>> ids = tokenizer.encode(prompt);
+    if (!ids)
+      return ids.getStatus();
+    if (ids->empty())
+      return invalid("llmrt_generate: the prompt has no tokens");
+
+    GenerationOptions generation;
+    generation.maxNewTokens = o.max_new_tokens;
+    generation.eos = tokenizer.getEOS();
+    generation.ignoreEOS = o.ignore_eos != 0;
+    generation.contextPolicy =
+        o.slide_context ? ContextPolicy::Slide : ContextPolicy::Stop;
+    generation.seed = o.seed;
+
+    TokenStreamDecoder decoder(tokenizer);
+    std::string generated;
+    Status callbackStatus;
+    TokenCallback onToken = [&](size_t, int64_t token) {
+      Expected<std::string> piece = decoder.push(token);
+      if (!piece) {
+        callbackStatus = piece.getStatus();
+        return false;
+      }
+      generated += *piece;
+      return !callback ||
+             callback(user_data, token, piece->c_str(), piece->size()) == 0;
+    };
+    Expected<GenerationResult> result =
+        generator->generator->generate({*ids}, chain, generation, onToken);
+    if (!result)
+      return result.getStatus();
+    if (callbackStatus.isError())
+      return callbackStatus;
+    std::string rest = decoder.flush();
+    if (!rest.empty()) {
+      generated += rest;
+      if (callback)
+        callback(user_data, -1, rest.c_str(), rest.size());
+    }
+    if (stats) {
+      stats->prompt_tokens = result->stats.promptTokens;
+      stats->generated_tokens = result->stats.generatedTokens;
+      stats->prefill_seconds = result->stats.prefillSeconds;
+      stats->decode_seconds = result->stats.decodeSeconds;
+    }
+    if (text) {
+      *text = duplicate(generated);
+      if (!*text)
+        return Status::error(ErrorCode::OutOfMemory, "out of memory");
+    }
+    return Status::success();
+  });
+}
 
 } // extern "C"

@@ -19,6 +19,7 @@
 #include "llm/Target/CPU/CPUTarget.h"
 #include "llm/Target/HF/ModelBuilder.h"
 #include "llm/Target/ONNX/ONNXImporter.h"
+#include "llm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -87,6 +88,11 @@ static cl::opt<int64_t> maxSeq(
 static cl::opt<bool> strictWeights(
     "strict", cl::init(false), cl::cat(compileCategory),
     cl::desc("Checkpoint tensors the model does not use are an error"));
+static cl::opt<bool> generation(
+    "generation", cl::init(true), cl::cat(compileCategory),
+    cl::desc("Also emit the KV-cache prefill and decode entry points text "
+             "generation uses (decoders only; given explicitly, a model "
+             "that is not a decoder is an error)"));
 static cl::opt<bool>
     serial("no-parallel", cl::init(false), cl::cat(compileCategory),
            cl::desc("Generate serial loops (no OpenMP, no libomp)"));
@@ -193,10 +199,13 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
       } else if (auto input = func.getArgAttrOfType<StringAttr>(
                      index, llm::LLMDialect::kInputAttrName)) {
         name = input.getValue().str();
-        kind = name == "input_ids"        ? "tokens"
-               : name == "attention_mask" ? "mask"
-               : name == "token_type_ids" ? "segments"
-                                          : "input";
+        kind = name == "input_ids"                    ? "tokens"
+               : name == "attention_mask"             ? "mask"
+               : name == "token_type_ids"             ? "segments"
+               : name == "cache_position"             ? "positions"
+               : name == "lengths"                    ? "lengths"
+               : StringRef(name).starts_with("cache.") ? "kv_cache"
+                                                      : "input";
         numTokenInputs += kind == "tokens";
       } else {
         auto tensor = dyn_cast<RankedTensorType>(arg.getType());
@@ -227,9 +236,18 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
       }
       inputs.push_back(std::move(*value));
     }
+    // Results that update an input in place (KV caches) are not returned.
+    auto isInPlace = [&](unsigned index) {
+      return static_cast<bool>(func.getResultAttr(index, "llm.in_place"));
+    };
+    unsigned numReturned = 0;
+    for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
+      numReturned += !isInPlace(i);
     for (auto [index, type] : llvm::enumerate(func.getResultTypes())) {
+      if (isInPlace(index))
+        continue;
       std::string name =
-          func.getNumResults() == 1 ? "logits" : "result_" + std::to_string(index);
+          numReturned == 1 ? "logits" : "result_" + std::to_string(index);
       FailureOr<json::Object> value =
           describeValue(func.getLoc(), type, name, "");
       if (failed(value))
@@ -529,6 +547,14 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   // Two stages: the manifest describes the signatures the first one
   // settles (packed parameters included).
   json::Object modelInfo = collectModelInfo(*module);
+  if (generation) {
+    mlir::PassManager derive(&context);
+    llm::LLMDeriveGenerationOptions deriveOptions;
+    deriveOptions.ifDecoder = generation.getNumOccurrences() == 0;
+    derive.addPass(llm::createLLMDeriveGeneration(deriveOptions));
+    if (failed(derive.run(*module)))
+      return failure();
+  }
   llm::LowerToCPUOptions pipelineOptions;
   pipelineOptions.parallel = !serial;
   pipelineOptions.vectorBits = vectorBitsOf(**machine);

@@ -20,6 +20,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Commands.h"
+
 #include "llm/runtime/Model.h"
 #include "llm/runtime/NumPy.h"
 #include "llm/runtime/Tokens.h"
@@ -118,7 +120,9 @@ static int fail(const Twine &message) {
 static bool isOwnOption(StringRef name) {
   if (name.starts_with("help"))
     return true;
-  return forwardCommand.OptionsMap.count(name) != 0;
+  return forwardCommand.OptionsMap.count(name) != 0 ||
+         llm::run::GenerateCommand.OptionsMap.count(name) != 0 ||
+         llm::run::TokenizeCommand.OptionsMap.count(name) != 0;
 }
 
 /// Reprints the command-line parser's messages (each "llm-run: text") as
@@ -130,7 +134,8 @@ static void reportParseErrors(StringRef text) {
   for (StringRef line : lines) {
     line = line.trim();
     // The parser prefixes the program name, maybe with the subcommand.
-    for (StringRef prefix : {"llm-run forward: ", "llm-run: "})
+    for (StringRef prefix : {"llm-run forward: ", "llm-run generate: ",
+                             "llm-run tokenize: ", "llm-run: "})
       if (line.consume_front(prefix))
         break;
     StringRef suggestion = line;
@@ -152,7 +157,9 @@ static void reportParseErrors(StringRef text) {
 static bool parseCommandLine(int argc, char **argv) {
   static constexpr const char *overview =
       "llm-run: run models compiled by llm-compile\n\n"
-      "  llm-run forward --artifact DIR --weights PATH --tokens 1,2,3\n";
+      "  llm-run forward --artifact DIR --weights PATH --tokens 1,2,3\n"
+      "  llm-run generate ARTIFACT --weights PATH --prompt TEXT\n"
+      "  llm-run tokenize --tokenizer DIR --text TEXT\n";
   std::FILE *capture = std::tmpfile();
   int savedStderr = capture ? ::dup(STDERR_FILENO) : -1;
   if (savedStderr >= 0 && ::dup2(::fileno(capture), STDERR_FILENO) < 0) {
@@ -336,7 +343,8 @@ int main(int argc, char **argv) {
   InitLLVM initLLVM(argc, argv);
   // LLVM's own options live in the top-level command; keep them out of
   // --help.
-  cl::HideUnrelatedOptions(forwardCategory);
+  cl::HideUnrelatedOptions({&forwardCategory, &llm::run::GenerateCategory,
+                           &llm::run::TokenizeCategory});
 
   // The first argument must be a subcommand (or a request for help): name
   // anything else instead of letting it reach the parser as a stray
@@ -349,15 +357,22 @@ int main(int argc, char **argv) {
       return fail("expected a subcommand before '" + first +
                   "'; usage: llm-run forward --artifact DIR --weights PATH "
                   "--tokens IDS (see 'llm-run --help')");
-    if (!first.starts_with("-") && first != forwardCommand.getName())
+    if (!first.starts_with("-") && first != forwardCommand.getName() &&
+        first != llm::run::GenerateCommand.getName() &&
+        first != llm::run::TokenizeCommand.getName())
       return fail("unknown subcommand '" + first +
-                  "'; expected one of: forward (see 'llm-run --help')");
+                  "'; expected one of: forward, generate, tokenize (see "
+                  "'llm-run --help')");
   }
 
   if (!parseCommandLine(argc, argv))
     return 1;
   if (forwardCommand)
     return runForward();
-  return fail("no subcommand given; expected one of: forward (see 'llm-run "
-              "--help')");
+  if (llm::run::GenerateCommand)
+    return llm::run::runGenerate();
+  if (llm::run::TokenizeCommand)
+    return llm::run::runTokenize();
+  return fail("no subcommand given; expected one of: forward, generate, "
+              "tokenize (see 'llm-run --help')");
 }

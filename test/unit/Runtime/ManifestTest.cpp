@@ -286,7 +286,34 @@ const std::vector<BadManifest> &getBadManifests() {
       {"kind value",
        [](Json &j) { input(j)["kind"] = "weight"; },
        {"field 'entry_points[0].inputs[1].kind' must be one of tokens, mask, "
-        "segments, param, got 'weight'"}},
+        "segments, param, positions, lengths, kv_cache, got 'weight'"}},
+      {"positions dtype",
+       [](Json &j) {
+         input(j) = {{"name", "cache_position"}, {"kind", "positions"},
+                     {"dtype", "i32"}, {"shape", {-1}}};
+       },
+       {"field 'entry_points[0].inputs[1]' positions 'cache_position' must "
+        "be i64 of shape [batch], got i32 [-1]"}},
+      {"lengths rank",
+       [](Json &j) {
+         input(j) = {{"name", "lengths"}, {"kind", "lengths"},
+                     {"dtype", "i64"}, {"shape", {-1, 1}}};
+       },
+       {"lengths 'lengths' must be i64 of shape [batch], got i64 [-1, 1]"}},
+      {"kv_cache dynamic",
+       [](Json &j) {
+         input(j) = {{"name", "cache.key.0"}, {"kind", "kv_cache"},
+                     {"dtype", "f32"}, {"shape", {-1, 2, -1, 8}}};
+       },
+       {"field 'entry_points[0].inputs[1].shape' of kv_cache 'cache.key.0' "
+        "must be [batch, kv_heads, capacity, head_dim] with static sizes "
+        "after batch, got [-1, 2, -1, 8]"}},
+      {"kv_cache dtype",
+       [](Json &j) {
+         input(j) = {{"name", "cache.key.0"}, {"kind", "kv_cache"},
+                     {"dtype", "i64"}, {"shape", {-1, 2, 4, 8}}};
+       },
+       {"of kv_cache 'cache.key.0' must be f32, f16 or bf16, got i64"}},
       {"kind type",
        [](Json &j) { input(j)["kind"] = 2; },
        {"field 'entry_points[0].inputs[1].kind' must be a string, got 2"}},

@@ -60,6 +60,10 @@ enum class InputKind : uint8_t {
   Mask,   ///< An attention mask the runtime builds.
   Segments, ///< Segment (token type) ids; the runtime passes one segment.
   Param,  ///< A parameter bound by name from the checkpoint.
+  Positions, ///< Each sequence's first position in its KV cache, [batch].
+  Lengths,   ///< Each sequence's number of real tokens, [batch].
+  KVCache,   ///< A KV cache [batch, kv_heads, capacity, head_dim] the
+             ///< runtime owns; the entry point updates it in place.
 };
 
 /// Returns the manifest spelling of \p kind, e.g. "param".

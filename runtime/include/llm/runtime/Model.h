@@ -76,6 +76,7 @@ public:
 
 private:
   friend class Model;
+  friend class Generator;
 
   std::vector<int64_t> shape;
   float *data = nullptr;

@@ -53,6 +53,9 @@ public:
                 const std::vector<int64_t> &history, int64_t &token);
 
   size_t size() const { return steps.size(); }
+  /// Restarts the random stream from \p seed (a copy of a chain for
+  /// another sequence of a batch).
+  void reseed(uint64_t seed) { generator.seed(seed); }
 
 private:
   enum class Kind { RepetitionPenalty, Temperature, TopK, TopP, MinP, Greedy };

@@ -156,6 +156,88 @@ size_t llmrt_tensor_num_elements(const llmrt_tensor *tensor);
 /// Releases \p tensor (NULL is ignored).
 void llmrt_tensor_free(llmrt_tensor *tensor);
 
+/*===----------------------------------------------------------------------===*
+ * Text generation
+ *
+ *   llmrt_generator *gen;
+ *   if (llmrt_generator_open("out/gpt2", "gpt2", NULL, NULL, &gen, &error))
+ *     ...
+ *   llmrt_generate_options options;
+ *   llmrt_generate_options_init(&options);
+ *   options.max_new_tokens = 32;
+ *   llmrt_generate(gen, "Hello", &options, print_token, NULL, NULL, NULL);
+ *   llmrt_generator_free(gen);
+ *===----------------------------------------------------------------------===*/
+
+/// A decoder's prefill and decode entry points with a checkpoint and a
+/// tokenizer bound, and its KV caches.
+typedef struct llmrt_generator llmrt_generator;
+
+/// Sampling and stopping; initialize with llmrt_generate_options_init. The
+/// steps run in this order: repetition penalty, top-k, top-p, min-p,
+/// temperature, then a draw; with temperature 0 the most likely token.
+typedef struct llmrt_generate_options {
+  int64_t max_new_tokens;   ///< New tokens at most (default 64).
+  float temperature;        ///< 0: greedy (default 0); else > 0.
+  int64_t top_k;            ///< 0: off (default).
+  float top_p;              ///< 1: off (default); in (0, 1].
+  float min_p;              ///< 0: off (default); in [0, 1].
+  float repetition_penalty; ///< 1: off (default); > 0.
+  uint64_t seed;            ///< The sampler's seed (default 0).
+  int32_t ignore_eos;       ///< Non-zero: do not stop at the EOS token.
+  int32_t slide_context;    ///< Non-zero: slide the window when the context
+                            ///< is full instead of stopping.
+} llmrt_generate_options;
+
+/// What one llmrt_generate call did.
+typedef struct llmrt_generate_stats {
+  int64_t prompt_tokens;
+  int64_t generated_tokens;
+  double prefill_seconds;
+  double decode_seconds;
+} llmrt_generate_stats;
+
+/// Called once per generated token with its id and the text it completes
+/// (UTF-8; empty while a multi-byte character is incomplete), and once more
+/// with token -1 for bytes still held at the end (an incomplete character,
+/// as U+FFFD). Returning non-zero stops the generation after this token.
+typedef int32_t (*llmrt_token_callback)(void *user_data, int64_t token,
+                                        const char *text, size_t text_size);
+
+/// Sets \p options to the defaults above.
+void llmrt_generate_options_init(llmrt_generate_options *options);
+
+/// Loads the artifact in \p artifact_dir (with prefill and decode entry
+/// points), binds the checkpoint at \p weights_path and opens the tokenizer
+/// in folder \p tokenizer ("bytes" for the byte-level one; NULL: the
+/// weights folder). \p options may be NULL. Errors as llmrt_model_open.
+llmrt_status llmrt_generator_open(const char *artifact_dir,
+                                  const char *weights_path,
+                                  const char *tokenizer,
+                                  const llmrt_open_options *options,
+                                  llmrt_generator **out, char **error_message);
+
+/// Releases \p generator (NULL is ignored).
+void llmrt_generator_free(llmrt_generator *generator);
+
+/// Returns the message of the last failed call on \p generator, or "".
+const char *llmrt_generator_last_error(const llmrt_generator *generator);
+
+/// Tokenizes \p size bytes of \p text into \p ids (room for \p capacity);
+/// sets \p *count to the number of ids, which may exceed \p capacity (then
+/// nothing is written and the call fails with an invalid argument).
+llmrt_status llmrt_tokenize(llmrt_generator *generator, const char *text,
+                            size_t size, int64_t *ids, size_t capacity,
+                            size_t *count);
+
+/// Generates from the NUL-terminated \p prompt. \p callback (may be NULL)
+/// sees every token; \p text (may be NULL) receives the generated text, to
+/// release with llmrt_string_free; \p stats (may be NULL) the counts.
+llmrt_status llmrt_generate(llmrt_generator *generator, const char *prompt,
+                            const llmrt_generate_options *options,
+                            llmrt_token_callback callback, void *user_data,
+                            char **text, llmrt_generate_stats *stats);
+
 #ifdef __cplusplus
 } // extern "C"
 #endif
