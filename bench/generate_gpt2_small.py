@@ -12,20 +12,26 @@ artifact ABI (test/e2e/llm_artifact.py; the script owns the KV caches, as the
 runtime does) and, at each thread count, times:
 
 - prefill of a --prompt-token prompt (batch 1): tokens/s;
-- --new greedy decode steps after it: the median step, as tokens/s.
+- --new greedy decode steps after it: the median step, as tokens/s;
+- the same through the C++ runtime, `llm-run generate` (Generator, runtime-
+  owned caches, sampling; the rates its summary line prints: total decode
+  time over decoded tokens, not a median).
 
 PyTorch runs the same weights in the same run with a KV cache (keys and
 values appended per step; the reference model's math, utils/llm_ref). The
 decode bound is memory bandwidth: every step reads every weight once, so
 tokens/s <= bandwidth / weight bytes. The script measures the read
-bandwidth in the same run (NumPy summing 1 GiB, one thread; the second
-thread's figure is PEERS.md's 30.5 GB/s ratio to one core's) and prints
-each system's fraction of that bound. Generated ids of both systems must
-agree.
+bandwidth in the same run at each thread count (bench/bandwidth.c: 1 GiB
+summed with vector accumulators, built with clang-22) and prints each
+system's fraction of that bound. llm-opt's steps are timed around the
+entry point's call with its argument array built once (the runtime's way;
+the Python per-call cost of building ~170 descriptors is left out).
+Generated ids of both systems must agree.
 """
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -45,21 +51,18 @@ import torch.nn.functional as F  # noqa: E402
 
 from gpt2_small import gpt2_mlir  # noqa: E402
 from llm_artifact import Artifact  # noqa: E402
-from llm_ref import models  # noqa: E402
+from llm_ref import models, safetensors_io  # noqa: E402
 
-# Read bandwidth from DRAM, two cores over one (../shared/PEERS.md: 30.5 / 15.4).
-TWO_CORE_BANDWIDTH_RATIO = 30.5 / 15.4
-
-
-def measure_bandwidth_gbs():
-    """One thread's read bandwidth: the best of 5 sums of 1 GiB."""
-    data = np.ones(256 << 20, dtype=np.float32)
-    best = 0.0
-    for _ in range(5):
-        start = time.perf_counter()
-        data.sum()
-        best = max(best, data.nbytes / (time.perf_counter() - start) / 1e9)
-    return best
+def measure_bandwidth_gbs(work, threads):
+    """DRAM read bandwidth at `threads` threads: bench/bandwidth.c, built
+    here with clang-22 -O3 -march=native -fopenmp."""
+    binary = os.path.join(work, "bandwidth")
+    subprocess.run(["clang-22", "-O3", "-march=native", "-fopenmp",
+                    os.path.join(ROOT, "bench", "bandwidth.c"), "-o", binary],
+                   check=True)
+    out = subprocess.run([binary, str(threads)], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    return float(out)
 
 
 class TorchKV:
@@ -109,6 +112,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm-compile",
                         default=os.path.join(ROOT, "build", "bin", "llm-compile"))
+    parser.add_argument("--llm-run",
+                        default=os.path.join(ROOT, "build", "bin", "llm-run"))
     parser.add_argument("--work", default="/tmp/llm-bench-generate")
     parser.add_argument("--prompt", type=int, default=128)
     parser.add_argument("--new", type=int, default=32)
@@ -153,7 +158,11 @@ def main():
     capacity = cache_specs[0]["shape"][2]
     weight_bytes = 4 * sum(int(np.prod(t.shape)) for k, t in state.items()
                            if k != "transformer.wpe.weight")
-    bandwidth = measure_bandwidth_gbs()
+    bandwidth = {n: measure_bandwidth_gbs(args.work, n) for n in threads}
+    # The C++ runtime reads the checkpoint itself.
+    weights = os.path.join(args.work, "weights")
+    os.makedirs(weights, exist_ok=True)
+    safetensors_io.save_file(state, os.path.join(weights, "model.safetensors"))
     print("GPT-2-small shape: %d layers, d_model %d, vocab %d, context %d, fp32, "
           "batch 1; prompt %d tokens, then %d greedy decode steps"
           % (args.layers, d, vocab, capacity, args.prompt, args.new))
@@ -161,8 +170,10 @@ def main():
           "token %.0f MB; KV cache %.1f MB per sequence"
           % (compile_s, weight_bytes / 1e6,
              sum(4 * np.prod(s["shape"][1:]) for s in cache_specs) / 1e6))
-    print("read bandwidth, 1 thread (NumPy, this run): %.1f GB/s; bound %.1f tokens/s"
-          % (bandwidth, bandwidth * 1e9 / weight_bytes))
+    for n in threads:
+        print("read bandwidth, %d thread(s) (bench/bandwidth.c, this run): "
+              "%.1f GB/s; decode bound %.1f tokens/s"
+              % (n, bandwidth[n], bandwidth[n] * 1e9 / weight_bytes))
     print("torch %s, BLAS: %s" % (torch.__version__,
                                    "OpenBLAS" if bench_common.using_openblas()
                                    else "Debian default (slow reference BLAS)"))
@@ -174,7 +185,10 @@ def main():
     for n in threads:
         art.set_threads(n)
         torch.set_num_threads(n)
-        bound = bandwidth * (TWO_CORE_BANDWIDTH_RATIO if n == 2 else 1) * 1e9 / weight_bytes
+        # Bandwidth drifts on a shared machine: take the best of before and
+        # now for the bound.
+        bandwidth[n] = max(bandwidth[n], measure_bandwidth_gbs(args.work, n))
+        bound = bandwidth[n] * 1e9 / weight_bytes
 
         # llm-opt: prefill, then decode steps timed one by one.
         caches = {s["name"]: np.zeros([1] + s["shape"][1:], dtype=np.float32)
@@ -193,13 +207,16 @@ def main():
                       if s["kind"] == "tokens"][0]
         pos_slot = [i for i, s in enumerate(art.entries["decode"]["inputs"])
                     if s["kind"] == "positions"][0]
+        # The argument array is built once; each step changes the token and
+        # the position in place, as the runtime does.
+        step_fn = art.bind("decode", *dec, prepared=True)
         for step in range(args.new):
             token = int(np.argmax(logits[0]))
             ours_ids.append(token)
             dec[token_slot][0, 0] = token
             dec[pos_slot][0] = args.prompt + step
             start = time.perf_counter()
-            logits = art.call("decode", *dec, prepared=True)
+            logits = step_fn()
             steps.append(time.perf_counter() - start)
         ours_decode = 1.0 / float(np.median(steps))
         ours_prefill = args.prompt / prefill_s
@@ -218,12 +235,25 @@ def main():
                 logits_t = model.step(torch.tensor([[token]]))
                 tsteps.append(time.perf_counter() - start)
             torch_decode = 1.0 / float(np.median(tsteps))
+        # The C++ runtime end to end (llm-run generate: Generator, runtime-
+        # owned caches, sampling), as its summary line reports it.
+        run = subprocess.run(
+            [args.llm_run, "generate", out, "--weights", weights,
+             "--prompt-ids", ",".join(str(int(t)) for t in prompt[0]),
+             "--greedy", "--max-new-tokens", str(args.new + 1),
+             "--threads", str(n)],
+            check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        summary = re.search(r"prefill ([0-9.]+) tokens/s, decode ([0-9.]+) tokens/s",
+                            run.stderr)
+        run_ids = [int(t) for t in run.stdout.split("ids[0]:")[1].split()]
         for name, pf, dc in [("llm-opt", ours_prefill, ours_decode),
+                             ("llm-run", float(summary.group(1)),
+                              float(summary.group(2))),
                              ("pytorch", torch_prefill, torch_decode)]:
             print("%-8d %-8s %12.1f %12.1f %10.1f %10s %8.1f%%" % (
                 n, name, pf, dc, 1e3 / dc,
                 "%.2fx" % (dc / torch_decode), 100 * dc / bound))
-        if ours_ids != theirs_ids:
+        if ours_ids != theirs_ids or run_ids[:args.new] != theirs_ids:
             print("FAIL: generated ids differ from PyTorch's at %d threads" % n)
             failed = True
     print("(vs torch: decode tokens/s over PyTorch's; of bound: decode tokens/s "

@@ -20,11 +20,29 @@ struct Candidate {
 };
 
 /// Sorts by logit, highest first (ids break ties, so the order is total).
+/// The order of the chain: larger logits first, ties by smaller id.
+bool ranksBefore(const Candidate &a, const Candidate &b) {
+  return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;
+}
+
 void sortByLogit(std::vector<Candidate> &candidates) {
-  std::sort(candidates.begin(), candidates.end(),
-            [](const Candidate &a, const Candidate &b) {
-              return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;
-            });
+  std::sort(candidates.begin(), candidates.end(), ranksBefore);
+}
+
+/// Keeps the first \p k candidates in sorted order (as sortByLogit then
+/// resize would), in O(n + k log k).
+void keepTop(std::vector<Candidate> &candidates, size_t k) {
+  if (k >= candidates.size())
+    return sortByLogit(candidates);
+  if (k == 1) {
+    candidates[0] =
+        *std::min_element(candidates.begin(), candidates.end(), ranksBefore);
+  } else {
+    std::nth_element(candidates.begin(), candidates.begin() + k,
+                     candidates.end(), ranksBefore);
+    std::sort(candidates.begin(), candidates.begin() + k, ranksBefore);
+  }
+  candidates.resize(k);
 }
 
 /// Softmax probabilities of the candidates (any order).
@@ -114,9 +132,13 @@ Status SamplerChain::sample(const float *logits, size_t vocabSize,
         c.logit /= step.value;
       break;
     case Kind::TopK:
-      ensureSorted();
-      if (candidates.size() > size_t(step.value))
+      // Selecting is enough: the rest is dropped (and the kept ones end up
+      // sorted).
+      if (!sorted)
+        keepTop(candidates, size_t(step.value));
+      else if (candidates.size() > size_t(step.value))
         candidates.resize(size_t(step.value));
+      sorted = true;
       break;
     case Kind::TopP: {
       ensureSorted();
@@ -138,7 +160,8 @@ Status SamplerChain::sample(const float *logits, size_t vocabSize,
       break;
     }
     case Kind::Greedy:
-      ensureSorted();
+      if (!sorted)
+        keepTop(candidates, 1);
       candidates.resize(1);
       break;
     }

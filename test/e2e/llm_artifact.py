@@ -97,6 +97,13 @@ class Artifact:
         return arrays
 
     def call(self, name, *inputs, prepared=False):
+        return self.bind(name, *inputs, prepared=prepared)()
+
+    def bind(self, name, *inputs, prepared=False):
+        """A callable that runs entry point `name` on `inputs` each time it
+        is called, with the argument array built once: the caller may change
+        the inputs' contents (not their shapes) between calls, e.g. the
+        token and position of a decode step. Keeps the arrays alive."""
         entry = self.entries[name]
         if not prepared:
             inputs = self.prepare(name, *inputs)
@@ -112,7 +119,12 @@ class Artifact:
             results.append((desc, spec))
             pointers.append(ctypes.cast(ctypes.pointer(desc), ctypes.c_void_p))
         args = (ctypes.c_void_p * len(pointers))(*pointers)
-        status = getattr(self.lib, entry["symbol"])(args)
+        function = getattr(self.lib, entry["symbol"])
+        return lambda: self._run(entry, function, args, results, keep)
+
+    @staticmethod
+    def _run(entry, function, args, results, keep):
+        status = function(args)
         if status != 0:
             raise RuntimeError("%s returned %d" % (entry["symbol"], status))
         outputs = []
