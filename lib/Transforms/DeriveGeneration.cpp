@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "RaiseMatch.h"
 #include "llm/Dialect/LLM/IR/LLMDialect.h"
 #include "llm/Dialect/LLM/IR/LLMOps.h"
 #include "llm/Transforms/Passes.h"
@@ -45,6 +46,10 @@ struct DecoderInfo {
   /// (`linear(norm(x))`), when the gather can go before the norm.
   LinearOp head;
   Operation *finalNorm = nullptr;
+  /// Position ids the graph builds from the sequence length (torch exports:
+  /// `Range(0, seq)` broadcast over the batch); the derived functions read
+  /// the absolute positions instead.
+  SmallVector<Value> positionIds;
 };
 } // namespace
 
@@ -90,6 +95,19 @@ static FailureOr<DecoderInfo> analyzeDecoder(func::FuncOp forward,
   }
 
   Value ids = forward.getArgument(*tokens);
+  // Position ids built in the graph, and the iota generics computing them
+  // (their linalg.index is the sequence position, which gets replaced).
+  llvm::SmallPtrSet<Operation *, 4> iotas;
+  forward.walk([&](linalg::GenericOp op) {
+    if (op.getNumResults() != 1 || !raise::matchPositionIds(op.getResult(0), ids))
+      return;
+    info.positionIds.push_back(op.getResult(0));
+    auto expand = op.getDpsInputs()[0].getDefiningOp<tensor::ExpandShapeOp>();
+    iotas.insert(expand.getSrc().getDefiningOp());
+  });
+  auto isPositionIds = [&](Value value) {
+    return llvm::is_contained(info.positionIds, raise::skipNegativeWrap(value));
+  };
   WalkResult walk = forward.walk([&](Operation *op) {
     if (auto attention = dyn_cast<AttentionOp>(op)) {
       if (!attention.getCausal() || attention.getMask() ||
@@ -100,7 +118,7 @@ static FailureOr<DecoderInfo> analyzeDecoder(func::FuncOp forward,
       }
       info.attentions.push_back(attention);
     } else if (auto embedding = dyn_cast<EmbeddingOp>(op)) {
-      if (embedding.getIds() != ids) {
+      if (embedding.getIds() != ids && !isPositionIds(embedding.getIds())) {
         why = "it looks up a table with ids it computes (positions computed "
               "in the graph cannot be offset by the cache position)";
         return WalkResult::interrupt();
@@ -115,7 +133,7 @@ static FailureOr<DecoderInfo> analyzeDecoder(func::FuncOp forward,
         why = "a rotary embedding has explicit positions";
         return WalkResult::interrupt();
       }
-    } else if (isa<linalg::IndexOp>(op)) {
+    } else if (isa<linalg::IndexOp>(op) && !iotas.contains(op->getParentOp())) {
       // Values computed from loop indices (RoPE tables, masks or position
       // ids built in the graph) would restart at 0 every step.
       why = "it computes values from positions in the graph (e.g. RoPE or "
@@ -364,6 +382,19 @@ static FailureOr<func::FuncOp> deriveEntryPoint(DecoderInfo info,
       encoding.getPositionsMutable().assign(positions);
     else if (auto rope = dyn_cast<RopeOp>(clone))
       rope.getPositionsMutable().assign(positions);
+  }
+
+  // Position ids the graph built restart at 0; use the absolute ones.
+  for (Value built : info.positionIds) {
+    Value cloned = mapping.lookup(built);
+    Value replacement = positions;
+    if (replacement.getType() != cloned.getType()) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointAfterValue(positions);
+      replacement =
+          tensor::CastOp::create(b, loc, cloned.getType(), positions);
+    }
+    cloned.replaceAllUsesWith(replacement);
   }
 
   // The logits of each sequence's last token.

@@ -188,3 +188,74 @@ Value raise::collapsedLeadingPair(Value value) {
     return {};
   return collapse.getSrc();
 }
+
+Value raise::getYielded(linalg::GenericOp op) {
+  if (op.getNumResults() != 1)
+    return nullptr;
+  return cast<linalg::YieldOp>(op.getBody()->getTerminator()).getOperand(0);
+}
+
+Value raise::skipNegativeWrap(Value value) {
+  auto op = value.getDefiningOp<linalg::GenericOp>();
+  if (!op || op.getNumDpsInputs() != 1 || op.getNumResults() != 1 ||
+      op.getNumParallelLoops() != op.getNumLoops() ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return value;
+  Value in = op.getBody()->getArgument(0);
+  auto select = getYielded(op).getDefiningOp<arith::SelectOp>();
+  auto cmp =
+      select ? select.getCondition().getDefiningOp<arith::CmpIOp>() : nullptr;
+  if (!cmp || select.getFalseValue() != in ||
+      cmp.getPredicate() != arith::CmpIPredicate::slt || cmp.getLhs() != in ||
+      !matchPattern(cmp.getRhs(), m_Zero()))
+    return value;
+  return op.getDpsInputs()[0];
+}
+
+/// `n`, or `max(n, 0)` of it: the iota's length.
+static Value skipNonNegativeMax(Value value) {
+  if (auto max = value.getDefiningOp<arith::MaxSIOp>())
+    if (matchPattern(max.getRhs(), m_Zero()))
+      return max.getLhs();
+  return value;
+}
+
+linalg::GenericOp raise::matchPositionIds(Value ids, Value tokens) {
+  // The broadcast over the batch: (d0, d1) -> (0, d1), yielding the input.
+  auto broadcast = ids.getDefiningOp<linalg::GenericOp>();
+  if (!broadcast || broadcast.getNumDpsInputs() != 1 ||
+      broadcast.getNumLoops() != 2 ||
+      broadcast.getNumParallelLoops() != 2 ||
+      getYielded(broadcast) != broadcast.getBody()->getArgument(0))
+    return nullptr;
+  MLIRContext *ctx = ids.getContext();
+  AffineMap rowMap = AffineMap::get(
+      2, 0, {getAffineConstantExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
+  if (broadcast.getIndexingMapsArray()[0] != rowMap)
+    return nullptr;
+  auto expand =
+      broadcast.getDpsInputs()[0].getDefiningOp<tensor::ExpandShapeOp>();
+  if (!expand || expand.getSrcType().getRank() != 1 ||
+      expand.getResultType().getRank() != 2 ||
+      expand.getResultType().getDimSize(0) != 1)
+    return nullptr;
+  // The iota: no inputs, yields index_cast(linalg.index 0).
+  auto iota = expand.getSrc().getDefiningOp<linalg::GenericOp>();
+  if (!iota || iota.getNumDpsInputs() != 0 || iota.getNumLoops() != 1)
+    return nullptr;
+  auto cast = getYielded(iota).getDefiningOp<arith::IndexCastOp>();
+  auto index = cast ? cast.getIn().getDefiningOp<linalg::IndexOp>() : nullptr;
+  if (!index || index.getDim() != 0)
+    return nullptr;
+  // Its length is the token ids' sequence dim.
+  auto empty = iota.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>();
+  if (!empty || empty.getDynamicSizes().size() != 1)
+    return nullptr;
+  auto dim = skipNonNegativeMax(empty.getDynamicSizes()[0])
+                 .getDefiningOp<tensor::DimOp>();
+  std::optional<int64_t> dimIndex = dim ? dim.getConstantIndex() : std::nullopt;
+  if (!dim || dim.getSource() != tokens || dimIndex != 1)
+    return nullptr;
+  return broadcast;
+}

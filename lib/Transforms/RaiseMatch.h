@@ -93,6 +93,17 @@ struct BinaryOperands {
 std::optional<BinaryOperands> splitFullOperand(const Elementwise &e,
                                                bool commutative);
 
+/// The value a single-result generic yields, or null.
+Value getYielded(linalg::GenericOp op);
+/// `select(x < 0, x + c, x)` of one full-shape input (ONNX Gather's wrap of
+/// negative indices): returns the input x, else `value`.
+Value skipNegativeWrap(Value value);
+/// Matches position ids as torch exports them, `Range(0, seq)` broadcast
+/// over the batch: a generic reading `expand_shape(iota) : 1 x S` through
+/// (d0, d1) -> (0, d1), the iota (`index_cast(linalg.index 0)`) as long as
+/// the sequence dim of `tokens` ([B, S] token ids). Returns the broadcast
+/// generic (its result is `ids`), else null.
+linalg::GenericOp matchPositionIds(Value ids, Value tokens);
 /// Applies the one rewrite pattern of a raising pass to `op`, greedily.
 template <typename PatternT>
 LogicalResult applyRaisingPattern(Operation *op) {

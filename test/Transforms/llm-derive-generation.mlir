@@ -188,3 +188,50 @@ module attributes {llm.max_positions = 16 : i64} {
     return %logits : tensor<1x4x20xf32>
   }
 }
+
+// -----
+
+// Position ids built in the graph from the sequence length (as torch
+// exports Range(0, seq) for RoPE's angles) are replaced by the absolute
+// positions cache_position[b] + s.
+
+// CHECK-LABEL: func.func @prefill(
+// CHECK-SAME: %[[IDS:[a-z0-9]+]]: tensor<?x?xi64> {llm.input = "input_ids"}
+// CHECK-SAME: %[[POS:[a-z0-9]+]]: tensor<?xi64> {llm.input = "cache_position"}
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[POS]] : tensor<?xi64>)
+// CHECK: linalg.generic {{.*}} ins(%[[P]] : tensor<?x?xi64>)
+// CHECK: arith.sitofp
+// CHECK-LABEL: func.func @decode(
+module attributes {llm.max_positions = 16 : i64} {
+  func.func @forward(%ids: tensor<?x?xi64> {llm.input = "input_ids"},
+                     %emb: tensor<20x8xf32> {llm.param = "emb"}) -> tensor<?x?x20xf32> {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %b = tensor.dim %ids, %c0 : tensor<?x?xi64>
+    %s = tensor.dim %ids, %c1 : tensor<?x?xi64>
+    %e = tensor.empty(%s) : tensor<?xi64>
+    %iota = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} outs(%e : tensor<?xi64>) {
+    ^bb0(%out: i64):
+      %i = linalg.index 0 : index
+      %v = arith.index_cast %i : index to i64
+      linalg.yield %v : i64
+    } -> tensor<?xi64>
+    %row = tensor.expand_shape %iota [[0, 1]] output_shape [1, %s] : tensor<?xi64> into tensor<1x?xi64>
+    %e2 = tensor.empty(%b, %s) : tensor<?x?xi64>
+    %pids = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%row : tensor<1x?xi64>) outs(%e2 : tensor<?x?xi64>) {
+    ^bb0(%in: i64, %out: i64):
+      linalg.yield %in : i64
+    } -> tensor<?x?xi64>
+    %e3 = tensor.empty(%b, %s) : tensor<?x?x8xf32>
+    %angles = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%pids : tensor<?x?xi64>) outs(%e3 : tensor<?x?x8xf32>) {
+    ^bb0(%in: i64, %out: f32):
+      %f = arith.sitofp %in : i64 to f32
+      linalg.yield %f : f32
+    } -> tensor<?x?x8xf32>
+    %x = llm.embedding %emb[%ids] : (tensor<20x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+    %q = arith.addf %x, %angles : tensor<?x?x8xf32>
+    %a = llm.attention %q, %x, %x {causal, num_heads = 2 : i64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+    %logits = llm.linear %a, %emb : (tensor<?x?x8xf32>, tensor<20x8xf32>) -> tensor<?x?x20xf32>
+    return %logits : tensor<?x?x20xf32>
+  }
+}

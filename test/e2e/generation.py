@@ -15,9 +15,11 @@ Hugging Face layout:
 2. `llm-run generate --greedy` for 64 new tokens (batch of one, and a batch
    of two prompts of different lengths): the ids must equal PyTorch's greedy
    generation token for token.
-3. ONNX-imported GPT-2 decoders (torch.onnx.export at opsets 14 and 17,
-   dynamic axes; position ids computed in the graph, raised to
-   llm.positional_encoding): greedy generation equals PyTorch's too.
+3. ONNX-imported decoders, GPT-2 and LLaMA-style (torch.onnx.export at
+   opsets 14 and 17, dynamic axes; position ids computed in the graph:
+   GPT-2's lookup raised to llm.positional_encoding, LLaMA's RoPE angles
+   computed from the absolute positions): greedy generation equals
+   PyTorch's too.
 4. Text in, text out: a GPT-2 with a 256-token vocabulary and the byte-level
    tokenizer, through `llm-run generate --prompt` and through the C API
    (examples/c-api/generate.c): both equal PyTorch's greedy continuation of
@@ -189,9 +191,31 @@ def check_text(name, folder, artifact_dir):
     got_c = [int(t) for t in ids_line.split(b":", 1)[1].split()]
     text_ok &= example.stdout.decode("utf-8").startswith(
         bytes(want).decode("utf-8", errors="replace"))
-    ok = got_run == want and got_c == want and text_ok
-    print("%-8s byte-level text, 24 greedy tokens: llm-run %s, C API %s, text %s  %s"
-          % (name, got_run == want, got_c == want, text_ok, "ok" if ok else "FAIL"))
+    # --stream prints the same text as it goes.
+    streamed = subprocess.run([LLM_RUN, "generate", artifact_dir, "--weights", folder,
+                               "--tokenizer", "bytes", "--prompt", prompt, "--greedy",
+                               "--max-new-tokens", "24", "--stream"],
+                              check=True, stdout=subprocess.PIPE)
+    stream_ok = streamed.stdout.decode("utf-8") == want_text + "\n"
+    # --stop: the text ends before the first occurrence of the stop string,
+    # which is never printed; here two generated characters (no U+FFFD).
+    generated = want_text[len(prompt):]
+    stop_ok = False
+    for i in range(len(generated) - 1):
+        stop = generated[i:i + 2]
+        if "\ufffd" not in stop and stop.strip() == stop and stop:
+            cut = subprocess.run([LLM_RUN, "generate", artifact_dir, "--weights", folder,
+                                  "--tokenizer", "bytes", "--prompt", prompt, "--greedy",
+                                  "--max-new-tokens", "24", "--stop", stop],
+                                 check=True, stdout=subprocess.PIPE)
+            first = generated.index(stop)
+            stop_ok = cut.stdout.decode("utf-8") == prompt + generated[:first] + "\n"
+            break
+    ok = got_run == want and got_c == want and text_ok and stream_ok and stop_ok
+    print("%-8s byte-level text, 24 greedy tokens: llm-run %s, C API %s, text %s, "
+          "stream %s, stop string %s  %s"
+          % (name, got_run == want, got_c == want, text_ok, stream_ok, stop_ok,
+             "ok" if ok else "FAIL"))
     return ok
 
 
@@ -204,15 +228,19 @@ def main():
         ok &= check_greedy(name, folder, artifact_dir)
     export = os.path.join(WORK, "onnx")
     subprocess.run([PYTHON, os.path.join(ROOT, "utils", "export_onnx_models.py"),
-                    "--out", export, "--families", "gpt2", "--opsets", "14,17",
+                    "--out", export, "--families", "gpt2,llama", "--opsets", "14,17",
                     "--no-ort", "--quiet", "--ctx", "96", "--init-std", "0.3"],
                    check=True, stdout=subprocess.DEVNULL)
-    for opset in (14, 17):
-        folder = os.path.join(export, "gpt2-opset%d" % opset)
-        artifact_dir = folder + ".art"
-        subprocess.run([LLM_COMPILE, os.path.join(folder, "model.onnx"), "-o",
-                        artifact_dir], check=True, stdout=subprocess.DEVNULL)
-        ok &= check_greedy("onnx%d" % opset, folder, artifact_dir, weights=False)
+    for family in ("gpt2", "llama"):
+        for opset in (14, 17):
+            folder = os.path.join(export, "%s-opset%d" % (family, opset))
+            artifact_dir = folder + ".art"
+            # LLaMA has no position table: the context is --max-seq.
+            subprocess.run([LLM_COMPILE, os.path.join(folder, "model.onnx"), "-o",
+                            artifact_dir, "--max-seq", "96"],
+                           check=True, stdout=subprocess.DEVNULL)
+            ok &= check_greedy("onnx-%s%d" % (family, opset), folder, artifact_dir,
+                               weights=False)
     folder, artifact_dir = make_model("bytes", "gpt2", "--vocab", "256")
     ok &= check_text("bytes", folder, artifact_dir)
     print("generation: " + ("all ok" if ok else "FAILED"))

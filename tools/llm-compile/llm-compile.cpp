@@ -178,6 +178,34 @@ static json::Object collectModelInfo(ModuleOp module) {
   return model;
 }
 
+/// The KV cache of the generation entry points, for the manifest's model
+/// object and llm-compile's report: layers, capacity, bytes per sequence.
+static std::optional<json::Object> describeKVCache(ModuleOp module) {
+  auto decode = module.lookupSymbol<func::FuncOp>("decode");
+  if (!decode)
+    return std::nullopt;
+  int64_t caches = 0, capacity = 0, bytes = 0;
+  for (unsigned i = 0, e = decode.getNumArguments(); i < e; ++i) {
+    auto name = decode.getArgAttrOfType<StringAttr>(
+        i, llm::LLMDialect::kInputAttrName);
+    if (!name || !name.getValue().starts_with("cache."))
+      continue;
+    auto type = cast<RankedTensorType>(decode.getArgument(i).getType());
+    int64_t perSequence = type.getElementTypeBitWidth() / 8;
+    for (int64_t dim : type.getShape().drop_front())
+      perSequence *= dim;
+    bytes += perSequence;
+    capacity = type.getDimSize(2);
+    ++caches;
+  }
+  if (caches == 0)
+    return std::nullopt;
+  return json::Object{{"layers", caches / 2},
+                      {"capacity", capacity},
+                      {"bytes_per_sequence", bytes},
+                      {"layout", "[batch, kv_heads, capacity, head_dim]"}};
+}
+
 /// The manifest of the public functions of `module`, whose signatures are
 /// final (after buildLLMToLinalgPipeline: parameters may be packed).
 static FailureOr<json::Object>
@@ -554,6 +582,8 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
     derive.addPass(llm::createLLMDeriveGeneration(deriveOptions));
     if (failed(derive.run(*module)))
       return failure();
+    if (std::optional<json::Object> cache = describeKVCache(*module))
+      modelInfo["kv_cache"] = std::move(*cache);
   }
   llm::LowerToCPUOptions pipelineOptions;
   pipelineOptions.parallel = !serial;
@@ -602,6 +632,14 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   std::string header = buildHeader(*manifest);
   std::string manifestText;
   raw_string_ostream manifestStream(manifestText);
+  std::string cacheReport;
+  if (const json::Object *model = manifest->getObject("model"))
+    if (const json::Object *cache = model->getObject("kv_cache"))
+      cacheReport = formatv(", prefill/decode with a KV cache of {0} tokens "
+                            "({1} bytes per sequence)",
+                            *cache->getInteger("capacity"),
+                            *cache->getInteger("bytes_per_sequence"))
+                        .str();
   json::Value manifestValue(std::move(*manifest));
   manifestStream << formatv("{0:2}", manifestValue) << "\n";
   if (failed(writeFile(staging->file("manifest.json"), manifestText)) ||
@@ -616,6 +654,7 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   outs() << "llm-compile: wrote " << outputPath << " (libmodel.so, model.h, "
          << "manifest.json" << (inputIsONNX ? ", model.safetensors" : "")
          << ") for " << resolved.triple << " " << resolved.cpu
+         << cacheReport
          << ", arena 0 bytes (intermediates are heap-allocated until memory "
             "planning lands)\n";
   return success();

@@ -334,9 +334,13 @@ def LLMDeriveGeneration : Pass<"llm-derive-generation", "::mlir::ModuleOp"> {
     The updated caches are results marked `llm.in_place` with the name
     (`llm.input`) of the argument they update: bufferization must write them into the
     caller's buffers (see `llm-drop-in-place-results`), so no step copies a
-    cache. A forward with other inputs (masks, segment ids), non-causal or
-    masked attention, or token lookups other than the input ids (positions
-    computed in the graph, as ONNX exports do) is refused with a message,
+    cache. Position ids the graph builds from the sequence length (torch
+    exports `Range(0, seq)` broadcast over the batch, e.g. for RoPE's
+    angles) are replaced by the absolute positions. A forward with other
+    inputs (masks, segment ids), non-causal or masked attention, table
+    lookups with other computed ids, other values computed from loop
+    indices, or constant tables sliced to a dynamic length (which would
+    restart at position 0 every step) is refused with a message,
     So is a decoder whose cache capacity is unknown (no `capacity`, no
     `llm.max_positions`, no position table). With `if-decoder` (llm-compile's
     default) such modules are left alone instead.

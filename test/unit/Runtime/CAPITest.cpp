@@ -235,4 +235,65 @@ TEST(CAPINullTest, StatusStrings) {
   EXPECT_STREQ(llmrt_status_string(LLMRT_ERROR_INTERNAL), "internal error");
 }
 
+//===----------------------------------------------------------------------===//
+// Generation
+//===----------------------------------------------------------------------===//
+
+TEST_F(CAPITest, GeneratorOpenErrors) {
+  llmrt_generator *gen = reinterpret_cast<llmrt_generator *>(0x1);
+  char *error = nullptr;
+  // NULL arguments.
+  EXPECT_EQ(llmrt_generator_open(nullptr, weights.c_str(), "bytes", nullptr,
+                                 &gen, &error),
+            LLMRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(gen, nullptr);
+  ASSERT_NE(error, nullptr);
+  EXPECT_NE(std::string(error).find("must not be NULL"), std::string::npos);
+  llmrt_string_free(error);
+  EXPECT_EQ(llmrt_generator_open(artifactDir.c_str(), weights.c_str(), "bytes",
+                                 nullptr, nullptr, nullptr),
+            LLMRT_ERROR_INVALID_ARGUMENT);
+
+  // The fake model has a forward entry point only.
+  ASSERT_EQ(llmrt_generator_open(artifactDir.c_str(), weights.c_str(), "bytes",
+                                 nullptr, &gen, &error),
+            LLMRT_ERROR_ARTIFACT);
+  EXPECT_EQ(gen, nullptr);
+  ASSERT_NE(error, nullptr);
+  EXPECT_NE(std::string(error).find("has no prefill and decode entry points"),
+            std::string::npos)
+      << error;
+  llmrt_string_free(error);
+
+  // A tokenizer folder without tokenizer files.
+  error = nullptr;
+  EXPECT_NE(llmrt_generator_open(artifactDir.c_str(), weights.c_str(),
+                                 dir.str().c_str(), nullptr, &gen, &error),
+            LLMRT_OK);
+  EXPECT_EQ(gen, nullptr);
+  ASSERT_NE(error, nullptr);
+  llmrt_string_free(error);
+}
+
+TEST(CAPINullTest, GeneratorNullHandles) {
+  EXPECT_STREQ(llmrt_generator_last_error(nullptr), "generator is NULL");
+  llmrt_generator_free(nullptr);
+  size_t count = 0;
+  int64_t ids[4];
+  EXPECT_EQ(llmrt_tokenize(nullptr, "a", 1, ids, 4, &count),
+            LLMRT_ERROR_INVALID_ARGUMENT);
+  char *text = reinterpret_cast<char *>(0x1);
+  EXPECT_EQ(llmrt_generate(nullptr, "a", nullptr, nullptr, nullptr, &text,
+                           nullptr),
+            LLMRT_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(text, nullptr);
+  llmrt_generate_options options;
+  llmrt_generate_options_init(&options);
+  EXPECT_EQ(options.max_new_tokens, 64);
+  EXPECT_EQ(options.temperature, 0.0f);
+  EXPECT_EQ(options.top_p, 1.0f);
+  EXPECT_EQ(options.repetition_penalty, 1.0f);
+  llmrt_generate_options_init(nullptr);
+}
+
 } // namespace
