@@ -40,6 +40,8 @@ void mlir::llm::registerLLMDialects(DialectRegistry &registry) {
   linalg::registerBufferizableOpInterfaceExternalModels(registry);
   scf::registerBufferizableOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  // Gradients for llm-autodiff.
+  registerGradientExternalModels(registry);
 }
 
 void mlir::llm::registerLLMPasses() {

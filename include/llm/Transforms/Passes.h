@@ -28,6 +28,10 @@ namespace mlir::llm {
 #define GEN_PASS_REGISTRATION
 #include "llm/Transforms/Passes.h.inc"
 
+/// Attaches GradientOpInterface to the llm ops and to the upstream ops a
+/// forward uses (lib/Transforms/Gradients.cpp), for llm-autodiff.
+void registerGradientExternalModels(DialectRegistry &registry);
+
 } // namespace mlir::llm
 
 #endif // LLM_TRANSFORMS_PASSES_H

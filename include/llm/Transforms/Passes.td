@@ -306,6 +306,38 @@ def LLMRaisePositions : Pass<"llm-raise-positions", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::llm::LLMDialect"];
 }
 
+def LLMAutodiff : Pass<"llm-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Build reverse-mode gradient functions (vector-Jacobian products)";
+  let description = [{
+    For each function named in `functions` (default: every public function
+    with a body and tensor results), adds `NAME_vjp` taking the function's
+    arguments followed by one gradient per result (the seed: 1.0 for a
+    scalar loss) and returning the function's results followed by the
+    gradient of every floating-point tensor argument (zeros where none
+    flows; integer arguments such as token ids and labels get none).
+
+    The backward walks the forward's ops in reverse and asks each for the
+    gradients of its operands through `GradientOpInterface`
+    (lib/Transforms/Gradients.cpp: llm.linear, layer_norm, gelu, embedding,
+    cross_entropy; arith add/sub/mul/div/neg on tensors; tensor slices,
+    reshapes and casts), summing the gradients of values with several uses.
+    Statistics are recomputed from the forward's values, not saved. An op
+    on the gradient path without a gradient is an error naming it.
+  }];
+  let options = [
+    ListOption<"functions", "functions", "std::string",
+               "The functions to differentiate (default: all public ones)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::llm::LLMDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def LLMDeriveGeneration : Pass<"llm-derive-generation", "::mlir::ModuleOp"> {
   let summary = "Derive KV-cache prefill and decode entry points from forward";
   let description = [{

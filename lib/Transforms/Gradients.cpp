@@ -1,0 +1,716 @@
+//===- Gradients.cpp - vector-Jacobian products of ops ------------*- C++ -*-===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// GradientOpInterface external models: for each op a forward uses, the
+// gradients of its operands from those of its results, as tensor-level IR
+// (llm ops where one fits, linalg.generic otherwise). Statistics a backward
+// needs (a norm's mean and inverse deviation, softmax probabilities) are
+// recomputed from the op's operands rather than saved by the forward.
+//
+// Implemented: llm.linear, llm.layer_norm, llm.gelu, llm.embedding,
+// llm.cross_entropy; arith.addf/subf/mulf/divf/negf on tensors;
+// tensor.extract_slice, collapse_shape, expand_shape and cast. The other
+// llm ops fail with a diagnostic naming the op.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/Dialect/LLM/IR/LLMDialect.h"
+#include "llm/Dialect/LLM/IR/LLMGradientInterface.h"
+#include "llm/Dialect/LLM/IR/LLMOps.h"
+#include "llm/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::llm;
+
+//===----------------------------------------------------------------------===//
+// Building blocks
+//===----------------------------------------------------------------------===//
+
+namespace {
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// Tensor-level helpers over one builder and location.
+struct GradBuilder {
+  OpBuilder &b;
+  Location loc;
+
+  /// An empty tensor shaped like \p like (dims from it), of \p element.
+  Value emptyLike(Value like, Type element = {}) {
+    auto type = cast<RankedTensorType>(like.getType());
+    return tensor::EmptyOp::create(b, loc,
+                                   tensor::getMixedSizes(b, loc, like),
+                                   element ? element : type.getElementType());
+  }
+
+  Value constant(Type type, double value) {
+    return arith::ConstantOp::create(b, loc, type,
+                                     b.getFloatAttr(type, value));
+  }
+
+  Value zeros(ArrayRef<OpFoldResult> sizes, Type element) {
+    Value empty = tensor::EmptyOp::create(b, loc, sizes, element);
+    return linalg::FillOp::create(b, loc, constant(element, 0.0), empty)
+        .getResult(0);
+  }
+
+  Value zerosLike(Value like) {
+    auto type = cast<RankedTensorType>(like.getType());
+    return linalg::FillOp::create(
+               b, loc, constant(type.getElementType(), 0.0), emptyLike(like))
+        .getResult(0);
+  }
+
+  /// out = body(inputs...) elementwise; `inputs` are full-shape (like the
+  /// first) or row statistics (rank - 1, broadcast along the last dim).
+  Value map(ValueRange inputs, BodyFn body, Type element = {}) {
+    Value first = inputs.front();
+    unsigned rank = cast<RankedTensorType>(first.getType()).getRank();
+    MLIRContext *ctx = b.getContext();
+    SmallVector<AffineExpr> rows;
+    for (unsigned d = 0; d + 1 < rank; ++d)
+      rows.push_back(getAffineDimExpr(d, ctx));
+    SmallVector<AffineMap> maps;
+    for (Value input : inputs) {
+      unsigned r = cast<RankedTensorType>(input.getType()).getRank();
+      maps.push_back(r == rank ? AffineMap::getMultiDimIdentityMap(rank, ctx)
+                               : AffineMap::get(rank, 0, rows, ctx));
+    }
+    Value init = emptyLike(first, element);
+    maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
+    auto generic = linalg::GenericOp::create(
+        b, loc, init.getType(), inputs, init, maps,
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          linalg::YieldOp::create(nb, nloc,
+                                  body(nb, nloc, args.drop_back()));
+        });
+    return generic.getResult(0);
+  }
+
+  /// Sums \p x [..., n] over its last dim: [...].
+  Value rowSum(Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    unsigned rank = type.getRank();
+    MLIRContext *ctx = b.getContext();
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    sizes.pop_back();
+    Value init = zeros(sizes, type.getElementType());
+    SmallVector<AffineExpr> rows;
+    for (unsigned d = 0; d + 1 < rank; ++d)
+      rows.push_back(getAffineDimExpr(d, ctx));
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    auto generic = linalg::GenericOp::create(
+        b, loc, init.getType(), x, init,
+        ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx),
+                            AffineMap::get(rank, 0, rows, ctx)},
+        iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value sum = arith::AddFOp::create(nb, nloc, args[1], args[0]);
+          linalg::YieldOp::create(nb, nloc, sum);
+        });
+    return generic.getResult(0);
+  }
+
+  /// Sums \p x [..., n] over every dim but the last: [n].
+  Value leadingSum(Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    unsigned rank = type.getRank();
+    MLIRContext *ctx = b.getContext();
+    OpFoldResult n = tensor::getMixedSize(b, loc, x, rank - 1);
+    Value init = zeros({n}, type.getElementType());
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::reduction);
+    iterators.back() = utils::IteratorType::parallel;
+    auto generic = linalg::GenericOp::create(
+        b, loc, init.getType(), x, init,
+        ArrayRef<AffineMap>{
+            AffineMap::getMultiDimIdentityMap(rank, ctx),
+            AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)}, ctx)},
+        iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value sum = arith::AddFOp::create(nb, nloc, args[1], args[0]);
+          linalg::YieldOp::create(nb, nloc, sum);
+        });
+    return generic.getResult(0);
+  }
+
+  /// out[i, j] = sum over the leading dims of a[..., i] * c[..., j].
+  Value contractLeading(Value a, Value c) {
+    auto type = cast<RankedTensorType>(a.getType());
+    unsigned rank = type.getRank(); // leading dims: rank - 1
+    MLIRContext *ctx = b.getContext();
+    OpFoldResult m = tensor::getMixedSize(b, loc, a, rank - 1);
+    OpFoldResult n = tensor::getMixedSize(b, loc, c, rank - 1);
+    Value init = zeros({m, n}, type.getElementType());
+    // Loops: (lead..., i, j).
+    unsigned loops = rank + 1;
+    SmallVector<AffineExpr> aExprs, cExprs;
+    for (unsigned d = 0; d + 1 < rank; ++d) {
+      aExprs.push_back(getAffineDimExpr(d, ctx));
+      cExprs.push_back(getAffineDimExpr(d, ctx));
+    }
+    aExprs.push_back(getAffineDimExpr(rank - 1, ctx));
+    cExprs.push_back(getAffineDimExpr(rank, ctx));
+    SmallVector<utils::IteratorType> iterators(loops,
+                                               utils::IteratorType::reduction);
+    iterators[rank - 1] = utils::IteratorType::parallel;
+    iterators[rank] = utils::IteratorType::parallel;
+    auto generic = linalg::GenericOp::create(
+        b, loc, init.getType(), ValueRange{a, c}, init,
+        ArrayRef<AffineMap>{AffineMap::get(loops, 0, aExprs, ctx),
+                            AffineMap::get(loops, 0, cExprs, ctx),
+                            AffineMap::get(loops, 0,
+                                           {getAffineDimExpr(rank - 1, ctx),
+                                            getAffineDimExpr(rank, ctx)},
+                                           ctx)},
+        iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value product = arith::MulFOp::create(nb, nloc, args[0], args[1]);
+          Value sum = arith::AddFOp::create(nb, nloc, args[2], product);
+          linalg::YieldOp::create(nb, nloc, sum);
+        });
+    return generic.getResult(0);
+  }
+
+  /// The gradient \p grad given the type of \p like (a cast when only the
+  /// static information differs).
+  Value castTo(Value grad, Value like) {
+    if (!grad || grad.getType() == like.getType())
+      return grad;
+    return tensor::CastOp::create(b, loc, like.getType(), grad);
+  }
+};
+
+/// Arithmetic on scalars inside a generic's body.
+struct Scalar {
+  OpBuilder &b;
+  Location loc;
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value c(Type type, double v) {
+    return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, v));
+  }
+};
+
+/// The last dim of \p value as a static size, or failure.
+static FailureOr<int64_t> staticLastDim(Operation *op, Value value) {
+  int64_t n = cast<RankedTensorType>(value.getType()).getShape().back();
+  if (ShapedType::isDynamic(n))
+    return op->emitOpError("gradient needs a static last dimension");
+  return n;
+}
+
+//===----------------------------------------------------------------------===//
+// llm ops
+//===----------------------------------------------------------------------===//
+
+/// y = x W^T + b (out_in) or x W + b (in_out).
+struct LinearGradient
+    : GradientOpInterface::ExternalModel<LinearGradient, LinearOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<LinearOp>(operation);
+    GradBuilder g{b, op.getLoc()};
+    Value dy = resultGrads[0];
+    operandGrads.assign(op->getNumOperands(), Value());
+    if (!dy)
+      return success();
+    bool outIn = op.getWeightLayout() == WeightLayout::OutIn;
+    // dx = dy W (out_in) or dy W^T (in_out): a linear with the other layout.
+    Value dx = LinearOp::create(b, op.getLoc(), dy, op.getWeight(),
+                                /*bias=*/Value(),
+                                outIn ? WeightLayout::InOut
+                                      : WeightLayout::OutIn);
+    operandGrads[0] = g.castTo(dx, op.getInput());
+    Value dw = outIn ? g.contractLeading(dy, op.getInput())
+                     : g.contractLeading(op.getInput(), dy);
+    operandGrads[1] = g.castTo(dw, op.getWeight());
+    if (op.getBias())
+      operandGrads[2] = g.castTo(g.leadingSum(dy), op.getBias());
+    return success();
+  }
+};
+
+/// y = (x - mean) * rstd * w + b over the last dim.
+struct LayerNormGradient
+    : GradientOpInterface::ExternalModel<LayerNormGradient, LayerNormOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<LayerNormOp>(operation);
+    Location loc = op.getLoc();
+    GradBuilder g{b, loc};
+    Value dy = resultGrads[0];
+    operandGrads.assign(op->getNumOperands(), Value());
+    if (!dy)
+      return success();
+    Value x = op.getInput();
+    FailureOr<int64_t> n = staticLastDim(op, x);
+    if (failed(n))
+      return failure();
+    Type element = cast<RankedTensorType>(x.getType()).getElementType();
+    double inv = 1.0 / static_cast<double>(*n), eps = op.getEpsilon().convertToDouble();
+
+    // Statistics, recomputed: mean, rstd = 1 / sqrt(var + eps).
+    Value mean = g.map({g.rowSum(x)}, [&](OpBuilder &nb, Location l,
+                                          ValueRange a) {
+      Scalar s{nb, l};
+      return s.mul(a[0], s.c(element, inv));
+    });
+    Value centered = g.map({x, mean}, [&](OpBuilder &nb, Location l,
+                                          ValueRange a) {
+      return Scalar{nb, l}.sub(a[0], a[1]);
+    });
+    Value squares = g.map({centered}, [&](OpBuilder &nb, Location l,
+                                          ValueRange a) {
+      return Scalar{nb, l}.mul(a[0], a[0]);
+    });
+    Value rstd = g.map({g.rowSum(squares)}, [&](OpBuilder &nb, Location l,
+                                                ValueRange a) {
+      Scalar s{nb, l};
+      Value var = s.add(s.mul(a[0], s.c(element, inv)), s.c(element, eps));
+      return math::RsqrtOp::create(nb, l, var).getResult();
+    });
+    Value xhat = g.map({centered, rstd}, [&](OpBuilder &nb, Location l,
+                                             ValueRange a) {
+      return Scalar{nb, l}.mul(a[0], a[1]);
+    });
+    // gy = dy * w.
+    Value gy = dy;
+    if (Value w = op.getWeight()) {
+      MLIRContext *ctx = b.getContext();
+      unsigned rank = cast<RankedTensorType>(dy.getType()).getRank();
+      Value init = g.emptyLike(dy);
+      gy = linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{dy, w}, init,
+               ArrayRef<AffineMap>{
+                   AffineMap::getMultiDimIdentityMap(rank, ctx),
+                   AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)},
+                                  ctx),
+                   AffineMap::getMultiDimIdentityMap(rank, ctx)},
+               SmallVector<utils::IteratorType>(rank,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location l, ValueRange a) {
+                 linalg::YieldOp::create(nb, l,
+                                         Scalar{nb, l}.mul(a[0], a[1]));
+               })
+               .getResult(0);
+    }
+    // dx = rstd * (gy - mean(gy) - xhat * mean(gy * xhat)).
+    Value gyXhat = g.map({gy, xhat}, [&](OpBuilder &nb, Location l,
+                                         ValueRange a) {
+      return Scalar{nb, l}.mul(a[0], a[1]);
+    });
+    Value sumGy = g.rowSum(gy), sumGyXhat = g.rowSum(gyXhat);
+    Value dx = g.map({gy, xhat, rstd, sumGy, sumGyXhat},
+                     [&](OpBuilder &nb, Location l, ValueRange a) {
+                       Scalar s{nb, l};
+                       Value k = s.c(element, inv);
+                       Value t = s.sub(a[0], s.mul(a[3], k));
+                       t = s.sub(t, s.mul(a[1], s.mul(a[4], k)));
+                       return s.mul(t, a[2]);
+                     });
+    operandGrads[0] = g.castTo(dx, x);
+    unsigned next = 1;
+    if (Value w = op.getWeight()) {
+      Value dyXhat = g.map({dy, xhat}, [&](OpBuilder &nb, Location l,
+                                           ValueRange a) {
+        return Scalar{nb, l}.mul(a[0], a[1]);
+      });
+      operandGrads[next++] = g.castTo(g.leadingSum(dyXhat), w);
+    }
+    if (Value bias = op.getBias())
+      operandGrads[next] = g.castTo(g.leadingSum(dy), bias);
+    return success();
+  }
+};
+
+/// The derivative of GELU, exact or tanh-approximated.
+struct GeluGradient
+    : GradientOpInterface::ExternalModel<GeluGradient, GeluOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<GeluOp>(operation);
+    GradBuilder g{b, op.getLoc()};
+    operandGrads.assign(1, Value());
+    Value dy = resultGrads[0];
+    if (!dy)
+      return success();
+    bool tanhForm = op.getApproximate() == GeluApproximation::Tanh;
+    Type element =
+        cast<RankedTensorType>(op.getInput().getType()).getElementType();
+    operandGrads[0] = g.map(
+        {dy, op.getInput()}, [&](OpBuilder &nb, Location l, ValueRange a) {
+          Scalar s{nb, l};
+          Value x = a[1];
+          Value half = s.c(element, 0.5), one = s.c(element, 1.0);
+          Value derivative;
+          if (tanhForm) {
+            // 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2),
+            // t = tanh(k (x + c x^3)).
+            double k = std::sqrt(2.0 / M_PI), c = 0.044715;
+            Value x2 = s.mul(x, x);
+            Value inner = s.mul(s.c(element, k),
+                                s.add(x, s.mul(s.c(element, c), s.mul(x2, x))));
+            Value t = math::TanhOp::create(nb, l, inner);
+            Value dInner =
+                s.mul(s.c(element, k),
+                      s.add(one, s.mul(s.c(element, 3 * c), x2)));
+            derivative = s.add(s.mul(half, s.add(one, t)),
+                               s.mul(s.mul(half, x),
+                                     s.mul(s.sub(one, s.mul(t, t)), dInner)));
+          } else {
+            // Phi(x) + x phi(x).
+            Value cdf = s.mul(
+                half, s.add(one, math::ErfOp::create(
+                                     nb, l,
+                                     s.mul(x, s.c(element, M_SQRT1_2)))));
+            Value pdf = s.mul(
+                s.c(element, 1.0 / std::sqrt(2.0 * M_PI)),
+                math::ExpOp::create(nb, l,
+                                    s.mul(s.c(element, -0.5), s.mul(x, x))));
+            derivative = s.add(cdf, s.mul(x, pdf));
+          }
+          return s.mul(a[0], derivative);
+        });
+    return success();
+  }
+};
+
+/// table[ids]: the rows of dy added into a zero table (scatter-add); ids are
+/// clamped into the table as the lowering does.
+struct EmbeddingGradient
+    : GradientOpInterface::ExternalModel<EmbeddingGradient, EmbeddingOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<EmbeddingOp>(operation);
+    Location loc = op.getLoc();
+    GradBuilder g{b, loc};
+    operandGrads.assign(2, Value());
+    Value dy = resultGrads[0];
+    if (!dy)
+      return success();
+    auto tableType = cast<RankedTensorType>(op.getTable().getType());
+    Value ids = op.getIds();
+    auto idsType = cast<RankedTensorType>(ids.getType());
+    // Flatten: ids [N], dy [N, D].
+    SmallVector<ReassociationIndices> allIds = {
+        llvm::to_vector(llvm::seq<int64_t>(0, idsType.getRank()))};
+    Value flatIds =
+        idsType.getRank() == 1
+            ? ids
+            : tensor::CollapseShapeOp::create(b, loc, ids, allIds).getResult();
+    ReassociationIndices lead =
+        llvm::to_vector(llvm::seq<int64_t>(0, idsType.getRank()));
+    Value flatDy = tensor::CollapseShapeOp::create(
+        b, loc, dy,
+        ArrayRef<ReassociationIndices>{lead, {idsType.getRank()}});
+    Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+    Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+    Value count = tensor::DimOp::create(b, loc, flatIds, c0);
+    Value lastRow =
+        arith::ConstantIndexOp::create(b, loc, tableType.getDimSize(0) - 1);
+    int64_t dim = tableType.getDimSize(1);
+    auto loop = scf::ForOp::create(
+        b, loc, c0, count, c1, ValueRange{g.zerosLike(op.getTable())},
+        [&](OpBuilder &nb, Location l, Value n, ValueRange acc) {
+          Value id = tensor::ExtractOp::create(nb, l, flatIds, n);
+          Value row = arith::IndexCastOp::create(nb, l, nb.getIndexType(), id);
+          row = arith::MinSIOp::create(
+              nb, l, arith::MaxSIOp::create(nb, l, row, c0), lastRow);
+          SmallVector<OpFoldResult> one = {nb.getIndexAttr(1),
+                                           nb.getIndexAttr(1)};
+          SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1),
+                                             nb.getIndexAttr(dim)};
+          auto rowType =
+              RankedTensorType::get({1, dim}, tableType.getElementType());
+          Value current = tensor::ExtractSliceOp::create(
+              nb, l, rowType, acc[0],
+              ArrayRef<OpFoldResult>{row, nb.getIndexAttr(0)}, sizes, one);
+          Value update = tensor::ExtractSliceOp::create(
+              nb, l, rowType, flatDy,
+              ArrayRef<OpFoldResult>{n, nb.getIndexAttr(0)}, sizes, one);
+          Value sum = arith::AddFOp::create(nb, l, current, update);
+          Value next = tensor::InsertSliceOp::create(
+              nb, l, sum, acc[0],
+              ArrayRef<OpFoldResult>{row, nb.getIndexAttr(0)}, sizes, one);
+          scf::YieldOp::create(nb, l, next);
+        });
+    operandGrads[0] = loop.getResult(0);
+    return success();
+  }
+};
+
+/// Softmax cross-entropy: d logits = (p - target) * scale on counted
+/// positions, with target (1 - s) onehot(label) + s / C.
+struct CrossEntropyGradient
+    : GradientOpInterface::ExternalModel<CrossEntropyGradient,
+                                         CrossEntropyOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<CrossEntropyOp>(operation);
+    Location loc = op.getLoc();
+    GradBuilder g{b, loc};
+    operandGrads.assign(2, Value());
+    Value dl = resultGrads[0];
+    if (!dl)
+      return success();
+    Value logits = op.getLogits(), labels = op.getLabels();
+    FailureOr<int64_t> classes = staticLastDim(op, logits);
+    if (failed(classes))
+      return failure();
+    auto logitsType = cast<RankedTensorType>(logits.getType());
+    Type element = logitsType.getElementType();
+    Type labelElement =
+        cast<RankedTensorType>(labels.getType()).getElementType();
+    unsigned rank = logitsType.getRank();
+    MLIRContext *ctx = b.getContext();
+    double smoothing = op.getLabelSmoothing().convertToDouble();
+    int64_t ignore = op.getIgnoreIndex();
+    Reduction reduction = op.getReduction();
+
+    // The weight of each position: 0 when ignored, else dL (sum), dL / count
+    // (mean) or dL[...] (none).
+    Value counted = g.map({labels}, [&](OpBuilder &nb, Location l,
+                                        ValueRange a) {
+      Value ignoreValue = arith::ConstantOp::create(
+          nb, l, labelElement, nb.getIntegerAttr(labelElement, ignore));
+      Value keep = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ne,
+                                         a[0], ignoreValue);
+      return arith::UIToFPOp::create(nb, l, element, keep).getResult();
+    }, element);
+    Value weights;
+    if (reduction == Reduction::None) {
+      weights = g.map({counted, dl}, [&](OpBuilder &nb, Location l,
+                                         ValueRange a) {
+        return Scalar{nb, l}.mul(a[0], a[1]);
+      });
+    } else {
+      // A scalar factor: dL, divided by the count for the mean.
+      Value factor = tensor::ExtractOp::create(b, loc, dl, ValueRange{});
+      if (reduction == Reduction::Mean) {
+        Value total = counted;
+        while (cast<RankedTensorType>(total.getType()).getRank() > 0)
+          total = g.rowSum(total);
+        Value count = tensor::ExtractOp::create(b, loc, total, ValueRange{});
+        factor = arith::DivFOp::create(b, loc, factor, count);
+      }
+      weights = g.map({counted}, [&](OpBuilder &nb, Location l,
+                                     ValueRange a) {
+        return Scalar{nb, l}.mul(a[0], factor);
+      });
+    }
+    Value probabilities = SoftmaxOp::create(b, loc, logits.getType(), logits,
+                                            b.getI64IntegerAttr(-1));
+    // Loops (rows..., c): p and dlogits full, labels and weights per row.
+    SmallVector<AffineExpr> rows;
+    for (unsigned d = 0; d + 1 < rank; ++d)
+      rows.push_back(getAffineDimExpr(d, ctx));
+    AffineMap full = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap perRow = AffineMap::get(rank, 0, rows, ctx);
+    Value init = g.emptyLike(logits);
+    double onValue = 1.0 - smoothing,
+           spread = smoothing / static_cast<double>(*classes);
+    Value dlogits =
+        linalg::GenericOp::create(
+            b, loc, init.getType(), ValueRange{probabilities, labels, weights},
+            init, ArrayRef<AffineMap>{full, perRow, perRow, full},
+            SmallVector<utils::IteratorType>(rank,
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              Scalar s{nb, l};
+              Value c = linalg::IndexOp::create(nb, l, rank - 1);
+              Value label =
+                  arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[1]);
+              Value isLabel = arith::CmpIOp::create(
+                  nb, l, arith::CmpIPredicate::eq, c, label);
+              Value target = arith::SelectOp::create(
+                  nb, l, isLabel, s.c(element, onValue + spread),
+                  s.c(element, spread));
+              linalg::YieldOp::create(nb, l,
+                                      s.mul(s.sub(a[0], target), a[2]));
+            })
+            .getResult(0);
+    operandGrads[0] = dlogits;
+    return success();
+  }
+};
+
+/// The llm ops whose gradient is not built yet: a diagnostic.
+template <typename OpTy>
+struct MissingGradient
+    : GradientOpInterface::ExternalModel<MissingGradient<OpTy>, OpTy> {
+  LogicalResult buildGradients(Operation *op, OpBuilder &, ValueRange,
+                               SmallVectorImpl<Value> &) const {
+    return op->emitOpError("has no gradient yet (llm-autodiff supports "
+                           "linear, layer_norm, gelu, embedding, "
+                           "cross_entropy and elementwise arith)");
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Upstream ops
+//===----------------------------------------------------------------------===//
+
+/// Binary elementwise arith on same-shape tensors.
+template <typename OpTy>
+struct BinaryGradient
+    : GradientOpInterface::ExternalModel<BinaryGradient<OpTy>, OpTy> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    Location loc = operation->getLoc();
+    operandGrads.assign(2, Value());
+    Value dz = resultGrads[0];
+    if (!dz || !isa<RankedTensorType>(dz.getType()))
+      return success();
+    Value x = operation->getOperand(0), y = operation->getOperand(1);
+    GradBuilder g{b, loc};
+    if constexpr (std::is_same_v<OpTy, arith::AddFOp>) {
+      operandGrads[0] = dz;
+      operandGrads[1] = dz;
+    } else if constexpr (std::is_same_v<OpTy, arith::SubFOp>) {
+      operandGrads[0] = dz;
+      operandGrads[1] = arith::NegFOp::create(b, loc, dz);
+    } else if constexpr (std::is_same_v<OpTy, arith::MulFOp>) {
+      operandGrads[0] = arith::MulFOp::create(b, loc, dz, y);
+      operandGrads[1] = arith::MulFOp::create(b, loc, dz, x);
+    } else {
+      static_assert(std::is_same_v<OpTy, arith::DivFOp>);
+      operandGrads[0] = arith::DivFOp::create(b, loc, dz, y);
+      Value quotient = operation->getResult(0);
+      operandGrads[1] = arith::NegFOp::create(
+          b, loc,
+          arith::DivFOp::create(
+              b, loc, arith::MulFOp::create(b, loc, dz, quotient), y));
+    }
+    return success();
+  }
+};
+
+struct NegGradient
+    : GradientOpInterface::ExternalModel<NegGradient, arith::NegFOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    operandGrads.assign(1, Value());
+    if (Value dz = resultGrads[0])
+      operandGrads[0] = arith::NegFOp::create(b, operation->getLoc(), dz);
+    return success();
+  }
+};
+
+/// A slice's gradient lands in the same place of a zero source.
+struct ExtractSliceGradient
+    : GradientOpInterface::ExternalModel<ExtractSliceGradient,
+                                         tensor::ExtractSliceOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<tensor::ExtractSliceOp>(operation);
+    operandGrads.assign(op->getNumOperands(), Value());
+    Value dz = resultGrads[0];
+    if (!dz)
+      return success();
+    if (op.getSourceType().getRank() != op.getResultType().getRank())
+      return op.emitOpError("gradient of a rank-reducing slice is not "
+                            "implemented");
+    GradBuilder g{b, op.getLoc()};
+    operandGrads[0] = tensor::InsertSliceOp::create(
+        b, op.getLoc(), dz, g.zerosLike(op.getSource()), op.getMixedOffsets(),
+        op.getMixedSizes(), op.getMixedStrides());
+    return success();
+  }
+};
+
+struct CollapseShapeGradient
+    : GradientOpInterface::ExternalModel<CollapseShapeGradient,
+                                         tensor::CollapseShapeOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<tensor::CollapseShapeOp>(operation);
+    operandGrads.assign(1, Value());
+    if (Value dz = resultGrads[0])
+      operandGrads[0] = tensor::ExpandShapeOp::create(
+          b, op.getLoc(), op.getSrcType(), dz, op.getReassociationIndices(),
+          tensor::getMixedSizes(b, op.getLoc(), op.getSrc()));
+    return success();
+  }
+};
+
+struct ExpandShapeGradient
+    : GradientOpInterface::ExternalModel<ExpandShapeGradient,
+                                         tensor::ExpandShapeOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<tensor::ExpandShapeOp>(operation);
+    operandGrads.assign(op->getNumOperands(), Value());
+    if (Value dz = resultGrads[0])
+      operandGrads[0] = tensor::CollapseShapeOp::create(
+          b, op.getLoc(), op.getSrcType(), dz, op.getReassociationIndices());
+    return success();
+  }
+};
+
+struct CastGradient
+    : GradientOpInterface::ExternalModel<CastGradient, tensor::CastOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<tensor::CastOp>(operation);
+    operandGrads.assign(1, Value());
+    if (Value dz = resultGrads[0])
+      operandGrads[0] = tensor::CastOp::create(b, op.getLoc(),
+                                               op.getSource().getType(), dz);
+    return success();
+  }
+};
+} // namespace
+
+void mlir::llm::registerGradientExternalModels(DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, LLMDialect *) {
+    LinearOp::attachInterface<LinearGradient>(*ctx);
+    LayerNormOp::attachInterface<LayerNormGradient>(*ctx);
+    GeluOp::attachInterface<GeluGradient>(*ctx);
+    EmbeddingOp::attachInterface<EmbeddingGradient>(*ctx);
+    CrossEntropyOp::attachInterface<CrossEntropyGradient>(*ctx);
+    AttentionOp::attachInterface<MissingGradient<AttentionOp>>(*ctx);
+    RMSNormOp::attachInterface<MissingGradient<RMSNormOp>>(*ctx);
+    RopeOp::attachInterface<MissingGradient<RopeOp>>(*ctx);
+    PositionalEncodingOp::attachInterface<
+        MissingGradient<PositionalEncodingOp>>(*ctx);
+    FFNOp::attachInterface<MissingGradient<FFNOp>>(*ctx);
+    SoftmaxOp::attachInterface<MissingGradient<SoftmaxOp>>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
+    arith::AddFOp::attachInterface<BinaryGradient<arith::AddFOp>>(*ctx);
+    arith::SubFOp::attachInterface<BinaryGradient<arith::SubFOp>>(*ctx);
+    arith::MulFOp::attachInterface<BinaryGradient<arith::MulFOp>>(*ctx);
+    arith::DivFOp::attachInterface<BinaryGradient<arith::DivFOp>>(*ctx);
+    arith::NegFOp::attachInterface<NegGradient>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, tensor::TensorDialect *) {
+    tensor::ExtractSliceOp::attachInterface<ExtractSliceGradient>(*ctx);
+    tensor::CollapseShapeOp::attachInterface<CollapseShapeGradient>(*ctx);
+    tensor::ExpandShapeOp::attachInterface<ExpandShapeGradient>(*ctx);
+    tensor::CastOp::attachInterface<CastGradient>(*ctx);
+  });
+}

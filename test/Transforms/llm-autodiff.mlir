@@ -1,0 +1,59 @@
+// RUN: llm-opt --llm-autodiff --split-input-file --verify-diagnostics %s | FileCheck %s
+
+// f_vjp takes f's arguments and a seed per result, returns f's results and
+// the gradient of each float argument. A value used twice sums its
+// gradients; llm.linear's input gradient is a linear with the other weight
+// layout, its weight gradient a contraction over the rows.
+
+// CHECK-LABEL: func.func @f_vjp(
+// CHECK-SAME: %[[X:[a-z0-9]+]]: tensor<4x9xf32>, %[[W:[a-z0-9]+]]: tensor<6x9xf32> {llm.param = "w"}, %{{.*}}: tensor<4xi64>,
+// CHECK-SAME: %[[SEED:[a-z0-9]+]]: tensor<4x6xf32> {llm.input = "grad_result_0"})
+// CHECK-SAME: -> (tensor<4x6xf32>, tensor<4x9xf32>, tensor<6x9xf32>)
+// CHECK: %[[Y:.*]] = llm.linear %[[X]], %[[W]]
+// CHECK: %[[Z:.*]] = arith.addf %[[Y]], %[[Y]]
+// CHECK: %[[DY:.*]] = arith.addf %[[SEED]], %[[SEED]]
+// CHECK: %[[DX:.*]] = llm.linear %[[DY]], %[[W]] layout in_out
+// CHECK: %[[DW:.*]] = linalg.generic {{.*}} ins(%[[DY]], %[[X]] : tensor<4x6xf32>, tensor<4x9xf32>)
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: return %[[Z]], %[[DX]], %[[DW]]
+func.func @f(%x: tensor<4x9xf32>, %w: tensor<6x9xf32> {llm.param = "w"}, %ids: tensor<4xi64>) -> tensor<4x6xf32> {
+  %y = llm.linear %x, %w : (tensor<4x9xf32>, tensor<6x9xf32>) -> tensor<4x6xf32>
+  %z = arith.addf %y, %y : tensor<4x6xf32>
+  return %z : tensor<4x6xf32>
+}
+
+// -----
+
+// An argument the result does not depend on gets zeros; the embedding's
+// gradient is a scatter-add over the ids (a loop over positions).
+
+// CHECK-LABEL: func.func @g_vjp(
+// CHECK: scf.for
+// CHECK: tensor.extract %{{.*}}[%{{.*}}] : tensor<6xi64>
+// CHECK: tensor.insert_slice
+// CHECK: linalg.fill
+// CHECK: return
+func.func @g(%ids: tensor<2x3xi64>, %t: tensor<10x4xf32>, %unused: tensor<5xf32>) -> tensor<2x3x4xf32> {
+  %y = llm.embedding %t[%ids] : (tensor<10x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
+  return %y : tensor<2x3x4xf32>
+}
+
+// -----
+
+// An op without a gradient on the gradient path is an error naming it.
+
+func.func @h(%q: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
+  // expected-error @+1 {{'llm.attention' op has no gradient yet}}
+  %a = llm.attention %q, %q, %q {causal, num_heads = 2 : i64} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  return %a : tensor<1x4x8xf32>
+}
+
+// -----
+
+// Only functions of floating-point tensors are differentiated.
+
+// expected-error @+1 {{llm-autodiff: 'ids' must return floating-point tensors, got 'tensor<4xi64>'}}
+func.func @ids(%x: tensor<4xi64>) -> tensor<4xi64> {
+  return %x : tensor<4xi64>
+}
