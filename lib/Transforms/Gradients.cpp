@@ -10,8 +10,9 @@
 // needs (a norm's mean and inverse deviation, softmax probabilities) are
 // recomputed from the op's operands rather than saved by the forward.
 //
-// Implemented: llm.linear, llm.layer_norm, llm.gelu, llm.embedding,
-// llm.cross_entropy; arith.addf/subf/mulf/divf/negf on tensors;
+// Implemented: llm.linear, layer_norm, rms_norm, gelu, softmax (last axis),
+// embedding, positional_encoding (implicit positions), rope, cross_entropy;
+// arith.addf/subf/mulf/divf/negf on tensors;
 // tensor.extract_slice, collapse_shape, expand_shape and cast. The other
 // llm ops fail with a diagnostic naming the op.
 //
@@ -182,6 +183,27 @@ struct GradBuilder {
     return generic.getResult(0);
   }
 
+  /// x [..., n] * v [n] along the last dim.
+  Value scaleLastDim(Value x, Value v) {
+    MLIRContext *ctx = b.getContext();
+    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+    Value init = emptyLike(x);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{x, v}, init,
+               ArrayRef<AffineMap>{
+                   AffineMap::getMultiDimIdentityMap(rank, ctx),
+                   AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)},
+                                  ctx),
+                   AffineMap::getMultiDimIdentityMap(rank, ctx)},
+               SmallVector<utils::IteratorType>(rank,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location l, ValueRange a) {
+                 Value product = arith::MulFOp::create(nb, l, a[0], a[1]);
+                 linalg::YieldOp::create(nb, l, product);
+               })
+        .getResult(0);
+  }
+
   /// The gradient \p grad given the type of \p like (a cast when only the
   /// static information differs).
   Value castTo(Value grad, Value like) {
@@ -290,25 +312,8 @@ struct LayerNormGradient
     });
     // gy = dy * w.
     Value gy = dy;
-    if (Value w = op.getWeight()) {
-      MLIRContext *ctx = b.getContext();
-      unsigned rank = cast<RankedTensorType>(dy.getType()).getRank();
-      Value init = g.emptyLike(dy);
-      gy = linalg::GenericOp::create(
-               b, loc, init.getType(), ValueRange{dy, w}, init,
-               ArrayRef<AffineMap>{
-                   AffineMap::getMultiDimIdentityMap(rank, ctx),
-                   AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)},
-                                  ctx),
-                   AffineMap::getMultiDimIdentityMap(rank, ctx)},
-               SmallVector<utils::IteratorType>(rank,
-                                                utils::IteratorType::parallel),
-               [&](OpBuilder &nb, Location l, ValueRange a) {
-                 linalg::YieldOp::create(nb, l,
-                                         Scalar{nb, l}.mul(a[0], a[1]));
-               })
-               .getResult(0);
-    }
+    if (Value w = op.getWeight())
+      gy = g.scaleLastDim(dy, w);
     // dx = rstd * (gy - mean(gy) - xhat * mean(gy * xhat)).
     Value gyXhat = g.map({gy, xhat}, [&](OpBuilder &nb, Location l,
                                          ValueRange a) {
@@ -552,6 +557,206 @@ struct CrossEntropyGradient
   }
 };
 
+/// y = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps) over the last dim.
+struct RMSNormGradient
+    : GradientOpInterface::ExternalModel<RMSNormGradient, RMSNormOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<RMSNormOp>(operation);
+    Location loc = op.getLoc();
+    GradBuilder g{b, loc};
+    operandGrads.assign(op->getNumOperands(), Value());
+    Value dy = resultGrads[0];
+    if (!dy)
+      return success();
+    Value x = op.getInput();
+    FailureOr<int64_t> n = staticLastDim(op, x);
+    if (failed(n))
+      return failure();
+    Type element = cast<RankedTensorType>(x.getType()).getElementType();
+    double inv = 1.0 / static_cast<double>(*n),
+           eps = op.getEpsilon().convertToDouble();
+    Value squares = g.map({x}, [&](OpBuilder &nb, Location l, ValueRange a) {
+      return Scalar{nb, l}.mul(a[0], a[0]);
+    });
+    Value rstd = g.map({g.rowSum(squares)}, [&](OpBuilder &nb, Location l,
+                                                ValueRange a) {
+      Scalar s{nb, l};
+      Value ms = s.add(s.mul(a[0], s.c(element, inv)), s.c(element, eps));
+      return math::RsqrtOp::create(nb, l, ms).getResult();
+    });
+    Value gy = dy;
+    if (Value w = op.getWeight())
+      gy = g.scaleLastDim(dy, w);
+    // dx = rstd * (gy - x * rstd^2 * mean(gy * x)).
+    Value gyX = g.map({gy, x}, [&](OpBuilder &nb, Location l, ValueRange a) {
+      return Scalar{nb, l}.mul(a[0], a[1]);
+    });
+    Value dx = g.map({gy, x, rstd, g.rowSum(gyX)},
+                     [&](OpBuilder &nb, Location l, ValueRange a) {
+                       Scalar s{nb, l};
+                       Value r2 = s.mul(a[2], a[2]);
+                       Value t = s.mul(s.mul(a[1], r2),
+                                       s.mul(a[3], s.c(element, inv)));
+                       return s.mul(a[2], s.sub(a[0], t));
+                     });
+    operandGrads[0] = g.castTo(dx, x);
+    if (Value w = op.getWeight()) {
+      Value normalized = g.map({dy, x, rstd}, [&](OpBuilder &nb, Location l,
+                                                  ValueRange a) {
+        Scalar s{nb, l};
+        return s.mul(a[0], s.mul(a[1], a[2]));
+      });
+      operandGrads[1] = g.castTo(g.leadingSum(normalized), w);
+    }
+    return success();
+  }
+};
+
+/// y = softmax(x) along the last dim: dx = y * (dy - sum(dy * y)).
+struct SoftmaxGradient
+    : GradientOpInterface::ExternalModel<SoftmaxGradient, SoftmaxOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<SoftmaxOp>(operation);
+    operandGrads.assign(1, Value());
+    Value dy = resultGrads[0];
+    if (!dy)
+      return success();
+    auto type = cast<RankedTensorType>(op.getInput().getType());
+    if (op.getNormalizedAxis() != type.getRank() - 1)
+      return op.emitOpError("gradient along an axis other than the last is "
+                            "not implemented");
+    GradBuilder g{b, op.getLoc()};
+    Value y = op.getResult();
+    Value dyY = g.map({dy, y}, [&](OpBuilder &nb, Location l, ValueRange a) {
+      return Scalar{nb, l}.mul(a[0], a[1]);
+    });
+    operandGrads[0] = g.map({dy, y, g.rowSum(dyY)},
+                            [&](OpBuilder &nb, Location l, ValueRange a) {
+                              Scalar s{nb, l};
+                              return s.mul(a[1], s.sub(a[0], a[2]));
+                            });
+    return success();
+  }
+};
+
+/// y = x + PE(positions): dx = dy; a learned table's rows gather dy.
+struct PositionalEncodingGradient
+    : GradientOpInterface::ExternalModel<PositionalEncodingGradient,
+                                         PositionalEncodingOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<PositionalEncodingOp>(operation);
+    Location loc = op.getLoc();
+    GradBuilder g{b, loc};
+    operandGrads.assign(op->getNumOperands(), Value());
+    Value dy = resultGrads[0];
+    if (!dy)
+      return success();
+    operandGrads[0] = dy;
+    Value table = op.getTable();
+    if (!table)
+      return success();
+    if (op.getPositions())
+      return op.emitOpError("gradient of a position table read with "
+                            "explicit positions is not implemented");
+    // Rows 0 .. S-1 of the table get dy summed over the leading dims.
+    auto type = cast<RankedTensorType>(dy.getType());
+    unsigned rank = type.getRank();
+    Value rows = dy;
+    if (rank > 2) {
+      // [..., S, D] -> [S, D]: sum the leading dims one at a time.
+      MLIRContext *ctx = b.getContext();
+      SmallVector<OpFoldResult> sizes = {
+          tensor::getMixedSize(b, loc, dy, rank - 2),
+          tensor::getMixedSize(b, loc, dy, rank - 1)};
+      Value init = g.zeros(sizes, type.getElementType());
+      SmallVector<utils::IteratorType> iterators(
+          rank, utils::IteratorType::reduction);
+      iterators[rank - 2] = iterators[rank - 1] =
+          utils::IteratorType::parallel;
+      rows = linalg::GenericOp::create(
+                 b, loc, init.getType(), dy, init,
+                 ArrayRef<AffineMap>{
+                     AffineMap::getMultiDimIdentityMap(rank, ctx),
+                     AffineMap::get(rank, 0,
+                                    {getAffineDimExpr(rank - 2, ctx),
+                                     getAffineDimExpr(rank - 1, ctx)},
+                                    ctx)},
+                 iterators,
+                 [&](OpBuilder &nb, Location l, ValueRange a) {
+                   Value sum = arith::AddFOp::create(nb, l, a[1], a[0]);
+                   linalg::YieldOp::create(nb, l, sum);
+                 })
+                 .getResult(0);
+    }
+    Value zeros = g.zerosLike(table);
+    SmallVector<OpFoldResult> offsets(2, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, rows);
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    operandGrads[1] = tensor::InsertSliceOp::create(b, loc, rows, zeros,
+                                                    offsets, sizes, strides);
+    return success();
+  }
+};
+
+/// RoPE rotates each pair by its position's angle; the rotation's
+/// transpose is the rotation by the negated angle: RoPE at -positions.
+struct RopeGradient
+    : GradientOpInterface::ExternalModel<RopeGradient, RopeOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<RopeOp>(operation);
+    Location loc = op.getLoc();
+    GradBuilder g{b, loc};
+    operandGrads.assign(op->getNumOperands(), Value());
+    Value dy = resultGrads[0];
+    if (!dy)
+      return success();
+    Value negated;
+    if (Value positions = op.getPositions()) {
+      negated = g.map({positions}, [&](OpBuilder &nb, Location l,
+                                       ValueRange a) {
+        Value zero = arith::ConstantOp::create(
+            nb, l, a[0].getType(), nb.getIntegerAttr(a[0].getType(), 0));
+        return arith::SubIOp::create(nb, l, zero, a[0]).getResult();
+      });
+    } else {
+      // -s for s in 0 .. seq-1, as an [seq] tensor.
+      auto type = cast<RankedTensorType>(dy.getType());
+      unsigned rank = type.getRank();
+      OpFoldResult seq = tensor::getMixedSize(b, loc, dy, rank - 2);
+      Value init = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{seq},
+                                           b.getI64Type());
+      MLIRContext *ctx = b.getContext();
+      negated =
+          linalg::GenericOp::create(
+              b, loc, init.getType(), ValueRange{}, init,
+              ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(1, ctx)},
+              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},
+              [&](OpBuilder &nb, Location l, ValueRange) {
+                Value i = linalg::IndexOp::create(nb, l, 0);
+                Value v = arith::IndexCastOp::create(nb, l, nb.getI64Type(), i);
+                Value zero = arith::ConstantOp::create(
+                    nb, l, nb.getI64Type(), nb.getI64IntegerAttr(0));
+                Value neg = arith::SubIOp::create(nb, l, zero, v);
+                linalg::YieldOp::create(nb, l, neg);
+              })
+              .getResult(0);
+    }
+    auto inverse = cast<RopeOp>(b.clone(*op));
+    inverse->setOperand(0, dy);
+    inverse.getPositionsMutable().assign(negated);
+    operandGrads[0] = g.castTo(inverse.getResult(), op.getInput());
+    return success();
+  }
+};
+
 /// The llm ops whose gradient is not built yet: a diagnostic.
 template <typename OpTy>
 struct MissingGradient
@@ -559,7 +764,8 @@ struct MissingGradient
   LogicalResult buildGradients(Operation *op, OpBuilder &, ValueRange,
                                SmallVectorImpl<Value> &) const {
     return op->emitOpError("has no gradient yet (llm-autodiff supports "
-                           "linear, layer_norm, gelu, embedding, "
+                           "linear, layer_norm, rms_norm, gelu, softmax, "
+                           "embedding, positional_encoding, rope, "
                            "cross_entropy and elementwise arith)");
   }
 };
@@ -692,13 +898,12 @@ void mlir::llm::registerGradientExternalModels(DialectRegistry &registry) {
     GeluOp::attachInterface<GeluGradient>(*ctx);
     EmbeddingOp::attachInterface<EmbeddingGradient>(*ctx);
     CrossEntropyOp::attachInterface<CrossEntropyGradient>(*ctx);
+    RMSNormOp::attachInterface<RMSNormGradient>(*ctx);
+    SoftmaxOp::attachInterface<SoftmaxGradient>(*ctx);
+    PositionalEncodingOp::attachInterface<PositionalEncodingGradient>(*ctx);
+    RopeOp::attachInterface<RopeGradient>(*ctx);
     AttentionOp::attachInterface<MissingGradient<AttentionOp>>(*ctx);
-    RMSNormOp::attachInterface<MissingGradient<RMSNormOp>>(*ctx);
-    RopeOp::attachInterface<MissingGradient<RopeOp>>(*ctx);
-    PositionalEncodingOp::attachInterface<
-        MissingGradient<PositionalEncodingOp>>(*ctx);
     FFNOp::attachInterface<MissingGradient<FFNOp>>(*ctx);
-    SoftmaxOp::attachInterface<MissingGradient<SoftmaxOp>>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
     arith::AddFOp::attachInterface<BinaryGradient<arith::AddFOp>>(*ctx);

@@ -126,6 +126,57 @@ case("elementwise arith, slices and reshapes",
      [rand(3, 8), rand(3, 8) + np.float32(4.0)],
      lambda a, b: [(-((a + b) * a / b) - a)[:, 2:6].reshape(2, 6)])
 
+case("rms_norm weight",
+     "func.func @f(%x: {x}, %g: {g}) -> {x} {{\n"
+     "  %y = llm.rms_norm %x weight %g {{epsilon = 1.0e-06 : f64}} : ({x}, {g}) -> {x}\n"
+     "  return %y : {x}\n}}".format(x=T(2, 3, 12), g=T(12)),
+     [rand(2, 3, 12), rand(12)],
+     lambda x, g: [x * torch.rsqrt((x * x).mean(-1, keepdim=True) + 1e-6) * g])
+
+case("softmax",
+     "func.func @f(%x: {x}) -> {x} {{\n  %y = llm.softmax %x : {x}\n  return %y : {x}\n}}".format(
+         x=T(3, 4, 9)),
+     [rand(3, 4, 9)],
+     lambda x: [torch.softmax(x, -1)])
+
+case("positional_encoding learned",
+     "func.func @f(%x: {x}, %t: {t}) -> {x} {{\n"
+     "  %y = llm.positional_encoding learned %x table %t : ({x}, {t}) -> {x}\n"
+     "  return %y : {x}\n}}".format(x=T(2, 5, 6), t=T(8, 6)),
+     [rand(2, 5, 6), rand(8, 6)],
+     lambda x, t: [x + t[:5]])
+
+
+def rope(x, head_dim, rotary, theta, interleaved, positions):
+    b, s, f = x.shape
+    xh = x.reshape(b, s, f // head_dim, head_dim)
+    inv = 1.0 / (theta ** (torch.arange(0, rotary, 2, dtype=torch.float64) / rotary))
+    ang = positions.to(torch.float64)[..., None] * inv
+    cos, sin = torch.cos(ang)[:, :, None], torch.sin(ang)[:, :, None]
+    rot, rest = xh[..., :rotary], xh[..., rotary:]
+    if interleaved:
+        x1, x2 = rot[..., 0::2], rot[..., 1::2]
+        out = torch.stack([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1).flatten(-2)
+    else:
+        x1, x2 = rot[..., :rotary // 2], rot[..., rotary // 2:]
+        out = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+    return torch.cat([out, rest], -1).reshape(b, s, f)
+
+
+case("rope (implicit positions)",
+     "func.func @f(%x: {x}) -> {x} {{\n"
+     "  %y = llm.rope %x {{head_dim = 8 : i64}} : ({x}) -> {x}\n"
+     "  return %y : {x}\n}}".format(x=T(2, 5, 24)),
+     [rand(2, 5, 24)],
+     lambda x: [rope(x, 8, 8, 10000.0, False, torch.arange(5)[None])])
+
+case("rope (positions, partial, interleaved)",
+     "func.func @f(%x: {x}, %p: tensor<2x5xi64>) -> {x} {{\n"
+     "  %y = llm.rope %x positions %p {{head_dim = 8 : i64, rotary_dim = 4 : i64, interleaved, theta = 500.0 : f64}} : ({x}, tensor<2x5xi64>) -> {x}\n"
+     "  return %y : {x}\n}}".format(x=T(2, 5, 16)),
+     [rand(2, 5, 16), np.array([[3, 4, 5, 6, 7], [0, 1, 2, 3, 4]], dtype=np.int64)],
+     lambda x, p: [rope(x, 8, 4, 500.0, True, p)])
+
 # A block of a GPT-2-style model without attention: tied embedding, fused
 # projection split by slices, LayerNorm, tanh GELU, residual, LM head and
 # the causal-LM loss.
