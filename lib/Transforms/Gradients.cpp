@@ -11,7 +11,8 @@
 // recomputed from the op's operands rather than saved by the forward.
 //
 // Implemented: llm.linear, layer_norm, rms_norm, gelu, softmax (last axis),
-// embedding, positional_encoding (implicit positions), rope, cross_entropy;
+// embedding, positional_encoding (implicit positions), rope, ffn (every
+// activation), cross_entropy;
 // arith.addf/subf/mulf/divf/negf on tensors;
 // tensor.extract_slice, collapse_shape, expand_shape and cast. The other
 // llm ops fail with a diagnostic naming the op.
@@ -226,6 +227,77 @@ struct Scalar {
   }
 };
 
+/// d/dx GELU(x) at \p x: exact, Phi(x) + x phi(x), or of the tanh form,
+/// 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2) with t = tanh(k (x + c x^3)).
+static Value geluDerivative(Scalar &s, Value x, bool tanhForm, Type element) {
+  Value half = s.c(element, 0.5), one = s.c(element, 1.0);
+  if (tanhForm) {
+    double k = std::sqrt(2.0 / M_PI), c = 0.044715;
+    Value x2 = s.mul(x, x);
+    Value inner =
+        s.mul(s.c(element, k), s.add(x, s.mul(s.c(element, c), s.mul(x2, x))));
+    Value t = math::TanhOp::create(s.b, s.loc, inner);
+    Value dInner =
+        s.mul(s.c(element, k), s.add(one, s.mul(s.c(element, 3 * c), x2)));
+    return s.add(s.mul(half, s.add(one, t)),
+                 s.mul(s.mul(half, x), s.mul(s.sub(one, s.mul(t, t)), dInner)));
+  }
+  Value erf =
+      math::ErfOp::create(s.b, s.loc, s.mul(x, s.c(element, M_SQRT1_2)));
+  Value cdf = s.mul(half, s.add(one, erf));
+  Value pdf = s.mul(
+      s.c(element, 1.0 / std::sqrt(2.0 * M_PI)),
+      math::ExpOp::create(s.b, s.loc, s.mul(s.c(element, -0.5), s.mul(x, x))));
+  return s.add(cdf, s.mul(x, pdf));
+}
+
+/// The activation of a feed-forward block at \p x, and its derivative.
+static std::pair<Value, Value> activationAndDerivative(Scalar &s, Value x,
+                                                       Activation kind,
+                                                       Type element) {
+  switch (kind) {
+  case Activation::ReLU: {
+    Value zero = s.c(element, 0.0);
+    Value positive = arith::CmpFOp::create(s.b, s.loc,
+                                           arith::CmpFPredicate::OGT, x, zero);
+    return {arith::SelectOp::create(s.b, s.loc, positive, x, zero),
+            arith::SelectOp::create(s.b, s.loc, positive, s.c(element, 1.0),
+                                    zero)};
+  }
+  case Activation::GELU:
+  case Activation::GeGLU:
+  case Activation::GELUTanh: {
+    bool tanhForm = kind == Activation::GELUTanh;
+    Value half = s.c(element, 0.5), one = s.c(element, 1.0);
+    Value value;
+    if (tanhForm) {
+      double k = std::sqrt(2.0 / M_PI), c = 0.044715;
+      Value inner = s.mul(s.c(element, k),
+                          s.add(x, s.mul(s.c(element, c), s.mul(s.mul(x, x), x))));
+      value = s.mul(s.mul(half, x),
+                    s.add(one, math::TanhOp::create(s.b, s.loc, inner)));
+    } else {
+      Value erf =
+          math::ErfOp::create(s.b, s.loc, s.mul(x, s.c(element, M_SQRT1_2)));
+      value = s.mul(s.mul(half, x), s.add(one, erf));
+    }
+    return {value, geluDerivative(s, x, tanhForm, element)};
+  }
+  case Activation::SiLU:
+  case Activation::SwiGLU: {
+    // silu = x sigma(x); silu' = sigma(x) (1 + x (1 - sigma(x))).
+    Value one = s.c(element, 1.0);
+    Value sigma = s.div(
+        one, s.add(one, math::ExpOp::create(s.b, s.loc,
+                                            arith::NegFOp::create(s.b, s.loc,
+                                                                  x))));
+    return {s.mul(x, sigma),
+            s.mul(sigma, s.add(one, s.mul(x, s.sub(one, sigma))))};
+  }
+  }
+  llvm_unreachable("unknown activation");
+}
+
 /// The last dim of \p value as a static size, or failure.
 static FailureOr<int64_t> staticLastDim(Operation *op, Value value) {
   int64_t n = cast<RankedTensorType>(value.getType()).getShape().back();
@@ -362,34 +434,7 @@ struct GeluGradient
         {dy, op.getInput()}, [&](OpBuilder &nb, Location l, ValueRange a) {
           Scalar s{nb, l};
           Value x = a[1];
-          Value half = s.c(element, 0.5), one = s.c(element, 1.0);
-          Value derivative;
-          if (tanhForm) {
-            // 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2),
-            // t = tanh(k (x + c x^3)).
-            double k = std::sqrt(2.0 / M_PI), c = 0.044715;
-            Value x2 = s.mul(x, x);
-            Value inner = s.mul(s.c(element, k),
-                                s.add(x, s.mul(s.c(element, c), s.mul(x2, x))));
-            Value t = math::TanhOp::create(nb, l, inner);
-            Value dInner =
-                s.mul(s.c(element, k),
-                      s.add(one, s.mul(s.c(element, 3 * c), x2)));
-            derivative = s.add(s.mul(half, s.add(one, t)),
-                               s.mul(s.mul(half, x),
-                                     s.mul(s.sub(one, s.mul(t, t)), dInner)));
-          } else {
-            // Phi(x) + x phi(x).
-            Value cdf = s.mul(
-                half, s.add(one, math::ErfOp::create(
-                                     nb, l,
-                                     s.mul(x, s.c(element, M_SQRT1_2)))));
-            Value pdf = s.mul(
-                s.c(element, 1.0 / std::sqrt(2.0 * M_PI)),
-                math::ExpOp::create(nb, l,
-                                    s.mul(s.c(element, -0.5), s.mul(x, x))));
-            derivative = s.add(cdf, s.mul(x, pdf));
-          }
+          Value derivative = geluDerivative(s, x, tanhForm, element);
           return s.mul(a[0], derivative);
         });
     return success();
@@ -757,6 +802,91 @@ struct RopeGradient
   }
 };
 
+/// down(act(up(x))) or down(act(gate(x)) * up(x)): the projections are
+/// rebuilt as llm.linear ops (recomputing the hidden activations) and
+/// differentiated through LinearGradient.
+struct FFNGradient : GradientOpInterface::ExternalModel<FFNGradient, FFNOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<FFNOp>(operation);
+    Location loc = op.getLoc();
+    GradBuilder g{b, loc};
+    operandGrads.assign(op->getNumOperands(), Value());
+    Value dy = resultGrads[0];
+    if (!dy)
+      return success();
+    WeightLayout layout = op.getWeightLayout();
+    Activation kind = op.getActivation();
+    Type element =
+        cast<RankedTensorType>(op.getInput().getType()).getElementType();
+    auto project = [&](Value x, Value w, Value bias) {
+      return LinearOp::create(b, loc, x, w, bias, layout);
+    };
+    auto gradientsOf = [&](LinearOp linear, Value grad,
+                           SmallVectorImpl<Value> &grads) {
+      return cast<GradientOpInterface>(linear.getOperation())
+          .buildGradients(b, ValueRange{grad}, grads);
+    };
+    // Recompute: h = up(x); pre = gate(x) or h; act(pre) and act'(pre).
+    LinearOp up = project(op.getInput(), op.getUpWeight(), op.getUpBias());
+    LinearOp gate;
+    if (op.isGated())
+      gate = project(op.getInput(), op.getGateWeight(), op.getGateBias());
+    Value pre = gate ? gate.getResult() : up.getResult();
+    Value activated = g.map({pre}, [&](OpBuilder &nb, Location l,
+                                       ValueRange a) {
+      Scalar s{nb, l};
+      return activationAndDerivative(s, a[0], kind, element).first;
+    });
+    Value slope = g.map({pre}, [&](OpBuilder &nb, Location l, ValueRange a) {
+      Scalar s{nb, l};
+      return activationAndDerivative(s, a[0], kind, element).second;
+    });
+    Value hidden = activated;
+    if (gate)
+      hidden = arith::MulFOp::create(b, loc, activated, up.getResult());
+    LinearOp down = project(hidden, op.getDownWeight(), op.getDownBias());
+
+    SmallVector<Value> downGrads, upGrads, gateGrads;
+    if (failed(gradientsOf(down, dy, downGrads)))
+      return failure();
+    Value dHidden = downGrads[0];
+    Value dUp, dPre;
+    if (gate) {
+      dUp = arith::MulFOp::create(b, loc, dHidden, activated);
+      Value dActivated = arith::MulFOp::create(b, loc, dHidden, up.getResult());
+      dPre = arith::MulFOp::create(b, loc, dActivated, slope);
+    } else {
+      dUp = arith::MulFOp::create(b, loc, dHidden, slope);
+    }
+    if (failed(gradientsOf(up, dUp, upGrads)))
+      return failure();
+    Value dx = upGrads[0];
+    if (gate) {
+      if (failed(gradientsOf(gate, dPre, gateGrads)))
+        return failure();
+      dx = arith::AddFOp::create(b, loc, dx, gateGrads[0]);
+    }
+    // Operands: input, up (, up bias) (, gate (, gate bias)), down
+    // (, down bias), in order.
+    unsigned next = 0;
+    operandGrads[next++] = g.castTo(dx, op.getInput());
+    operandGrads[next++] = upGrads[1];
+    if (op.getUpBias())
+      operandGrads[next++] = upGrads[2];
+    if (gate) {
+      operandGrads[next++] = gateGrads[1];
+      if (op.getGateBias())
+        operandGrads[next++] = gateGrads[2];
+    }
+    operandGrads[next++] = downGrads[1];
+    if (op.getDownBias())
+      operandGrads[next++] = downGrads[2];
+    return success();
+  }
+};
+
 /// The llm ops whose gradient is not built yet: a diagnostic.
 template <typename OpTy>
 struct MissingGradient
@@ -765,7 +895,7 @@ struct MissingGradient
                                SmallVectorImpl<Value> &) const {
     return op->emitOpError("has no gradient yet (llm-autodiff supports "
                            "linear, layer_norm, rms_norm, gelu, softmax, "
-                           "embedding, positional_encoding, rope, "
+                           "embedding, positional_encoding, rope, ffn, "
                            "cross_entropy and elementwise arith)");
   }
 };
@@ -903,7 +1033,7 @@ void mlir::llm::registerGradientExternalModels(DialectRegistry &registry) {
     PositionalEncodingOp::attachInterface<PositionalEncodingGradient>(*ctx);
     RopeOp::attachInterface<RopeGradient>(*ctx);
     AttentionOp::attachInterface<MissingGradient<AttentionOp>>(*ctx);
-    FFNOp::attachInterface<MissingGradient<FFNOp>>(*ctx);
+    FFNOp::attachInterface<FFNGradient>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
     arith::AddFOp::attachInterface<BinaryGradient<arith::AddFOp>>(*ctx);

@@ -177,6 +177,64 @@ case("rope (positions, partial, interleaved)",
      [rand(2, 5, 16), np.array([[3, 4, 5, 6, 7], [0, 1, 2, 3, 4]], dtype=np.int64)],
      lambda x, p: [rope(x, 8, 4, 500.0, True, p)])
 
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_tanh": gelu_tanh, "silu": F.silu}
+
+
+def ffn_case(activation, gated, biases, in_out):
+    d, f = 6, 10
+    shape = (lambda o, i: (i, o)) if in_out else (lambda o, i: (o, i))
+    args = ["%x: " + T(2, 3, d), "%wu: " + T(*shape(f, d))]
+    types = [T(2, 3, d), T(*shape(f, d))]
+    text = "llm.ffn %s %%x up %%wu" % activation
+    inputs = [rand(2, 3, d), 0.5 * rand(*shape(f, d))]
+    if biases:
+        args.append("%bu: " + T(f)); types.append(T(f)); inputs.append(rand(f))
+        text += " bias %bu"
+    if gated:
+        args.append("%wg: " + T(*shape(f, d))); types.append(T(*shape(f, d)))
+        inputs.append(0.5 * rand(*shape(f, d)))
+        text += " gate %wg"
+        if biases:
+            args.append("%bg: " + T(f)); types.append(T(f)); inputs.append(rand(f))
+            text += " bias %bg"
+    args.append("%wd: " + T(*shape(d, f))); types.append(T(*shape(d, f)))
+    inputs.append(0.5 * rand(*shape(d, f)))
+    text += " down %wd"
+    if biases:
+        args.append("%bd: " + T(d)); types.append(T(d)); inputs.append(rand(d))
+        text += " bias %bd"
+    if in_out:
+        text += " layout in_out"
+    mlir = "func.func @f(%s) -> %s {\n  %%y = %s : (%s) -> %s\n  return %%y : %s\n}" % (
+        ", ".join(args), T(2, 3, d), text, ", ".join(types), T(2, 3, d), T(2, 3, d))
+    act = ACTIVATIONS[{"swiglu": "silu", "geglu": "gelu"}.get(activation, activation)]
+
+    def reference(*t):
+        it = iter(t)
+        x, wu = next(it), next(it)
+        bu = next(it) if biases else None
+        wg = next(it) if gated else None
+        bg = next(it) if gated and biases else None
+        wd = next(it)
+        bd = next(it) if biases else None
+
+        def lin(v, w, bias):
+            out = v @ (w if in_out else w.T)
+            return out + bias if bias is not None else out
+        h = lin(x, wu, bu)
+        hidden = act(lin(x, wg, bg)) * h if gated else act(h)
+        return [lin(hidden, wd, bd)]
+    case("ffn %s%s%s" % (activation, " + biases" if biases else "", " in_out" if in_out else ""),
+         mlir, inputs, reference)
+
+
+ffn_case("gelu_tanh", False, True, True)
+ffn_case("relu", False, False, False)
+ffn_case("silu", False, True, False)
+ffn_case("gelu", False, False, True)
+ffn_case("swiglu", True, False, False)
+ffn_case("geglu", True, True, False)
+
 # A block of a GPT-2-style model without attention: tied embedding, fused
 # projection split by slices, LayerNorm, tanh GELU, residual, LM head and
 # the causal-LM loss.
