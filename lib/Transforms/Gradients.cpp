@@ -12,10 +12,11 @@
 //
 // Implemented: llm.linear, layer_norm, rms_norm, gelu, softmax (last axis),
 // embedding, positional_encoding (implicit positions), rope, ffn (every
-// activation), cross_entropy;
+// activation), attention (masks, causal, GQA; not the KV-cache form),
+// cross_entropy;
 // arith.addf/subf/mulf/divf/negf on tensors;
-// tensor.extract_slice, collapse_shape, expand_shape and cast. The other
-// llm ops fail with a diagnostic naming the op.
+// tensor.extract_slice, collapse_shape, expand_shape and cast. Forms not
+// covered fail with a diagnostic naming the op.
 //
 //===----------------------------------------------------------------------===//
 
@@ -887,16 +888,236 @@ struct FFNGradient : GradientOpInterface::ExternalModel<FFNGradient, FFNOp> {
   }
 };
 
-/// The llm ops whose gradient is not built yet: a diagnostic.
-template <typename OpTy>
-struct MissingGradient
-    : GradientOpInterface::ExternalModel<MissingGradient<OpTy>, OpTy> {
-  LogicalResult buildGradients(Operation *op, OpBuilder &, ValueRange,
-                               SmallVectorImpl<Value> &) const {
-    return op->emitOpError("has no gradient yet (llm-autodiff supports "
-                           "linear, layer_norm, rms_norm, gelu, softmax, "
-                           "embedding, positional_encoding, rope, ffn, "
-                           "cross_entropy and elementwise arith)");
+/// Scaled dot-product attention (no KV cache), recomputed: S = Q K^T scale
+/// (+ mask, causal), P = softmax(S), O = P V. Then dV = P^T dO,
+/// dP = dO V^T, dS = P * (dP - rowsum(dP * P)) * scale, dQ = dS K,
+/// dK = dS^T Q, with the query heads of a group summed into their KV head.
+struct AttentionGradient
+    : GradientOpInterface::ExternalModel<AttentionGradient, AttentionOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<AttentionOp>(operation);
+    Location loc = op.getLoc();
+    GradBuilder g{b, loc};
+    MLIRContext *ctx = b.getContext();
+    operandGrads.assign(op->getNumOperands(), Value());
+    Value dO = resultGrads[0];
+    if (!dO)
+      return success();
+    if (op.hasKVCache())
+      return op.emitOpError("gradient of the KV-cache form is not "
+                            "implemented (training runs without a cache)");
+    int64_t heads = op.getNumHeads(), kvHeads = op.getEffectiveNumKVHeads();
+    int64_t group = heads / kvHeads, headDim = op.getHeadDim(),
+            valueDim = op.getValueHeadDim();
+    double scale = op.getEffectiveScale();
+    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+    auto qType = cast<RankedTensorType>(q.getType());
+    Type element = qType.getElementType();
+
+    // [B, L, H * D] <-> [B, L, H, D].
+    auto split = [&](Value x, int64_t n, int64_t d) {
+      auto type = cast<RankedTensorType>(x.getType());
+      SmallVector<OpFoldResult> shape = {tensor::getMixedSize(b, loc, x, 0),
+                                         tensor::getMixedSize(b, loc, x, 1),
+                                         b.getIndexAttr(n), b.getIndexAttr(d)};
+      auto result = RankedTensorType::get(
+          {type.getDimSize(0), type.getDimSize(1), n, d},
+          type.getElementType());
+      return tensor::ExpandShapeOp::create(
+                 b, loc, result, x,
+                 ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}}, shape)
+          .getResult();
+    };
+    auto merge = [&](Value x) {
+      return tensor::CollapseShapeOp::create(
+                 b, loc, x, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}})
+          .getResult();
+    };
+    Value q4 = split(q, heads, headDim), k4 = split(k, kvHeads, headDim),
+          v4 = split(v, kvHeads, valueDim), dO4 = split(dO, heads, valueDim);
+
+    OpFoldResult batch = tensor::getMixedSize(b, loc, q, 0);
+    OpFoldResult qLen = tensor::getMixedSize(b, loc, q, 1);
+    OpFoldResult kvLen = tensor::getMixedSize(b, loc, k, 1);
+    auto dim = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    auto kvHead = [&](AffineExpr h) { return h.floorDiv(group); };
+    auto contract = [&](ArrayRef<OpFoldResult> sizes, ValueRange inputs,
+                        ArrayRef<AffineMap> maps,
+                        ArrayRef<utils::IteratorType> iterators) {
+      Value init = g.zeros(sizes, element);
+      SmallVector<AffineMap> all(maps);
+      all.push_back(AffineMap::get(maps.front().getNumDims(), 0,
+                                   {dim(0), dim(1), dim(2), dim(3)}, ctx));
+      return linalg::GenericOp::create(
+                 b, loc, init.getType(), inputs, init, all, iterators,
+                 [&](OpBuilder &nb, Location l, ValueRange a) {
+                   Scalar sc{nb, l};
+                   linalg::YieldOp::create(nb, l,
+                                           sc.add(a[2], sc.mul(a[0], a[1])));
+                 })
+          .getResult(0);
+    };
+    using IT = utils::IteratorType;
+    IT par = IT::parallel, red = IT::reduction;
+
+    // Scores [B, H, S, T] over loops (b, h, s, t, d).
+    Value scores = contract(
+        {batch, b.getIndexAttr(heads), qLen, kvLen}, ValueRange{q4, k4},
+        {AffineMap::get(5, 0, {dim(0), dim(2), dim(1), dim(4)}, ctx),
+         AffineMap::get(5, 0, {dim(0), dim(3), kvHead(dim(1)), dim(4)}, ctx)},
+        {par, par, par, par, red});
+    // Scale, mask, causal.
+    Value offset = arith::SubIOp::create(
+        b, loc, getValueOrCreateConstantIndexOp(b, loc, kvLen),
+        getValueOrCreateConstantIndexOp(b, loc, qLen));
+    SmallVector<Value> maskInputs = {scores};
+    SmallVector<AffineMap> maskMaps = {AffineMap::getMultiDimIdentityMap(4, ctx)};
+    Value mask = op.getMask();
+    bool boolMask = false;
+    if (mask) {
+      auto maskType = cast<RankedTensorType>(mask.getType());
+      boolMask = maskType.getElementType().isInteger(1);
+      unsigned r = maskType.getRank();
+      SmallVector<AffineExpr> exprs;
+      for (unsigned i = 0; i < r; ++i)
+        exprs.push_back(maskType.getDimSize(i) == 1
+                            ? getAffineConstantExpr(0, ctx)
+                            : dim(4 - r + i));
+      maskInputs.push_back(mask);
+      maskMaps.push_back(AffineMap::get(4, 0, exprs, ctx));
+    }
+    maskMaps.push_back(AffineMap::getMultiDimIdentityMap(4, ctx));
+    Value maskedInit = g.emptyLike(scores);
+    bool causal = op.getCausal();
+    Value logits =
+        linalg::GenericOp::create(
+            b, loc, maskedInit.getType(), maskInputs, maskedInit, maskMaps,
+            SmallVector<IT>(4, par),
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              Scalar sc{nb, l};
+              Value value = sc.mul(a[0], sc.c(element, scale));
+              Value negInf = sc.c(element, -INFINITY);
+              if (mask) {
+                Value m = a[1];
+                if (boolMask)
+                  value = arith::SelectOp::create(nb, l, m, value, negInf);
+                else
+                  value = sc.add(value,
+                                 m.getType() == element
+                                     ? m
+                                     : arith::ExtFOp::create(nb, l, element, m)
+                                           .getResult());
+              }
+              if (causal) {
+                Value sIndex = linalg::IndexOp::create(nb, l, 2);
+                Value tIndex = linalg::IndexOp::create(nb, l, 3);
+                Value limit = arith::AddIOp::create(nb, l, sIndex, offset);
+                Value future = arith::CmpIOp::create(
+                    nb, l, arith::CmpIPredicate::sgt, tIndex, limit);
+                value = arith::SelectOp::create(nb, l, future, negInf, value);
+              }
+              linalg::YieldOp::create(nb, l, value);
+            })
+            .getResult(0);
+    Value probabilities = SoftmaxOp::create(b, loc, logits.getType(), logits,
+                                           b.getI64IntegerAttr(-1));
+
+    // dP [B, H, S, T] over (b, h, s, t, e).
+    Value dP = contract(
+        {batch, b.getIndexAttr(heads), qLen, kvLen}, ValueRange{dO4, v4},
+        {AffineMap::get(5, 0, {dim(0), dim(2), dim(1), dim(4)}, ctx),
+         AffineMap::get(5, 0, {dim(0), dim(3), kvHead(dim(1)), dim(4)}, ctx)},
+        {par, par, par, par, red});
+    Value dPP = g.map({dP, probabilities},
+                      [&](OpBuilder &nb, Location l, ValueRange a) {
+                        return Scalar{nb, l}.mul(a[0], a[1]);
+                      });
+    // The gradient of the masked scores; a float mask's is that, summed
+    // over the dims it is broadcast along.
+    Value dLogits = g.map({dP, probabilities, g.rowSum(dPP)},
+                          [&](OpBuilder &nb, Location l, ValueRange a) {
+                            Scalar sc{nb, l};
+                            return sc.mul(a[1], sc.sub(a[0], a[2]));
+                          });
+    Value dS = g.map({dLogits}, [&](OpBuilder &nb, Location l, ValueRange a) {
+      Scalar sc{nb, l};
+      return sc.mul(a[0], sc.c(element, scale));
+    });
+    if (mask && !boolMask) {
+      auto maskType = cast<RankedTensorType>(mask.getType());
+      if (maskType.getElementType() != element)
+        return op.emitOpError("gradient of a mask of another element type "
+                              "than the scores is not implemented");
+      Value init = g.zerosLike(mask);
+      SmallVector<IT> iterators(4, par);
+      for (unsigned i = 0; i < 4; ++i) {
+        int offset = static_cast<int>(i) - (4 - maskType.getRank());
+        if (offset < 0 || maskType.getDimSize(offset) == 1)
+          iterators[i] = red;
+      }
+      operandGrads[3] =
+          linalg::GenericOp::create(
+              b, loc, init.getType(), dLogits, init,
+              ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(4, ctx),
+                                  maskMaps[1]},
+              iterators,
+              [&](OpBuilder &nb, Location l, ValueRange a) {
+                Value sum = arith::AddFOp::create(nb, l, a[1], a[0]);
+                linalg::YieldOp::create(nb, l, sum);
+              })
+              .getResult(0);
+    }
+
+    // dQ [B, S, H, D] over (b, s, h, d, t).
+    Value dQ = contract(
+        {batch, qLen, b.getIndexAttr(heads), b.getIndexAttr(headDim)},
+        ValueRange{dS, k4},
+        {AffineMap::get(5, 0, {dim(0), dim(2), dim(1), dim(4)}, ctx),
+         AffineMap::get(5, 0, {dim(0), dim(4), kvHead(dim(2)), dim(3)}, ctx)},
+        {par, par, par, par, red});
+    // dK [B, T, KVH, D] and dV [B, T, KVH, Dv] over (b, t, g, d, r, s),
+    // reading query head g * group + r through the heads split in two.
+    auto splitHeads = [&](Value x, unsigned headDimIndex) {
+      auto type = cast<RankedTensorType>(x.getType());
+      SmallVector<int64_t> shape;
+      SmallVector<OpFoldResult> sizes;
+      SmallVector<ReassociationIndices> groups;
+      for (unsigned i = 0; i < type.getRank(); ++i) {
+        if (i == headDimIndex) {
+          groups.push_back({int64_t(shape.size()), int64_t(shape.size()) + 1});
+          shape.append({kvHeads, group});
+          sizes.append({b.getIndexAttr(kvHeads), b.getIndexAttr(group)});
+          continue;
+        }
+        groups.push_back({int64_t(shape.size())});
+        shape.push_back(type.getDimSize(i));
+        sizes.push_back(tensor::getMixedSize(b, loc, x, i));
+      }
+      return tensor::ExpandShapeOp::create(
+                 b, loc, RankedTensorType::get(shape, type.getElementType()), x,
+                 groups, sizes)
+          .getResult();
+    };
+    Value dS5 = splitHeads(dS, 1), p5 = splitHeads(probabilities, 1);
+    Value q5 = splitHeads(q4, 2), dO5 = splitHeads(dO4, 2);
+    AffineMap scoresMap =
+        AffineMap::get(6, 0, {dim(0), dim(2), dim(4), dim(5), dim(1)}, ctx);
+    AffineMap rowsMap =
+        AffineMap::get(6, 0, {dim(0), dim(5), dim(2), dim(4), dim(3)}, ctx);
+    Value dK = contract(
+        {batch, kvLen, b.getIndexAttr(kvHeads), b.getIndexAttr(headDim)},
+        ValueRange{dS5, q5}, {scoresMap, rowsMap},
+        {par, par, par, par, red, red});
+    Value dV = contract(
+        {batch, kvLen, b.getIndexAttr(kvHeads), b.getIndexAttr(valueDim)},
+        ValueRange{p5, dO5}, {scoresMap, rowsMap},
+        {par, par, par, par, red, red});
+    operandGrads[0] = g.castTo(merge(dQ), q);
+    operandGrads[1] = g.castTo(merge(dK), k);
+    operandGrads[2] = g.castTo(merge(dV), v);
+    return success();
   }
 };
 
@@ -1032,7 +1253,7 @@ void mlir::llm::registerGradientExternalModels(DialectRegistry &registry) {
     SoftmaxOp::attachInterface<SoftmaxGradient>(*ctx);
     PositionalEncodingOp::attachInterface<PositionalEncodingGradient>(*ctx);
     RopeOp::attachInterface<RopeGradient>(*ctx);
-    AttentionOp::attachInterface<MissingGradient<AttentionOp>>(*ctx);
+    AttentionOp::attachInterface<AttentionGradient>(*ctx);
     FFNOp::attachInterface<FFNGradient>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {

@@ -41,12 +41,12 @@ func.func @g(%ids: tensor<2x3xi64>, %t: tensor<10x4xf32>, %unused: tensor<5xf32>
 
 // -----
 
-// An op without a gradient on the gradient path is an error naming it.
+// A form without a gradient on the gradient path is an error naming the op.
 
-func.func @h(%q: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
-  // expected-error @+1 {{'llm.attention' op has no gradient yet}}
-  %a = llm.attention %q, %q, %q {causal, num_heads = 2 : i64} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
-  return %a : tensor<1x4x8xf32>
+func.func @h(%q: tensor<1x1x8xf32>, %kc: tensor<1x2x4x4xf32>, %pos: tensor<1xi64>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{'llm.attention' op gradient of the KV-cache form is not implemented}}
+  %a, %k2, %v2 = llm.attention %q, %q, %q cache(%kc, %kc, %pos) {causal, num_heads = 2 : i64} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1xi64>) -> (tensor<1x1x8xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>)
+  return %a : tensor<1x1x8xf32>
 }
 
 // -----

@@ -235,6 +235,58 @@ ffn_case("gelu", False, False, True)
 ffn_case("swiglu", True, False, False)
 ffn_case("geglu", True, True, False)
 
+def attention_reference(q, k, v, heads, kv_heads, causal, mask, scale):
+    b, s, hd = q.shape
+    t = k.shape[1]
+    d = hd // heads
+    dv = v.shape[2] // kv_heads
+    qh = q.reshape(b, s, heads, d).transpose(1, 2)
+    kh = k.reshape(b, t, kv_heads, d).transpose(1, 2).repeat_interleave(heads // kv_heads, 1)
+    vh = v.reshape(b, t, kv_heads, dv).transpose(1, 2).repeat_interleave(heads // kv_heads, 1)
+    scores = qh @ kh.transpose(-1, -2) * scale
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    if causal:
+        allowed = torch.ones(s, t, dtype=torch.bool).tril(t - s)
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    return (scores.softmax(-1) @ vh).transpose(1, 2).reshape(b, s, heads * dv)
+
+
+def attention_case(name, b, s, t, heads, kv_heads, d, causal, mask=None, scale=None):
+    qt, kt, vt = T(b, s, heads * d), T(b, t, kv_heads * d), T(b, t, kv_heads * d)
+    attrs = ["num_heads = %d : i64" % heads, "num_kv_heads = %d : i64" % kv_heads]
+    if causal:
+        attrs.insert(0, "causal")
+    if scale is not None:
+        attrs.append("scale = %r : f64" % scale)
+    args = ["%q: " + qt, "%k: " + kt, "%v: " + vt]
+    types = [qt, kt, vt]
+    inputs = [rand(b, s, heads * d), rand(b, t, kv_heads * d), rand(b, t, kv_heads * d)]
+    operand = ""
+    if mask is not None:
+        mt = "tensor<%s>" % "x".join([str(n) for n in mask.shape] + ["i1" if mask.dtype == np.bool_ else "f32"])
+        args.append("%m: " + mt)
+        types.append(mt)
+        inputs.append(mask)
+        operand = " mask %m"
+    mlir = ("func.func @f(%s) -> %s {\n  %%y = llm.attention %%q, %%k, %%v%s {%s} : (%s) -> %s\n"
+            "  return %%y : %s\n}" % (", ".join(args), qt, operand, ", ".join(attrs),
+                                       ", ".join(types), qt, qt))
+    eff_scale = scale if scale is not None else d ** -0.5
+
+    def reference(q, k, v, m=None):
+        return [attention_reference(q, k, v, heads, kv_heads, causal, m, eff_scale)]
+    case("attention " + name, mlir, inputs, reference)
+
+
+attention_case("causal MHA", 2, 5, 5, 3, 3, 4, True)
+attention_case("causal GQA (4 heads, 2 KV heads)", 1, 6, 6, 4, 2, 4, True, scale=0.3)
+padding = np.ones((2, 1, 1, 5), dtype=np.bool_)
+padding[1, 0, 0, 3:] = False
+attention_case("bool padding mask, bidirectional", 2, 5, 5, 2, 2, 4, False, mask=padding)
+attention_case("float mask, q_len < kv_len, causal", 1, 3, 7, 2, 1, 4, True,
+               mask=(0.5 * rand(1, 2, 3, 7)))
+
 # A block of a GPT-2-style model without attention: tied embedding, fused
 # projection split by slices, LayerNorm, tanh GELU, residual, LM head and
 # the causal-LM loss.

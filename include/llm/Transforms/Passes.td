@@ -318,9 +318,10 @@ def LLMAutodiff : Pass<"llm-autodiff", "::mlir::ModuleOp"> {
 
     The backward walks the forward's ops in reverse and asks each for the
     gradients of its operands through `GradientOpInterface`
-    (lib/Transforms/Gradients.cpp: llm.linear, layer_norm, rms_norm, gelu,
-    softmax, embedding, positional_encoding, rope, cross_entropy; arith
-    add/sub/mul/div/neg on tensors; tensor slices, reshapes and casts), summing the gradients of values with several uses.
+    (lib/Transforms/Gradients.cpp: every llm op — attention with masks,
+    causal and GQA but not its KV-cache form, ffn by recomputing its
+    projections, rope as rope at negated positions; arith add/sub/mul/div/neg
+    on tensors; tensor slices, reshapes and casts), summing the gradients of values with several uses.
     Statistics are recomputed from the forward's values, not saved. An op
     on the gradient path without a gradient is an error naming it.
   }];
