@@ -14,6 +14,7 @@
 #include "llm/Dialect/LLM/IR/LLMDialect.h"
 #include "llm/Dialect/LLM/IR/LLMGradientInterface.h"
 #include "llm/Dialect/LLM/IR/LLMOps.h"
+#include "Autodiff.h"
 #include "llm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -46,8 +47,7 @@ static Value zerosLike(OpBuilder &b, Location loc, Value like) {
   return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
 
-/// Builds NAME_vjp next to \p forward.
-static LogicalResult buildVJP(func::FuncOp forward) {
+FailureOr<func::FuncOp> mlir::llm::buildVJP(func::FuncOp forward) {
   MLIRContext *ctx = forward.getContext();
   Location loc = forward.getLoc();
   if (!forward.getBody().hasOneBlock())
@@ -147,7 +147,7 @@ static LogicalResult buildVJP(func::FuncOp forward) {
     returned.push_back(grad ? grad : zerosLike(b, loc, arg));
   }
   func::ReturnOp::create(b, loc, returned);
-  return success();
+  return vjp;
 }
 
 namespace {

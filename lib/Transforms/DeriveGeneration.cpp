@@ -521,8 +521,12 @@ struct LLMDropInPlaceResultsPass
           continue;
         // Passes may add arguments (packed weights): find it by name.
         Value arg;
-        for (unsigned a = 0, n = func.getNumArguments(); a < n; ++a)
+        for (unsigned a = 0, n = func.getNumArguments(); a < n && !arg; ++a)
           if (func.getArgAttr(a, LLMDialect::kInputAttrName) == target)
+            arg = func.getArgument(a);
+        for (unsigned a = 0, n = func.getNumArguments(); a < n && !arg; ++a)
+          if (func.getArgAttr(a, LLMDialect::kParamAttrName) == target &&
+              !func.getArgAttr(a, LLMDialect::kPackedAttrName))
             arg = func.getArgument(a);
         if (!arg) {
           func.emitError() << "result #" << i << " of '" << func.getName()

@@ -63,6 +63,11 @@ struct LLMPackWeights
         !type.getElementType().isF32() ||
         func.getArgAttr(index, LLMDialect::kPackedAttrName))
       return success();
+    // A parameter the function updates in place (a training step) changes
+    // every call: a copy packed once would go stale.
+    for (unsigned r = 0, e = func.getNumResults(); r < e; ++r)
+      if (func.getResultAttr(r, "llm.in_place") == name)
+        return success();
 
     // The projections reading the argument as their weight, all in one
     // layout (the same tensor read both ways is left alone).

@@ -100,6 +100,9 @@ static Status describeEntry(const EntryPoint &entry, bool isPrefill,
       break;
     case InputKind::Mask:
     case InputKind::Segments:
+    case InputKind::Labels:
+    case InputKind::Optimizer:
+    case InputKind::OptimizerState:
       break;
     }
     if (!slot || *slot)

@@ -50,6 +50,9 @@ constexpr InputKindInfo inputKinds[] = {
     {InputKind::Positions, "positions"},
     {InputKind::Lengths, "lengths"},
     {InputKind::KVCache, "kv_cache"},
+    {InputKind::Labels, "labels"},
+    {InputKind::Optimizer, "optimizer"},
+    {InputKind::OptimizerState, "optimizer_state"},
 };
 
 /// Renders a JSON value for a message: scalars as JSON text (shortened),
@@ -332,7 +335,8 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
   if (!kindInfo)
     return fieldError(join(path, "kind"),
                       "must be one of tokens, mask, segments, param, positions, "
-                      "lengths, kv_cache, got " +
+                      "lengths, kv_cache, labels, optimizer, "
+                      "optimizer_state, got " +
                           quote(kind));
   input.kind = kindInfo->kind;
   s = getElementType(value, path, input.dtype);
@@ -384,6 +388,28 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
       return fieldError(path, std::string(getInputKindName(input.kind)) +
                                   " " + quote(input.name) +
                                   " must be i64 of shape [batch], got " +
+                                  getElementTypeName(input.dtype) + " " +
+                                  shapeText(input.shape));
+    break;
+  case InputKind::Labels:
+    if (input.dtype != ElementType::I64 || input.shape.size() != 2)
+      return fieldError(path, "labels " + quote(input.name) +
+                                  " must be i64 of shape [batch, seq], got " +
+                                  getElementTypeName(input.dtype) + " " +
+                                  shapeText(input.shape));
+    break;
+  case InputKind::Optimizer:
+    if (input.dtype != ElementType::F32 || input.shape != std::vector<int64_t>{8})
+      return fieldError(path, "optimizer " + quote(input.name) +
+                                  " must be f32 of shape [8], got " +
+                                  getElementTypeName(input.dtype) + " " +
+                                  shapeText(input.shape));
+    break;
+  case InputKind::OptimizerState:
+    if (input.dtype != ElementType::F32 ||
+        std::count(input.shape.begin(), input.shape.end(), DynamicDim))
+      return fieldError(path, "optimizer_state " + quote(input.name) +
+                                  " must be f32 with a static shape, got " +
                                   getElementTypeName(input.dtype) + " " +
                                   shapeText(input.shape));
     break;

@@ -154,13 +154,14 @@ Expected<std::unique_ptr<Model>> Model::open(const std::string &artifactDir,
                                " has " + std::to_string(numTokens) +
                                " tokens inputs; a forward pass takes one");
     for (const InputSpec &input : entry.inputs)
-      if (input.kind == InputKind::KVCache ||
-          input.kind == InputKind::Positions ||
-          input.kind == InputKind::Lengths)
+      if (input.kind != InputKind::Tokens && input.kind != InputKind::Mask &&
+          input.kind != InputKind::Segments && input.kind != InputKind::Param)
         return Status::error(ErrorCode::Artifact,
                              where + ": entry point " + quote(entry.name) +
-                                 " takes a KV cache; generation entry points "
-                                 "run through llm::rt::Generator");
+                                 " takes a " + getInputKindName(input.kind) +
+                                 " input; it is not a forward pass "
+                                 "(generation runs through "
+                                 "llm::rt::Generator)");
     const ResultSpec &logits = entry.results.front();
     if (logits.dtype != ElementType::F32 || logits.shape.size() != 3 ||
         (logits.shape[2] != DynamicDim &&

@@ -93,6 +93,11 @@ static cl::opt<bool> generation(
     cl::desc("Also emit the KV-cache prefill and decode entry points text "
              "generation uses (decoders only; given explicitly, a model "
              "that is not a decoder is an error)"));
+static cl::opt<bool> train(
+    "train", cl::init(false), cl::cat(compileCategory),
+    cl::desc("Also emit train_step: cross-entropy loss, gradients, global-norm "
+             "clipping and an AdamW update of the parameters and moments in "
+             "place (llm-build-train-step; docs/ABI.md)"));
 static cl::opt<bool>
     serial("no-parallel", cl::init(false), cl::cat(compileCategory),
            cl::desc("Generate serial loops (no OpenMP, no libomp)"));
@@ -233,6 +238,9 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
                : name == "cache_position"             ? "positions"
                : name == "lengths"                    ? "lengths"
                : StringRef(name).starts_with("cache.") ? "kv_cache"
+               : name == "labels"                     ? "labels"
+               : name == "optimizer"                  ? "optimizer"
+               : StringRef(name).starts_with("adam.") ? "optimizer_state"
                                                       : "input";
         numTokenInputs += kind == "tokens";
       } else {
@@ -276,6 +284,8 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
         continue;
       std::string name =
           numReturned == 1 ? "logits" : "result_" + std::to_string(index);
+      if (auto given = func.getResultAttrOfType<StringAttr>(index, "llm.name"))
+        name = given.getValue().str();
       FailureOr<json::Object> value =
           describeValue(func.getLoc(), type, name, "");
       if (failed(value))
@@ -584,6 +594,12 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
       return failure();
     if (std::optional<json::Object> cache = describeKVCache(*module))
       modelInfo["kv_cache"] = std::move(*cache);
+  }
+  if (train) {
+    mlir::PassManager trainStep(&context);
+    trainStep.addPass(llm::createLLMBuildTrainStep());
+    if (failed(trainStep.run(*module)))
+      return failure();
   }
   llm::LowerToCPUOptions pipelineOptions;
   pipelineOptions.parallel = !serial;

@@ -339,6 +339,45 @@ def LLMAutodiff : Pass<"llm-autodiff", "::mlir::ModuleOp"> {
   ];
 }
 
+def LLMBuildTrainStep : Pass<"llm-build-train-step", "::mlir::ModuleOp"> {
+  let summary = "Build the compiled training step: loss, gradients, AdamW in place";
+  let description = [{
+    From `forward` (token ids and parameters in, logits `[batch, seq,
+    vocab]` out) builds
+
+    ```
+    train_step(forward's args, labels [batch, seq], adam.m.P..., adam.v.P...,
+               optimizer tensor<8xf32>) -> (loss, grad_norm)
+    ```
+
+    The loss is the mean cross-entropy of the logits against `labels`
+    (`-100` ignored: shifted labels for causal LM, masked positions for
+    masked LM). Its gradients come from llm-autodiff's builder; the global
+    gradient norm is returned, and with `max_grad_norm > 0` the gradients
+    are scaled by `min(1, max_grad_norm / (norm + 1e-6))` (PyTorch's
+    `clip_grad_norm_`). Each parameter P and its moments are then updated by
+    AdamW (PyTorch's algorithm; weight decay on parameters of rank >= 2
+    only, not on biases and norm weights). `optimizer` holds `[lr, beta1,
+    beta2, eps, weight_decay, 1 - beta1^t, 1 - beta2^t, max_grad_norm]` for
+    step t (the runtime computes the bias corrections). The updated
+    parameters and moments are results marked `llm.in_place`, written into
+    the caller's buffers (llm-drop-in-place-results); llm-pack-weights
+    leaves parameters updated in place alone.
+  }];
+  let options = [
+    Option<"forwardName", "forward", "std::string", /*default=*/"\"forward\"",
+           "The function computing the logits">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::llm::LLMDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def LLMDeriveGeneration : Pass<"llm-derive-generation", "::mlir::ModuleOp"> {
   let summary = "Derive KV-cache prefill and decode entry points from forward";
   let description = [{
@@ -401,8 +440,9 @@ def LLMDropInPlaceResults
   let summary = "Drop bufferized results that update an argument in place";
   let description = [{
     After one-shot bufferization of function boundaries, a result marked
-    `llm.in_place = "NAME"` (an updated KV cache) must be the memref of the
-    argument whose `llm.input` is NAME itself (looking through casts and
+    `llm.in_place = "NAME"` (an updated KV cache, parameter or optimizer
+    moment) must be the memref of the argument whose `llm.input` (else
+    `llm.param`) is NAME itself (looking through casts and
     loops that carry it unchanged): the result is removed from the function and its return, so
     the caller sees the update in its own buffer and no copy is made. A
     marked result that bufferization could not place in the argument's

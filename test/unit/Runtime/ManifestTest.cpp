@@ -286,7 +286,27 @@ const std::vector<BadManifest> &getBadManifests() {
       {"kind value",
        [](Json &j) { input(j)["kind"] = "weight"; },
        {"field 'entry_points[0].inputs[1].kind' must be one of tokens, mask, "
-        "segments, param, positions, lengths, kv_cache, got 'weight'"}},
+        "segments, param, positions, lengths, kv_cache, labels, optimizer, "
+        "optimizer_state, got 'weight'"}},
+      {"optimizer shape",
+       [](Json &j) {
+         input(j) = {{"name", "optimizer"}, {"kind", "optimizer"},
+                     {"dtype", "f32"}, {"shape", {7}}};
+       },
+       {"optimizer 'optimizer' must be f32 of shape [8], got f32 [7]"}},
+      {"labels dtype",
+       [](Json &j) {
+         input(j) = {{"name", "labels"}, {"kind", "labels"},
+                     {"dtype", "f32"}, {"shape", {-1, -1}}};
+       },
+       {"labels 'labels' must be i64 of shape [batch, seq], got f32 [-1, -1]"}},
+      {"optimizer_state dynamic",
+       [](Json &j) {
+         input(j) = {{"name", "adam.m.w"}, {"kind", "optimizer_state"},
+                     {"dtype", "f32"}, {"shape", {-1, 4}}};
+       },
+       {"optimizer_state 'adam.m.w' must be f32 with a static shape, got f32 "
+        "[-1, 4]"}},
       {"positions dtype",
        [](Json &j) {
          input(j) = {{"name", "cache_position"}, {"kind", "positions"},

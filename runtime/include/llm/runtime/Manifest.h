@@ -64,6 +64,9 @@ enum class InputKind : uint8_t {
   Lengths,   ///< Each sequence's number of real tokens, [batch].
   KVCache,   ///< A KV cache [batch, kv_heads, capacity, head_dim] the
              ///< runtime owns; the entry point updates it in place.
+  Labels,    ///< Target ids [batch, seq] of a training step (-100: none).
+  Optimizer, ///< A training step's AdamW settings, f32 [8] (docs/ABI.md).
+  OptimizerState, ///< An AdamW moment of a parameter, updated in place.
 };
 
 /// Returns the manifest spelling of \p kind, e.g. "param".

@@ -1,0 +1,316 @@
+//===- TrainStep.cpp - one compiled AdamW training step -----------*- C++ -*-===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// llm-build-train-step: from `forward` (token ids -> logits) builds
+//
+//   train_step(forward's args, labels, adam.m.*, adam.v.*, optimizer)
+//       -> (loss, grad_norm)
+//
+// the causal-LM (or masked-LM) cross-entropy, its gradients (llm-autodiff's
+// builder), clipping by the global norm and an AdamW update of every
+// parameter and its two moments, written in place: the updated tensors are
+// results marked llm.in_place, which bufferization must place in the
+// caller's buffers (llm-drop-in-place-results).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Autodiff.h"
+#include "llm/Dialect/LLM/IR/LLMDialect.h"
+#include "llm/Dialect/LLM/IR/LLMOps.h"
+#include "llm/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::llm {
+#define GEN_PASS_DEF_LLMBUILDTRAINSTEP
+#include "llm/Transforms/Passes.h.inc"
+} // namespace mlir::llm
+
+using namespace mlir;
+using namespace mlir::llm;
+
+/// The slots of the `optimizer` input, tensor<8xf32>.
+enum OptimizerSlot : int64_t {
+  LearningRate,
+  Beta1,
+  Beta2,
+  Epsilon,
+  WeightDecay,
+  BiasCorrection1, ///< 1 - beta1^step
+  BiasCorrection2, ///< 1 - beta2^step
+  MaxGradNorm,     ///< 0: no clipping
+  NumSlots
+};
+
+static constexpr StringLiteral kInPlaceAttrName = "llm.in_place";
+
+/// sum(x * x) over every element, as an f32 scalar.
+static Value sumOfSquares(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  MLIRContext *ctx = b.getContext();
+  Type element = type.getElementType();
+  Value zero =
+      arith::ConstantOp::create(b, loc, element, b.getFloatAttr(element, 0));
+  Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, element);
+  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  unsigned rank = type.getRank();
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), x, init,
+      ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx),
+                          AffineMap::get(rank, 0, {}, ctx)},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::reduction),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value square = arith::MulFOp::create(nb, l, a[0], a[0]);
+        Value sum = arith::AddFOp::create(nb, l, a[1], square);
+        linalg::YieldOp::create(nb, l, sum);
+      });
+  return tensor::ExtractOp::create(b, loc, generic.getResult(0),
+                                   ValueRange{});
+}
+
+/// Builds train_step next to \p forward.
+static LogicalResult buildTrainStep(func::FuncOp forward) {
+  MLIRContext *ctx = forward.getContext();
+  Location loc = forward.getLoc();
+  OpBuilder b(ctx);
+  if (forward.getNumResults() != 1)
+    return forward.emitError("llm-build-train-step: '")
+           << forward.getName() << "' must return logits only";
+  auto logitsType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+  if (!logitsType || logitsType.getRank() != 3)
+    return forward.emitError("llm-build-train-step: '")
+           << forward.getName() << "' must return logits [batch, seq, vocab]";
+  auto ret = cast<func::ReturnOp>(forward.front().getTerminator());
+  // Labels [batch, seq] like the logits' leading dims.
+  auto labelsType = RankedTensorType::get(
+      {logitsType.getDimSize(0), logitsType.getDimSize(1)}, b.getI64Type());
+
+  // 1. loss(args, labels) = cross_entropy(forward(args), labels), private.
+  SmallVector<Type> lossArgs(forward.getArgumentTypes());
+  lossArgs.push_back(labelsType);
+  b.setInsertionPointAfter(forward);
+  auto scalar = RankedTensorType::get({}, logitsType.getElementType());
+  auto lossFunc = func::FuncOp::create(
+      b, loc, (forward.getName() + "_loss").str(),
+      b.getFunctionType(lossArgs, {scalar}));
+  lossFunc.setPrivate();
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
+    lossFunc.setArgAttrs(i, forward.getArgAttrDict(i));
+  Block *lossBody = lossFunc.addEntryBlock();
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(lossBody);
+    IRMapping mapping;
+    for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
+      mapping.map(forward.getArgument(i), lossBody->getArgument(i));
+    for (Operation &op : forward.front().without_terminator())
+      b.clone(op, mapping);
+    Value logits = mapping.lookup(ret.getOperand(0));
+    Value loss = CrossEntropyOp::create(
+        b, loc, scalar, logits, lossBody->getArguments().back(),
+        b.getI64IntegerAttr(-100),
+        ReductionAttr::get(ctx, Reduction::Mean), b.getF64FloatAttr(0.0));
+    func::ReturnOp::create(b, loc, loss);
+  }
+
+  // 2. Its gradients.
+  FailureOr<func::FuncOp> vjp = buildVJP(lossFunc);
+  if (failed(vjp))
+    return failure();
+  (*vjp).setPrivate();
+
+  // 3. train_step: the gradient function inlined, then clipping and AdamW.
+  SmallVector<unsigned> params;
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
+    auto type = dyn_cast<RankedTensorType>(forward.getArgument(i).getType());
+    if (type && isa<FloatType>(type.getElementType()))
+      params.push_back(i);
+  }
+  for (unsigned i : params)
+    if (!forward.getArgAttr(i, LLMDialect::kParamAttrName))
+      return forward.emitError("llm-build-train-step: float argument #")
+             << i << " is not a parameter (llm.param)";
+  SmallVector<Type> argTypes(lossArgs);
+  SmallVector<DictionaryAttr> argAttrs;
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
+    argAttrs.push_back(forward.getArgAttrDict(i));
+  auto named = [&](StringRef name) {
+    return b.getDictionaryAttr(b.getNamedAttr(LLMDialect::kInputAttrName,
+                                              b.getStringAttr(name)));
+  };
+  argAttrs.push_back(named("labels"));
+  unsigned firstMoment = argTypes.size();
+  for (StringRef which : {"adam.m.", "adam.v."})
+    for (unsigned i : params) {
+      argTypes.push_back(forward.getArgument(i).getType());
+      auto name =
+          forward.getArgAttrOfType<StringAttr>(i, LLMDialect::kParamAttrName);
+      argAttrs.push_back(named((which + name.getValue()).str()));
+    }
+  unsigned optimizerIndex = argTypes.size();
+  argTypes.push_back(RankedTensorType::get({NumSlots}, b.getF32Type()));
+  argAttrs.push_back(named("optimizer"));
+
+  SmallVector<Type> resultTypes = {scalar, scalar};
+  for (unsigned round = 0; round < 3; ++round)
+    for (unsigned i : params)
+      resultTypes.push_back(forward.getArgument(i).getType());
+  b.setInsertionPointAfter(*vjp);
+  auto step = func::FuncOp::create(b, loc, "train_step",
+                                   b.getFunctionType(argTypes, resultTypes));
+  step.setAllArgAttrs(argAttrs);
+  step->setAttr("llm.train_step", b.getUnitAttr());
+  Block *body = step.addEntryBlock();
+  b.setInsertionPointToStart(body);
+
+  // Inline the gradient function with a seed of 1.
+  IRMapping mapping;
+  for (unsigned i = 0, e = lossArgs.size(); i < e; ++i)
+    mapping.map((*vjp).getArgument(i), body->getArgument(i));
+  Value one = arith::ConstantOp::create(
+      b, loc, scalar, DenseElementsAttr::get(scalar, b.getFloatAttr(
+                                                          scalar.getElementType(),
+                                                          1.0)));
+  mapping.map((*vjp).getArgument(lossArgs.size()), one);
+  for (Operation &op : (*vjp).front().without_terminator())
+    b.clone(op, mapping);
+  auto vjpReturn = cast<func::ReturnOp>((*vjp).front().getTerminator());
+  Value loss = mapping.lookup(vjpReturn.getOperand(0));
+  SmallVector<Value> grads;
+  for (Value grad : vjpReturn.getOperands().drop_front())
+    grads.push_back(mapping.lookup(grad));
+  // The gradient function also differentiates float inputs that are not
+  // params: none here (checked above), so grads line up with params.
+  if (grads.size() != params.size())
+    return forward.emitError("llm-build-train-step: gradient count mismatch");
+
+  Type f32 = b.getF32Type();
+  Value optimizer = body->getArgument(optimizerIndex);
+  auto slot = [&](int64_t index) -> Value {
+    Value i = arith::ConstantIndexOp::create(b, loc, index);
+    return tensor::ExtractOp::create(b, loc, optimizer, ValueRange{i});
+  };
+  Value lr = slot(LearningRate), beta1 = slot(Beta1), beta2 = slot(Beta2),
+        eps = slot(Epsilon), decay = slot(WeightDecay),
+        correction1 = slot(BiasCorrection1),
+        correction2 = slot(BiasCorrection2), maxNorm = slot(MaxGradNorm);
+  auto constant = [&](double v) -> Value {
+    return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+  };
+
+  // Global norm and the clipping factor (PyTorch's clip_grad_norm_).
+  Value squares = constant(0.0);
+  for (Value grad : grads)
+    squares = arith::AddFOp::create(b, loc, squares, sumOfSquares(b, loc, grad));
+  Value norm = math::SqrtOp::create(b, loc, squares);
+  Value coefficient = arith::DivFOp::create(
+      b, loc, maxNorm, arith::AddFOp::create(b, loc, norm, constant(1e-6)));
+  Value clipped = arith::MinimumFOp::create(b, loc, coefficient, constant(1.0));
+  Value clipping = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                         maxNorm, constant(0.0));
+  Value clipScale =
+      arith::SelectOp::create(b, loc, clipping, clipped, constant(1.0));
+
+  // AdamW per parameter, decay on matrices only (not on biases and norm
+  // weights, as the usual parameter groups do).
+  SmallVector<Value> newParams, newM, newV;
+  for (auto [k, index] : llvm::enumerate(params)) {
+    Value p = body->getArgument(index);
+    Value m = body->getArgument(firstMoment + k);
+    Value v = body->getArgument(firstMoment + params.size() + k);
+    auto type = cast<RankedTensorType>(p.getType());
+    unsigned rank = type.getRank();
+    Value paramDecay = rank >= 2 ? decay : constant(0.0);
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    // The parameter and moments are the outputs (destination-passing):
+    // bufferization writes the update into the caller's buffers.
+    auto update = linalg::GenericOp::create(
+        b, loc, TypeRange{type, type, type}, ValueRange{grads[k]},
+        ValueRange{p, m, v}, SmallVector<AffineMap>(4, id),
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          auto mul = [&](Value x, Value y) -> Value {
+            return arith::MulFOp::create(nb, l, x, y);
+          };
+          auto add = [&](Value x, Value y) -> Value {
+            return arith::AddFOp::create(nb, l, x, y);
+          };
+          auto sub = [&](Value x, Value y) -> Value {
+            return arith::SubFOp::create(nb, l, x, y);
+          };
+          auto div = [&](Value x, Value y) -> Value {
+            return arith::DivFOp::create(nb, l, x, y);
+          };
+          Value oneValue =
+              arith::ConstantOp::create(nb, l, f32, nb.getF32FloatAttr(1.0));
+          Value g = mul(a[0], clipScale);
+          Value m2 = add(mul(beta1, a[2]), mul(sub(oneValue, beta1), g));
+          Value v2 = add(mul(beta2, a[3]), mul(sub(oneValue, beta2), mul(g, g)));
+          Value mHat = div(m2, correction1);
+          Value vHat = div(v2, correction2);
+          Value denominator =
+              add(math::SqrtOp::create(nb, l, vHat).getResult(), eps);
+          // p * (1 - lr * decay) - lr * mHat / denominator.
+          Value decayed = mul(a[1], sub(oneValue, mul(lr, paramDecay)));
+          Value p2 = sub(decayed, mul(lr, div(mHat, denominator)));
+          linalg::YieldOp::create(nb, l, ValueRange{p2, m2, v2});
+        });
+    newParams.push_back(update.getResult(0));
+    newM.push_back(update.getResult(1));
+    newV.push_back(update.getResult(2));
+  }
+
+  SmallVector<Value> results = {loss,
+                                tensor::FromElementsOp::create(
+                                    b, loc, scalar, ValueRange{norm})};
+  results.append(newParams);
+  results.append(newM);
+  results.append(newV);
+  func::ReturnOp::create(b, loc, results);
+
+  // Results 2.. update their arguments in place; name the two scalars.
+  step.setResultAttr(0, "llm.name", b.getStringAttr("loss"));
+  step.setResultAttr(1, "llm.name", b.getStringAttr("grad_norm"));
+  unsigned r = 2;
+  for (unsigned i : params)
+    step.setResultAttr(r++, kInPlaceAttrName,
+                       forward.getArgAttr(i, LLMDialect::kParamAttrName));
+  for (unsigned a = firstMoment; a < optimizerIndex; ++a)
+    step.setResultAttr(r++, kInPlaceAttrName,
+                       step.getArgAttr(a, LLMDialect::kInputAttrName));
+
+  // The helpers were only templates.
+  (*vjp).erase();
+  lossFunc.erase();
+  return success();
+}
+
+namespace {
+struct LLMBuildTrainStepPass
+    : mlir::llm::impl::LLMBuildTrainStepBase<LLMBuildTrainStepPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>(forwardName);
+    if (!forward || forward.isExternal()) {
+      module.emitError() << "llm-build-train-step: no function '"
+                         << forwardName << "'";
+      return signalPassFailure();
+    }
+    if (module.lookupSymbol("train_step")) {
+      module.emitError("llm-build-train-step: 'train_step' exists already");
+      return signalPassFailure();
+    }
+    if (failed(buildTrainStep(forward)))
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,262 @@
+//===- DataLoader.h - Training data: batches, masking, labels ---*- C++ -*-===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares the data side of training:
+//
+//   - CausalLMDataLoader tokenizes a text corpus once, keeps the last
+//     fraction of the token stream for validation, cuts the rest into
+//     windows of seqLength + 1 tokens (inputs and targets shifted by one) and
+//     hands them out as [batchSize, seqLength + 1] batches in an order
+//     shuffled per epoch from a seed. Its DataCursor is what a checkpoint
+//     stores so that a resumed run sees exactly the batches the interrupted
+//     run would have seen.
+//   - buildMaskedLMBatch masks a batch BERT-style for masked-LM training.
+//   - readLabelledFile reads `label<TAB>text` lines for classification.
+//
+// The shuffles and draws use the loader's own generator (splitmix64 with
+// Fisher-Yates and unbiased bounded draws), so a seed gives the same data
+// order on every machine and standard library. docs/Training.md has the
+// details.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLM_RUNTIME_DATALOADER_H
+#define LLM_RUNTIME_DATALOADER_H
+
+#include "llm/runtime/Status.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llm {
+namespace rt {
+
+class Tokenizer;
+
+//===----------------------------------------------------------------------===//
+// Causal language modelling
+//===----------------------------------------------------------------------===//
+
+/// The settings of a CausalLMDataLoader.
+struct DataLoaderOptions {
+  /// Windows per batch; > 0.
+  int64_t batchSize = 8;
+  /// Input tokens per window (each window holds seqLength + 1 tokens); > 0.
+  int64_t seqLength = 128;
+  /// The fraction of the token stream, taken from its end, kept for
+  /// validation; in [0, 1). 0 disables validation.
+  double validationFraction = 0.05;
+  /// The seed of the shuffled order.
+  uint64_t seed = 0;
+};
+
+/// Where a CausalLMDataLoader is in its data order, together with what that
+/// order depends on, so that restoring it into a loader built differently is
+/// refused instead of silently changing the data order.
+struct DataCursor {
+  /// The seed of the shuffled order.
+  uint64_t seed = 0;
+  int64_t batchSize = 0;
+  int64_t seqLength = 0;
+  /// The number of training tokens and their FNV-1a hash (over each token as
+  /// 8 little-endian bytes): a changed corpus or tokenizer changes them.
+  int64_t numTrainTokens = 0;
+  uint64_t trainTokenHash = 0;
+  /// The epoch of the next batch (0-based).
+  int64_t epoch = 0;
+  /// The index of the next batch within its epoch; always less than the
+  /// number of batches per epoch.
+  int64_t nextBatch = 0;
+
+  bool operator==(const DataCursor &other) const {
+    return seed == other.seed && batchSize == other.batchSize &&
+           seqLength == other.seqLength &&
+           numTrainTokens == other.numTrainTokens &&
+           trainTokenHash == other.trainTokenHash && epoch == other.epoch &&
+           nextBatch == other.nextBatch;
+  }
+  bool operator!=(const DataCursor &other) const { return !(*this == other); }
+};
+
+/// A [batchSize, seqLength + 1] batch of token ids, row-major. Row r holds
+/// consecutive tokens of the stream: its first seqLength tokens are the
+/// inputs, its last seqLength tokens the targets.
+struct TokenBatch {
+  int64_t batchSize = 0;
+  int64_t seqLength = 0;
+  std::vector<int64_t> tokens;
+
+  /// Returns the token at (\p row, \p column), column < seqLength + 1.
+  int64_t at(int64_t row, int64_t column) const {
+    return tokens[static_cast<size_t>(row * (seqLength + 1) + column)];
+  }
+  /// Returns the inputs, [batchSize, seqLength]: each row without its last
+  /// token.
+  std::vector<int64_t> getInputs() const;
+  /// Returns the targets, [batchSize, seqLength]: each row without its first
+  /// token.
+  std::vector<int64_t> getTargets() const;
+};
+
+/// Batches of a token stream for causal LM training.
+///
+/// The stream of N tokens is split into training tokens [0, N - V) and
+/// validation tokens [N - V, N), V = floor(N * validationFraction). The
+/// training tokens are cut into windows of seqLength + 1 tokens starting
+/// every seqLength tokens (consecutive windows share one token, so every
+/// training token but the first is a target exactly once per epoch). Each
+/// epoch visits the windows in a new order, shuffled from (seed, epoch); the
+/// windows left over after the last full batch are skipped for that epoch.
+/// Validation windows are cut the same way and come in stream order.
+class CausalLMDataLoader {
+public:
+  /// Reads the text file \p path, tokenizes it with \p tokenizer (encode(),
+  /// the whole file as one text) and builds the loader. Errors name the file:
+  /// missing or unreadable (code IO), empty, or too small for one training
+  /// or validation batch (code InvalidArgument, with the token counts).
+  static Expected<CausalLMDataLoader>
+  fromCorpus(const std::string &path, const Tokenizer &tokenizer,
+             const DataLoaderOptions &options);
+
+  /// Builds the loader over \p tokens; \p sourceName names them in errors.
+  static Expected<CausalLMDataLoader>
+  fromTokens(std::vector<int64_t> tokens, const DataLoaderOptions &options,
+             const std::string &sourceName = "the token stream");
+
+  int64_t getNumTokens() const { return static_cast<int64_t>(tokens.size()); }
+  int64_t getNumTrainTokens() const { return numTrainTokens; }
+  int64_t getNumValidationTokens() const {
+    return getNumTokens() - numTrainTokens;
+  }
+  /// Returns the number of training batches in an epoch (>= 1).
+  int64_t getBatchesPerEpoch() const;
+  /// Returns the number of validation batches (0 without validation).
+  int64_t getNumValidationBatches() const;
+  const DataLoaderOptions &getOptions() const { return options; }
+  const std::vector<int64_t> &getTokens() const { return tokens; }
+
+  /// Returns the next training batch and advances the cursor, into the next
+  /// epoch after the last batch of one.
+  TokenBatch nextBatch();
+
+  /// Returns validation batch \p index, in [0, getNumValidationBatches()).
+  Expected<TokenBatch> getValidationBatch(int64_t index) const;
+
+  /// Returns the position of the next training batch.
+  const DataCursor &getCursor() const { return cursor; }
+
+  /// Continues from \p saved, a cursor of an earlier run: its seed replaces
+  /// the loader's. Refused (code InvalidArgument, the loader unchanged) when
+  /// the batch size, window length or training tokens differ from the
+  /// loader's, or the position is out of range.
+  Status restoreCursor(const DataCursor &saved);
+
+private:
+  CausalLMDataLoader() = default;
+  /// Returns the first token of training window \p window.
+  int64_t getWindowStart(int64_t window) const;
+  /// Recomputes the window order of the cursor's epoch.
+  void shuffleForEpoch();
+
+  DataLoaderOptions options;
+  std::vector<int64_t> tokens;
+  int64_t numTrainTokens = 0;
+  DataCursor cursor;
+  /// The window order of cursor.epoch.
+  std::vector<int64_t> order;
+};
+
+//===----------------------------------------------------------------------===//
+// Masked language modelling
+//===----------------------------------------------------------------------===//
+
+/// The label of a position that does not count in the loss (PyTorch's
+/// CrossEntropyLoss ignore_index).
+constexpr int64_t IgnoreLabel = -100;
+
+/// The settings of buildMaskedLMBatch.
+struct MaskedLMOptions {
+  /// The vocabulary size; every id must be in [0, vocabSize).
+  int64_t vocabSize = 0;
+  /// The id that replaces most chosen positions.
+  int64_t maskTokenId = -1;
+  /// Ids never chosen and never drawn as random replacements ([CLS], [SEP],
+  /// [PAD], [MASK], [UNK]).
+  std::vector<int64_t> specialTokenIds;
+  /// The fraction of the non-special positions of each row chosen for
+  /// prediction; in (0, 1].
+  double maskFraction = 0.15;
+
+  /// Returns the options of a WordPiece tokenizer: its vocabulary size,
+  /// "[MASK]", and the special ids among "[CLS]", "[SEP]", "[PAD]",
+  /// "[MASK]" and "[UNK]". Fails when the vocabulary has no "[MASK]".
+  static Expected<MaskedLMOptions> fromTokenizer(const Tokenizer &tokenizer);
+};
+
+/// A masked batch: the ids to feed and the labels, both [batchSize,
+/// seqLength] row-major.
+struct MaskedLMBatch {
+  int64_t batchSize = 0;
+  int64_t seqLength = 0;
+  std::vector<int64_t> inputIds;
+  /// The original id at chosen positions, IgnoreLabel elsewhere.
+  std::vector<int64_t> labels;
+};
+
+/// Masks \p ids ([batchSize, seqLength] row-major) as BERT's pretraining
+/// does: in each row, max(1, round(maskFraction * n)) of its n non-special
+/// positions are chosen uniformly (none when n is 0); each chosen position
+/// becomes maskTokenId with probability 0.8, a uniformly drawn non-special
+/// id with probability 0.1, and stays with probability 0.1. The result
+/// depends only on the arguments (\p seed included). Errors (code
+/// InvalidArgument) name the first bad id and its position.
+Expected<MaskedLMBatch> buildMaskedLMBatch(const std::vector<int64_t> &ids,
+                                           int64_t batchSize, int64_t seqLength,
+                                           const MaskedLMOptions &options,
+                                           uint64_t seed);
+
+//===----------------------------------------------------------------------===//
+// Classification
+//===----------------------------------------------------------------------===//
+
+/// One line of a labelled file.
+struct LabelledExample {
+  /// The label's id: its index in LabelledDataset::labelNames.
+  int64_t label = 0;
+  std::string text;
+  /// The 1-based line number in the file.
+  int64_t line = 0;
+};
+
+/// The examples of a labelled file.
+struct LabelledDataset {
+  /// The label names, indexed by label id.
+  std::vector<std::string> labelNames;
+  std::vector<LabelledExample> examples;
+};
+
+/// Reads \p path, one `label<TAB>text` example per line. The label is
+/// everything before the first tab, the text everything after it (further
+/// tabs included); a trailing "\r" is dropped and empty lines are skipped.
+///
+/// Label ids: without \p knownLabels, the distinct labels sorted by their
+/// bytes, so that files with the same label set get the same ids whatever
+/// their order; with \p knownLabels (e.g. the training set's names when
+/// reading the validation set), the index in that list, and a label not in
+/// it is an error.
+///
+/// Errors name the file and the line: no tab, an empty (or all-whitespace)
+/// label or text, an unknown label; also a missing or unreadable file (code
+/// IO) and a file without examples.
+Expected<LabelledDataset>
+readLabelledFile(const std::string &path,
+                 const std::vector<std::string> &knownLabels = {});
+
+} // namespace rt
+} // namespace llm
+
+#endif // LLM_RUNTIME_DATALOADER_H

@@ -1,0 +1,541 @@
+//===- DataLoader.cpp - Training data: batches, masking, labels -----------===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file implements the causal-LM data loader, the masked-LM batch
+// builder and the labelled-file reader declared in DataLoader.h. Every random
+// choice comes from SplitMix64 below, never from <random>, whose
+// distributions differ between standard libraries: a seed must give the same
+// data order wherever a run is resumed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/runtime/DataLoader.h"
+
+#include "RuntimeSupport.h"
+#include "llm/runtime/Tokenizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <new>
+
+using namespace llm::rt;
+using namespace llm::rt::detail;
+
+/// The largest corpus fromCorpus() reads (the text and its tokens are held in
+/// memory).
+static constexpr uint64_t MaxCorpusBytes = uint64_t(4) << 30;
+/// The largest labelled file readLabelledFile() reads.
+static constexpr uint64_t MaxLabelledFileBytes = uint64_t(4) << 30;
+
+namespace {
+
+/// Vigna's SplitMix64: a tiny generator with a fully specified output, plus
+/// unbiased bounded integers (rejection of the incomplete last range) and
+/// 53-bit uniform doubles.
+class SplitMix64 {
+public:
+  explicit SplitMix64(uint64_t seed) : state(seed) {}
+
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  /// Returns a uniform integer in [0, n); n > 0.
+  uint64_t below(uint64_t n) {
+    // 2^64 mod n values at the bottom would make the small results likelier.
+    uint64_t threshold = (0 - n) % n;
+    uint64_t x;
+    do
+      x = next();
+    while (x < threshold);
+    return x % n;
+  }
+
+  /// Returns a uniform double in [0, 1).
+  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+private:
+  uint64_t state;
+};
+
+} // namespace
+
+/// Combines two seeds into one, so that (seed, epoch) pairs give unrelated
+/// streams.
+static uint64_t mixSeeds(uint64_t a, uint64_t b) {
+  return SplitMix64(a ^ SplitMix64(b).next()).next();
+}
+
+/// FNV-1a over each token as 8 little-endian bytes.
+static uint64_t hashTokens(const int64_t *begin, const int64_t *end) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const int64_t *p = begin; p != end; ++p) {
+    uint64_t value = static_cast<uint64_t>(*p);
+    for (int i = 0; i < 8; ++i) {
+      hash ^= (value >> (8 * i)) & 0xff;
+      hash *= 0x100000001b3ULL;
+    }
+  }
+  return hash;
+}
+
+/// Returns "8 x 128".
+static std::string batchShapeText(int64_t batchSize, int64_t seqLength) {
+  return std::to_string(batchSize) + " x " + std::to_string(seqLength);
+}
+
+/// Returns a fraction as a percentage, e.g. "5%".
+static std::string percentText(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g%%", fraction * 100);
+  return buf;
+}
+
+static Status invalidArgument(const std::string &message) {
+  return Status::error(ErrorCode::InvalidArgument, message);
+}
+
+//===----------------------------------------------------------------------===//
+// TokenBatch
+//===----------------------------------------------------------------------===//
+
+/// Returns each row of \p batch without its first (\p skipFirst) or last
+/// token.
+static std::vector<int64_t> dropColumn(const TokenBatch &batch,
+                                       bool skipFirst) {
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(batch.batchSize * batch.seqLength));
+  for (int64_t row = 0; row < batch.batchSize; ++row)
+    for (int64_t col = 0; col < batch.seqLength; ++col)
+      out.push_back(batch.at(row, col + (skipFirst ? 1 : 0)));
+  return out;
+}
+
+std::vector<int64_t> TokenBatch::getInputs() const {
+  return dropColumn(*this, /*skipFirst=*/false);
+}
+
+std::vector<int64_t> TokenBatch::getTargets() const {
+  return dropColumn(*this, /*skipFirst=*/true);
+}
+
+//===----------------------------------------------------------------------===//
+// CausalLMDataLoader
+//===----------------------------------------------------------------------===//
+
+Expected<CausalLMDataLoader>
+CausalLMDataLoader::fromCorpus(const std::string &path,
+                               const Tokenizer &tokenizer,
+                               const DataLoaderOptions &options) {
+  try {
+    Expected<std::string> text = readSmallFile(path, MaxCorpusBytes);
+    if (!text)
+      return Status::error(ErrorCode::IO, "corpus " + text.message());
+    if (text->empty())
+      return invalidArgument("corpus " + path + " is empty");
+    Expected<std::vector<int64_t>> ids = tokenizer.encode(*text);
+    if (!ids)
+      return Status::error(ids.getStatus().code(),
+                           "corpus " + path + ": " + ids.message());
+    if (ids->empty())
+      return invalidArgument("corpus " + path + " has no tokens: its " +
+                             std::to_string(text->size()) +
+                             " bytes encode to nothing");
+    return fromTokens(ids.take(), options, "corpus " + path);
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory,
+                         "corpus " + path + ": out of memory");
+  }
+}
+
+Expected<CausalLMDataLoader>
+CausalLMDataLoader::fromTokens(std::vector<int64_t> tokens,
+                               const DataLoaderOptions &options,
+                               const std::string &sourceName) {
+  if (options.batchSize <= 0)
+    return invalidArgument("the batch size must be > 0, not " +
+                           std::to_string(options.batchSize));
+  if (options.seqLength <= 0)
+    return invalidArgument("the sequence length must be > 0, not " +
+                           std::to_string(options.seqLength));
+  if (!(options.validationFraction >= 0 && options.validationFraction < 1))
+    return invalidArgument("the validation fraction must be in [0, 1), not " +
+                           std::to_string(options.validationFraction));
+  uint64_t windowTokens = 0, batchTokens = 0;
+  if (!checkedMul(static_cast<uint64_t>(options.batchSize),
+                  static_cast<uint64_t>(options.seqLength), windowTokens) ||
+      !checkedAdd(windowTokens, 1, batchTokens) ||
+      batchTokens > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return invalidArgument(
+        "a batch of " + batchShapeText(options.batchSize, options.seqLength) +
+        " tokens is too large");
+  // One batch needs batchSize windows of seqLength + 1 tokens, each sharing
+  // one token with the next: batchSize * seqLength + 1 tokens.
+  int64_t needed = static_cast<int64_t>(batchTokens);
+
+  int64_t numTokens = static_cast<int64_t>(tokens.size());
+  if (numTokens == 0)
+    return invalidArgument(sourceName + " has no tokens");
+  int64_t numValidation = static_cast<int64_t>(
+      std::floor(static_cast<double>(numTokens) * options.validationFraction));
+  int64_t numTrain = numTokens - numValidation;
+  std::string shape = batchShapeText(options.batchSize, options.seqLength);
+  if (numTrain < needed) {
+    std::string split = numValidation > 0
+                            ? ", " + std::to_string(numTrain) +
+                                  " of them for training (the last " +
+                                  std::to_string(numValidation) + ", " +
+                                  percentText(options.validationFraction) +
+                                  ", are kept for validation)"
+                            : "";
+    return invalidArgument(
+        sourceName + " is smaller than one batch: " +
+        std::to_string(numTokens) + " tokens were found" + split +
+        ", but one batch of " + shape + " needs " + std::to_string(needed) +
+        " training tokens (batch size x sequence length + 1)");
+  }
+  if (options.validationFraction > 0 && numValidation < needed)
+    return invalidArgument(
+        "the validation part of " + sourceName + " (the last " +
+        percentText(options.validationFraction) + ": " +
+        std::to_string(numValidation) + " of " + std::to_string(numTokens) +
+        " tokens) is smaller than one batch of " + shape + ", which needs " +
+        std::to_string(needed) +
+        " tokens; use a larger corpus, a larger validation fraction, or 0 "
+        "for no validation");
+
+  CausalLMDataLoader loader;
+  loader.options = options;
+  loader.tokens = std::move(tokens);
+  loader.numTrainTokens = numTrain;
+  DataCursor &cursor = loader.cursor;
+  cursor.seed = options.seed;
+  cursor.batchSize = options.batchSize;
+  cursor.seqLength = options.seqLength;
+  cursor.numTrainTokens = numTrain;
+  cursor.trainTokenHash =
+      hashTokens(loader.tokens.data(), loader.tokens.data() + numTrain);
+  loader.shuffleForEpoch();
+  return loader;
+}
+
+int64_t CausalLMDataLoader::getBatchesPerEpoch() const {
+  int64_t windows = (numTrainTokens - 1) / options.seqLength;
+  return windows / options.batchSize;
+}
+
+int64_t CausalLMDataLoader::getNumValidationBatches() const {
+  int64_t numValidation = getNumValidationTokens();
+  if (numValidation == 0)
+    return 0;
+  return (numValidation - 1) / options.seqLength / options.batchSize;
+}
+
+int64_t CausalLMDataLoader::getWindowStart(int64_t window) const {
+  return window * options.seqLength;
+}
+
+void CausalLMDataLoader::shuffleForEpoch() {
+  int64_t windows = (numTrainTokens - 1) / options.seqLength;
+  order.resize(static_cast<size_t>(windows));
+  for (int64_t i = 0; i < windows; ++i)
+    order[static_cast<size_t>(i)] = i;
+  SplitMix64 rng(mixSeeds(cursor.seed, static_cast<uint64_t>(cursor.epoch)));
+  // Fisher-Yates, from the back.
+  for (int64_t i = windows - 1; i > 0; --i) {
+    int64_t j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i) + 1));
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  }
+}
+
+/// Appends the window of seqLength + 1 tokens at \p start to \p batch.
+static void appendWindow(TokenBatch &batch, const std::vector<int64_t> &tokens,
+                         int64_t start) {
+  auto first = tokens.begin() + start;
+  batch.tokens.insert(batch.tokens.end(), first, first + batch.seqLength + 1);
+}
+
+TokenBatch CausalLMDataLoader::nextBatch() {
+  TokenBatch batch;
+  batch.batchSize = options.batchSize;
+  batch.seqLength = options.seqLength;
+  batch.tokens.reserve(
+      static_cast<size_t>(options.batchSize * (options.seqLength + 1)));
+  int64_t first = cursor.nextBatch * options.batchSize;
+  for (int64_t row = 0; row < options.batchSize; ++row)
+    appendWindow(batch, tokens,
+                 getWindowStart(order[static_cast<size_t>(first + row)]));
+  if (++cursor.nextBatch == getBatchesPerEpoch()) {
+    ++cursor.epoch;
+    cursor.nextBatch = 0;
+    shuffleForEpoch();
+  }
+  return batch;
+}
+
+Expected<TokenBatch>
+CausalLMDataLoader::getValidationBatch(int64_t index) const {
+  int64_t count = getNumValidationBatches();
+  if (index < 0 || index >= count)
+    return invalidArgument("validation batch " + std::to_string(index) +
+                           " does not exist; there are " +
+                           std::to_string(count));
+  TokenBatch batch;
+  batch.batchSize = options.batchSize;
+  batch.seqLength = options.seqLength;
+  batch.tokens.reserve(
+      static_cast<size_t>(options.batchSize * (options.seqLength + 1)));
+  for (int64_t row = 0; row < options.batchSize; ++row)
+    appendWindow(batch, tokens,
+                 numTrainTokens +
+                     (index * options.batchSize + row) * options.seqLength);
+  return batch;
+}
+
+Status CausalLMDataLoader::restoreCursor(const DataCursor &saved) {
+  auto mismatch = [](const std::string &what, const std::string &was,
+                     const std::string &is) {
+    return invalidArgument("cannot continue the saved data order: it was "
+                           "made with " +
+                           what + " " + was + ", but this run has " + is);
+  };
+  if (saved.batchSize != options.batchSize)
+    return mismatch("batch size", std::to_string(saved.batchSize),
+                    std::to_string(options.batchSize));
+  if (saved.seqLength != options.seqLength)
+    return mismatch("sequence length", std::to_string(saved.seqLength),
+                    std::to_string(options.seqLength));
+  if (saved.numTrainTokens != numTrainTokens)
+    return mismatch("training tokens", std::to_string(saved.numTrainTokens),
+                    std::to_string(numTrainTokens) +
+                        " (a different corpus, tokenizer or validation "
+                        "fraction)");
+  if (saved.trainTokenHash != cursor.trainTokenHash)
+    return invalidArgument(
+        "cannot continue the saved data order: the training tokens differ "
+        "from those it was made with (a different corpus or tokenizer)");
+  if (saved.epoch < 0 || saved.nextBatch < 0 ||
+      saved.nextBatch >= getBatchesPerEpoch())
+    return invalidArgument(
+        "cannot continue the saved data order: epoch " +
+        std::to_string(saved.epoch) + ", batch " +
+        std::to_string(saved.nextBatch) + " is out of range (" +
+        std::to_string(getBatchesPerEpoch()) + " batches per epoch)");
+  cursor = saved;
+  options.seed = saved.seed;
+  shuffleForEpoch();
+  return Status::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Masked language modelling
+//===----------------------------------------------------------------------===//
+
+Expected<MaskedLMOptions>
+MaskedLMOptions::fromTokenizer(const Tokenizer &tokenizer) {
+  MaskedLMOptions options;
+  options.vocabSize = tokenizer.getVocabSize();
+  std::optional<int64_t> mask = tokenizer.lookupToken("[MASK]");
+  if (!mask)
+    return invalidArgument(
+        "masked-LM training needs a [MASK] token, which the " +
+        std::string(tokenizer.getKind()) +
+        " tokenizer's vocabulary lacks (use a BERT WordPiece vocabulary)");
+  options.maskTokenId = *mask;
+  for (const char *name : {"[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]"})
+    if (std::optional<int64_t> id = tokenizer.lookupToken(name))
+      options.specialTokenIds.push_back(*id);
+  return options;
+}
+
+Expected<MaskedLMBatch>
+llm::rt::buildMaskedLMBatch(const std::vector<int64_t> &ids, int64_t batchSize,
+                            int64_t seqLength, const MaskedLMOptions &options,
+                            uint64_t seed) {
+  if (batchSize <= 0 || seqLength <= 0)
+    return invalidArgument("masked-LM batch: the batch size and sequence "
+                           "length must be > 0, not " +
+                           batchShapeText(batchSize, seqLength));
+  uint64_t count = 0;
+  if (!checkedMul(static_cast<uint64_t>(batchSize),
+                  static_cast<uint64_t>(seqLength), count) ||
+      count != ids.size())
+    return invalidArgument("masked-LM batch: " + std::to_string(ids.size()) +
+                           " ids do not make a batch of " +
+                           batchShapeText(batchSize, seqLength));
+  if (options.vocabSize <= 0)
+    return invalidArgument("masked-LM batch: the vocabulary size must be > "
+                           "0, not " +
+                           std::to_string(options.vocabSize));
+  auto inVocab = [&](int64_t id) { return id >= 0 && id < options.vocabSize; };
+  if (!inVocab(options.maskTokenId))
+    return invalidArgument(
+        "masked-LM batch: the mask id " + std::to_string(options.maskTokenId) +
+        " is outside the vocabulary of " + std::to_string(options.vocabSize));
+  if (!(options.maskFraction > 0 && options.maskFraction <= 1))
+    return invalidArgument("masked-LM batch: the mask fraction must be in "
+                           "(0, 1], not " +
+                           std::to_string(options.maskFraction));
+  std::vector<int64_t> specials = options.specialTokenIds;
+  std::sort(specials.begin(), specials.end());
+  specials.erase(std::unique(specials.begin(), specials.end()), specials.end());
+  for (int64_t id : specials)
+    if (!inVocab(id))
+      return invalidArgument(
+          "masked-LM batch: the special id " + std::to_string(id) +
+          " is outside the vocabulary of " + std::to_string(options.vocabSize));
+  if (static_cast<int64_t>(specials.size()) >= options.vocabSize)
+    return invalidArgument("masked-LM batch: every id of the vocabulary is "
+                           "special, so there is nothing to draw");
+  auto isSpecial = [&](int64_t id) {
+    return std::binary_search(specials.begin(), specials.end(), id);
+  };
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (!inVocab(ids[i]))
+      return invalidArgument(
+          "masked-LM batch: id " + std::to_string(ids[i]) + " at row " +
+          std::to_string(static_cast<int64_t>(i) / seqLength) + ", column " +
+          std::to_string(static_cast<int64_t>(i) % seqLength) +
+          " is outside the vocabulary of " + std::to_string(options.vocabSize));
+
+  MaskedLMBatch batch;
+  batch.batchSize = batchSize;
+  batch.seqLength = seqLength;
+  batch.inputIds = ids;
+  batch.labels.assign(ids.size(), IgnoreLabel);
+  SplitMix64 rng(seed);
+  std::vector<size_t> candidates;
+  for (int64_t row = 0; row < batchSize; ++row) {
+    size_t begin = static_cast<size_t>(row * seqLength);
+    candidates.clear();
+    for (size_t i = begin; i < begin + static_cast<size_t>(seqLength); ++i)
+      if (!isSpecial(ids[i]))
+        candidates.push_back(i);
+    if (candidates.empty())
+      continue;
+    size_t n = candidates.size();
+    size_t chosen = static_cast<size_t>(
+        std::llround(options.maskFraction * static_cast<double>(n)));
+    chosen = std::min(n, std::max<size_t>(1, chosen));
+    // A partial Fisher-Yates shuffle: the first `chosen` candidates are a
+    // uniform sample without replacement.
+    for (size_t i = 0; i < chosen; ++i) {
+      size_t j = i + static_cast<size_t>(rng.below(n - i));
+      std::swap(candidates[i], candidates[j]);
+      size_t pos = candidates[i];
+      batch.labels[pos] = ids[pos];
+      double u = rng.unit();
+      if (u < 0.8) {
+        batch.inputIds[pos] = options.maskTokenId;
+      } else if (u < 0.9) {
+        int64_t id;
+        do
+          id = static_cast<int64_t>(
+              rng.below(static_cast<uint64_t>(options.vocabSize)));
+        while (isSpecial(id));
+        batch.inputIds[pos] = id;
+      }
+    }
+  }
+  return batch;
+}
+
+//===----------------------------------------------------------------------===//
+// Classification
+//===----------------------------------------------------------------------===//
+
+/// Returns true if \p s is empty or only spaces, tabs and line breaks.
+static bool isBlank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n\v\f") == std::string_view::npos;
+}
+
+Expected<LabelledDataset>
+llm::rt::readLabelledFile(const std::string &path,
+                          const std::vector<std::string> &knownLabels) {
+  try {
+    Expected<std::string> text = readSmallFile(path, MaxLabelledFileBytes);
+    if (!text)
+      return Status::error(ErrorCode::IO, "labelled file " + text.message());
+    std::map<std::string, int64_t> labelIds;
+    for (size_t i = 0; i < knownLabels.size(); ++i)
+      if (!labelIds.emplace(knownLabels[i], static_cast<int64_t>(i)).second)
+        return invalidArgument("labelled file " + path +
+                               ": the known labels list " +
+                               quote(knownLabels[i]) + " twice");
+
+    struct RawExample {
+      std::string label;
+      LabelledExample example;
+    };
+    std::vector<RawExample> raw;
+    std::string_view rest(*text);
+    int64_t lineNo = 0;
+    while (!rest.empty()) {
+      ++lineNo;
+      size_t newline = rest.find('\n');
+      std::string_view line = rest.substr(0, newline);
+      rest = newline == std::string_view::npos ? std::string_view()
+                                               : rest.substr(newline + 1);
+      if (!line.empty() && line.back() == '\r')
+        line.remove_suffix(1);
+      if (line.empty())
+        continue;
+      std::string where = path + ":" + std::to_string(lineNo) + ": ";
+      size_t tab = line.find('\t');
+      if (tab == std::string_view::npos)
+        return invalidArgument(where + "no tab between the label and the text "
+                                       "(expected `label<TAB>text`)");
+      std::string_view label = line.substr(0, tab);
+      std::string_view exampleText = line.substr(tab + 1);
+      if (isBlank(label))
+        return invalidArgument(where + "empty label");
+      if (isBlank(exampleText))
+        return invalidArgument(where + "empty text");
+      if (!knownLabels.empty() && !labelIds.count(std::string(label))) {
+        std::string known;
+        for (const std::string &name : knownLabels)
+          known += (known.empty() ? "" : ", ") + quote(name);
+        return invalidArgument(where + "unknown label " + quote(label) +
+                               " (the labels are " + known + ")");
+      }
+      RawExample example;
+      example.label = std::string(label);
+      example.example.text = std::string(exampleText);
+      example.example.line = lineNo;
+      raw.push_back(std::move(example));
+    }
+    if (raw.empty())
+      return invalidArgument("labelled file " + path + " has no examples");
+
+    LabelledDataset dataset;
+    if (knownLabels.empty()) {
+      for (const RawExample &example : raw)
+        labelIds.emplace(example.label, 0);
+      // std::map iterates in byte order: the sorted ids.
+      for (auto &entry : labelIds) {
+        entry.second = static_cast<int64_t>(dataset.labelNames.size());
+        dataset.labelNames.push_back(entry.first);
+      }
+    } else {
+      dataset.labelNames = knownLabels;
+    }
+    dataset.examples.reserve(raw.size());
+    for (RawExample &example : raw) {
+      example.example.label = labelIds.at(example.label);
+      dataset.examples.push_back(std::move(example.example));
+    }
+    return dataset;
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory,
+                         "labelled file " + path + ": out of memory");
+  }
+}

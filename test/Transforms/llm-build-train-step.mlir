@@ -1,0 +1,45 @@
+// RUN: llm-opt --llm-build-train-step --split-input-file --verify-diagnostics %s | FileCheck %s
+
+// train_step: forward's args, labels, the AdamW moments, the optimizer
+// settings; loss and gradient norm out, parameters and moments updated in
+// place (results marked llm.in_place), weight decay on matrices only.
+
+// CHECK-LABEL: func.func @train_step(
+// CHECK-SAME: %[[IDS:[a-z0-9]+]]: tensor<2x3xi64> {llm.input = "input_ids"}
+// CHECK-SAME: %[[EMB:[a-z0-9]+]]: tensor<7x4xf32> {llm.param = "emb"}
+// CHECK-SAME: %[[B:[a-z0-9]+]]: tensor<7xf32> {llm.param = "b"}
+// CHECK-SAME: tensor<2x3xi64> {llm.input = "labels"}
+// CHECK-SAME: %[[ME:[a-z0-9]+]]: tensor<7x4xf32> {llm.input = "adam.m.emb"}
+// CHECK-SAME: tensor<7xf32> {llm.input = "adam.m.b"}
+// CHECK-SAME: %[[VE:[a-z0-9]+]]: tensor<7x4xf32> {llm.input = "adam.v.emb"}
+// CHECK-SAME: tensor<7xf32> {llm.input = "adam.v.b"}
+// CHECK-SAME: %[[OPT:[a-z0-9]+]]: tensor<8xf32> {llm.input = "optimizer"})
+// CHECK-SAME: -> (tensor<f32> {llm.name = "loss"}, tensor<f32> {llm.name = "grad_norm"},
+// CHECK-SAME: tensor<7x4xf32> {llm.in_place = "emb"}, tensor<7xf32> {llm.in_place = "b"},
+// CHECK-SAME: tensor<7x4xf32> {llm.in_place = "adam.m.emb"}, tensor<7xf32> {llm.in_place = "adam.m.b"},
+// CHECK-SAME: tensor<7x4xf32> {llm.in_place = "adam.v.emb"}, tensor<7xf32> {llm.in_place = "adam.v.b"})
+// CHECK-SAME: attributes {llm.train_step}
+// CHECK: %[[LOSS:.*]] = llm.cross_entropy
+// CHECK: math.sqrt
+// CHECK: arith.minimumf
+// CHECK: linalg.generic {{.*}} outs(%[[EMB]], %[[ME]], %[[VE]] : tensor<7x4xf32>, tensor<7x4xf32>, tensor<7x4xf32>)
+// CHECK: linalg.generic
+// CHECK: return %[[LOSS]]
+// The helper functions do not survive.
+// CHECK-NOT: func.func @forward_loss
+func.func @forward(%ids: tensor<2x3xi64> {llm.input = "input_ids"},
+                   %emb: tensor<7x4xf32> {llm.param = "emb"},
+                   %b: tensor<7xf32> {llm.param = "b"}) -> tensor<2x3x7xf32> {
+  %x = llm.embedding %emb[%ids] : (tensor<7x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
+  %logits = llm.linear %x, %emb bias %b : (tensor<2x3x4xf32>, tensor<7x4xf32>, tensor<7xf32>) -> tensor<2x3x7xf32>
+  return %logits : tensor<2x3x7xf32>
+}
+
+// -----
+
+// A float input that is not a parameter cannot be trained.
+
+// expected-error @+1 {{llm-build-train-step: float argument #1 is not a parameter (llm.param)}}
+func.func @forward(%ids: tensor<2x3xi64>, %x: tensor<2x3x7xf32>) -> tensor<2x3x7xf32> {
+  return %x : tensor<2x3x7xf32>
+}
