@@ -47,6 +47,9 @@ struct LLMPackWeights
     // are outside the module and read the manifest.
     if (func.isExternal() || !func.isPublic())
       return;
+    // Training entry points take the parameters as the runtime owns them.
+    if (func->hasAttr("llm.unpacked_params"))
+      return;
     // Backwards, so that inserting an argument after `i` leaves the
     // indices still to visit alone.
     for (unsigned i = func.getNumArguments(); i-- > 0;)

@@ -8,6 +8,7 @@
 //
 //   train_step(forward's args, labels, adam.m.*, adam.v.*, optimizer)
 //       -> (loss, grad_norm)
+//   eval_step(forward's args, labels) -> loss
 //
 // the causal-LM (or masked-LM) cross-entropy, its gradients (llm-autodiff's
 // builder), clipping by the global norm and an AdamW update of every
@@ -286,9 +287,17 @@ static LogicalResult buildTrainStep(func::FuncOp forward) {
     step.setResultAttr(r++, kInPlaceAttrName,
                        step.getArgAttr(a, LLMDialect::kInputAttrName));
 
-  // The helpers were only templates.
+  // eval_step(forward's args, labels) -> loss: the loss function itself,
+  // public, with the parameters unpacked as train_step has them.
+  lossFunc.setName("eval_step");
+  lossFunc.setPublic();
+  lossFunc.setArgAttrs(forward.getNumArguments(), named("labels"));
+  lossFunc.setResultAttr(0, "llm.name", b.getStringAttr("loss"));
+  lossFunc->setAttr("llm.unpacked_params", b.getUnitAttr());
+  step->setAttr("llm.unpacked_params", b.getUnitAttr());
+
+  // The gradient function was only a template.
   (*vjp).erase();
-  lossFunc.erase();
   return success();
 }
 
@@ -305,10 +314,12 @@ struct LLMBuildTrainStepPass
                          << forwardName << "'";
       return signalPassFailure();
     }
-    if (module.lookupSymbol("train_step")) {
-      module.emitError("llm-build-train-step: 'train_step' exists already");
-      return signalPassFailure();
-    }
+    for (StringRef name : {"train_step", "eval_step"})
+      if (module.lookupSymbol(name)) {
+        module.emitError() << "llm-build-train-step: '" << name
+                           << "' exists already";
+        return signalPassFailure();
+      }
     if (failed(buildTrainStep(forward)))
       signalPassFailure();
   }

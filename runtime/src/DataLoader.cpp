@@ -105,12 +105,12 @@ static Status invalidArgument(const std::string &message) {
 }
 
 //===----------------------------------------------------------------------===//
-// TokenBatch
+// TrainingBatch
 //===----------------------------------------------------------------------===//
 
 /// Returns each row of \p batch without its first (\p skipFirst) or last
 /// token.
-static std::vector<int64_t> dropColumn(const TokenBatch &batch,
+static std::vector<int64_t> dropColumn(const TrainingBatch &batch,
                                        bool skipFirst) {
   std::vector<int64_t> out;
   out.reserve(static_cast<size_t>(batch.batchSize * batch.seqLength));
@@ -120,11 +120,11 @@ static std::vector<int64_t> dropColumn(const TokenBatch &batch,
   return out;
 }
 
-std::vector<int64_t> TokenBatch::getInputs() const {
+std::vector<int64_t> TrainingBatch::getInputs() const {
   return dropColumn(*this, /*skipFirst=*/false);
 }
 
-std::vector<int64_t> TokenBatch::getTargets() const {
+std::vector<int64_t> TrainingBatch::getTargets() const {
   return dropColumn(*this, /*skipFirst=*/true);
 }
 
@@ -258,14 +258,14 @@ void CausalLMDataLoader::shuffleForEpoch() {
 }
 
 /// Appends the window of seqLength + 1 tokens at \p start to \p batch.
-static void appendWindow(TokenBatch &batch, const std::vector<int64_t> &tokens,
+static void appendWindow(TrainingBatch &batch, const std::vector<int64_t> &tokens,
                          int64_t start) {
   auto first = tokens.begin() + start;
   batch.tokens.insert(batch.tokens.end(), first, first + batch.seqLength + 1);
 }
 
-TokenBatch CausalLMDataLoader::nextBatch() {
-  TokenBatch batch;
+TrainingBatch CausalLMDataLoader::nextBatch() {
+  TrainingBatch batch;
   batch.batchSize = options.batchSize;
   batch.seqLength = options.seqLength;
   batch.tokens.reserve(
@@ -282,14 +282,14 @@ TokenBatch CausalLMDataLoader::nextBatch() {
   return batch;
 }
 
-Expected<TokenBatch>
+Expected<TrainingBatch>
 CausalLMDataLoader::getValidationBatch(int64_t index) const {
   int64_t count = getNumValidationBatches();
   if (index < 0 || index >= count)
     return invalidArgument("validation batch " + std::to_string(index) +
                            " does not exist; there are " +
                            std::to_string(count));
-  TokenBatch batch;
+  TrainingBatch batch;
   batch.batchSize = options.batchSize;
   batch.seqLength = options.seqLength;
   batch.tokens.reserve(

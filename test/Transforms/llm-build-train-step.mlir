@@ -4,6 +4,13 @@
 // settings; loss and gradient norm out, parameters and moments updated in
 // place (results marked llm.in_place), weight decay on matrices only.
 
+// eval_step is the loss alone; the gradient function does not survive.
+// CHECK-LABEL: func.func @eval_step(
+// CHECK-SAME: tensor<2x3xi64> {llm.input = "labels"}) -> (tensor<f32> {llm.name = "loss"})
+// CHECK-SAME: attributes {llm.unpacked_params}
+// CHECK: llm.cross_entropy
+// CHECK-NOT: func.func @forward_loss_vjp
+// CHECK-NOT: func.func @forward_loss_vjp
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[IDS:[a-z0-9]+]]: tensor<2x3xi64> {llm.input = "input_ids"}
 // CHECK-SAME: %[[EMB:[a-z0-9]+]]: tensor<7x4xf32> {llm.param = "emb"}
@@ -18,15 +25,13 @@
 // CHECK-SAME: tensor<7x4xf32> {llm.in_place = "emb"}, tensor<7xf32> {llm.in_place = "b"},
 // CHECK-SAME: tensor<7x4xf32> {llm.in_place = "adam.m.emb"}, tensor<7xf32> {llm.in_place = "adam.m.b"},
 // CHECK-SAME: tensor<7x4xf32> {llm.in_place = "adam.v.emb"}, tensor<7xf32> {llm.in_place = "adam.v.b"})
-// CHECK-SAME: attributes {llm.train_step}
+// CHECK-SAME: attributes {llm.train_step, llm.unpacked_params}
 // CHECK: %[[LOSS:.*]] = llm.cross_entropy
 // CHECK: math.sqrt
 // CHECK: arith.minimumf
 // CHECK: linalg.generic {{.*}} outs(%[[EMB]], %[[ME]], %[[VE]] : tensor<7x4xf32>, tensor<7x4xf32>, tensor<7x4xf32>)
 // CHECK: linalg.generic
 // CHECK: return %[[LOSS]]
-// The helper functions do not survive.
-// CHECK-NOT: func.func @forward_loss
 func.func @forward(%ids: tensor<2x3xi64> {llm.input = "input_ids"},
                    %emb: tensor<7x4xf32> {llm.param = "emb"},
                    %b: tensor<7xf32> {llm.param = "b"}) -> tensor<2x3x7xf32> {

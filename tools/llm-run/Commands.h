@@ -33,6 +33,11 @@ extern llvm::cl::OptionCategory GenerateCategory;
 
 int runGenerate();
 
+extern llvm::cl::SubCommand TrainCommand;
+extern llvm::cl::OptionCategory TrainCategory;
+
+int runTrain();
+
 } // namespace llm::run
 
 #endif // LLM_TOOLS_LLM_RUN_COMMANDS_H

@@ -15,8 +15,9 @@
 // (atomically). Every failure prints "llm-run: error: ..." and exits with 1;
 // command-line errors are reworded into the same form.
 //
-// Later subcommands (generate, train, eval, bench) are further
-// cl::SubCommands with their own options.
+// The other subcommands live in their own files (Generate.cpp,
+// Tokenize.cpp, Train.cpp; declared in Commands.h), each a cl::SubCommand
+// with its own options.
 //
 //===----------------------------------------------------------------------===//
 
@@ -122,7 +123,8 @@ static bool isOwnOption(StringRef name) {
     return true;
   return forwardCommand.OptionsMap.count(name) != 0 ||
          llm::run::GenerateCommand.OptionsMap.count(name) != 0 ||
-         llm::run::TokenizeCommand.OptionsMap.count(name) != 0;
+         llm::run::TokenizeCommand.OptionsMap.count(name) != 0 ||
+         llm::run::TrainCommand.OptionsMap.count(name) != 0;
 }
 
 /// Reprints the command-line parser's messages (each "llm-run: text") as
@@ -135,7 +137,8 @@ static void reportParseErrors(StringRef text) {
     line = line.trim();
     // The parser prefixes the program name, maybe with the subcommand.
     for (StringRef prefix : {"llm-run forward: ", "llm-run generate: ",
-                             "llm-run tokenize: ", "llm-run: "})
+                             "llm-run tokenize: ", "llm-run train: ",
+                             "llm-run: "})
       if (line.consume_front(prefix))
         break;
     StringRef suggestion = line;
@@ -159,7 +162,8 @@ static bool parseCommandLine(int argc, char **argv) {
       "llm-run: run models compiled by llm-compile\n\n"
       "  llm-run forward --artifact DIR --weights PATH --tokens 1,2,3\n"
       "  llm-run generate ARTIFACT --weights PATH --prompt TEXT\n"
-      "  llm-run tokenize --tokenizer DIR --text TEXT\n";
+      "  llm-run tokenize --tokenizer DIR --text TEXT\n"
+      "  llm-run train ARTIFACT --weights PATH --data FILE --out DIR\n";
   std::FILE *capture = std::tmpfile();
   int savedStderr = capture ? ::dup(STDERR_FILENO) : -1;
   if (savedStderr >= 0 && ::dup2(::fileno(capture), STDERR_FILENO) < 0) {
@@ -344,7 +348,8 @@ int main(int argc, char **argv) {
   // LLVM's own options live in the top-level command; keep them out of
   // --help.
   cl::HideUnrelatedOptions({&forwardCategory, &llm::run::GenerateCategory,
-                           &llm::run::TokenizeCategory});
+                           &llm::run::TokenizeCategory,
+                           &llm::run::TrainCategory});
 
   // The first argument must be a subcommand (or a request for help): name
   // anything else instead of letting it reach the parser as a stray
@@ -359,10 +364,11 @@ int main(int argc, char **argv) {
                   "--tokens IDS (see 'llm-run --help')");
     if (!first.starts_with("-") && first != forwardCommand.getName() &&
         first != llm::run::GenerateCommand.getName() &&
-        first != llm::run::TokenizeCommand.getName())
+        first != llm::run::TokenizeCommand.getName() &&
+        first != llm::run::TrainCommand.getName())
       return fail("unknown subcommand '" + first +
-                  "'; expected one of: forward, generate, tokenize (see "
-                  "'llm-run --help')");
+                  "'; expected one of: forward, generate, tokenize, train "
+                  "(see 'llm-run --help')");
   }
 
   if (!parseCommandLine(argc, argv))
@@ -373,6 +379,8 @@ int main(int argc, char **argv) {
     return llm::run::runGenerate();
   if (llm::run::TokenizeCommand)
     return llm::run::runTokenize();
+  if (llm::run::TrainCommand)
+    return llm::run::runTrain();
   return fail("no subcommand given; expected one of: forward, generate, "
-              "tokenize (see 'llm-run --help')");
+              "tokenize, train (see 'llm-run --help')");
 }

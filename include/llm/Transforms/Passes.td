@@ -361,8 +361,10 @@ def LLMBuildTrainStep : Pass<"llm-build-train-step", "::mlir::ModuleOp"> {
     beta2, eps, weight_decay, 1 - beta1^t, 1 - beta2^t, max_grad_norm]` for
     step t (the runtime computes the bias corrections). The updated
     parameters and moments are results marked `llm.in_place`, written into
-    the caller's buffers (llm-drop-in-place-results); llm-pack-weights
-    leaves parameters updated in place alone.
+    the caller's buffers (llm-drop-in-place-results). `eval_step(forward's
+    args, labels) -> loss` computes the same loss without an update. Both
+    carry `llm.unpacked_params`: llm-pack-weights leaves their parameters in
+    the checkpoint layout the runtime keeps and updates.
   }];
   let options = [
     Option<"forwardName", "forward", "std::string", /*default=*/"\"forward\"",

@@ -55,7 +55,7 @@ CausalLMDataLoader makeLoader(std::vector<int64_t> tokens,
 
 /// Returns the window index of each row of \p batch (its first token divided
 /// by the window stride, for a stream of positions).
-std::vector<int64_t> windowsOf(const TokenBatch &batch) {
+std::vector<int64_t> windowsOf(const TrainingBatch &batch) {
   std::vector<int64_t> windows;
   for (int64_t row = 0; row < batch.batchSize; ++row)
     windows.push_back(batch.at(row, 0) / batch.seqLength);
@@ -75,18 +75,18 @@ TEST(DataLoaderTest, SplitsValidationFromTheEnd) {
   EXPECT_EQ(loader.getBatchesPerEpoch(), 29);
   // (50 - 1) / 8 = 6 windows, one batch of 4.
   ASSERT_EQ(loader.getNumValidationBatches(), 1);
-  Expected<TokenBatch> val = loader.getValidationBatch(0);
+  Expected<TrainingBatch> val = loader.getValidationBatch(0);
   ASSERT_TRUE(val.hasValue()) << val.message();
   for (int64_t row = 0; row < 4; ++row)
     for (int64_t col = 0; col <= 8; ++col)
       EXPECT_EQ(val->at(row, col), 950 + row * 8 + col);
-  Expected<TokenBatch> missing = loader.getValidationBatch(1);
+  Expected<TrainingBatch> missing = loader.getValidationBatch(1);
   ASSERT_FALSE(missing.hasValue());
   expectContains(missing.message(), {"validation batch 1 does not exist"});
 
   // No training batch reaches into the validation tokens.
   for (int64_t i = 0; i < 3 * loader.getBatchesPerEpoch(); ++i) {
-    TokenBatch batch = loader.nextBatch();
+    TrainingBatch batch = loader.nextBatch();
     for (int64_t token : batch.tokens)
       ASSERT_LT(token, 950);
   }
@@ -94,7 +94,7 @@ TEST(DataLoaderTest, SplitsValidationFromTheEnd) {
 
 TEST(DataLoaderTest, RowsAreWindowsOfInputsAndShiftedTargets) {
   CausalLMDataLoader loader = makeLoader(positions(500), options(3, 16, 0));
-  TokenBatch batch = loader.nextBatch();
+  TrainingBatch batch = loader.nextBatch();
   ASSERT_EQ(batch.batchSize, 3);
   ASSERT_EQ(batch.seqLength, 16);
   ASSERT_EQ(batch.tokens.size(), 3u * 17u);
@@ -207,8 +207,8 @@ TEST(DataLoaderTest, ResumingFromACursorContinuesTheSameOrder) {
   ASSERT_TRUE(s.isOk()) << s.message();
   EXPECT_EQ(resumed.getCursor(), saved);
   for (int i = 0; i < 17; ++i) {
-    TokenBatch want = original.nextBatch();
-    TokenBatch got = resumed.nextBatch();
+    TrainingBatch want = original.nextBatch();
+    TrainingBatch got = resumed.nextBatch();
     ASSERT_EQ(got.tokens, want.tokens) << "batch " << i << " after resume";
   }
   EXPECT_EQ(resumed.getCursor(), original.getCursor());

@@ -85,7 +85,7 @@ struct DataCursor {
 /// A [batchSize, seqLength + 1] batch of token ids, row-major. Row r holds
 /// consecutive tokens of the stream: its first seqLength tokens are the
 /// inputs, its last seqLength tokens the targets.
-struct TokenBatch {
+struct TrainingBatch {
   int64_t batchSize = 0;
   int64_t seqLength = 0;
   std::vector<int64_t> tokens;
@@ -141,10 +141,10 @@ public:
 
   /// Returns the next training batch and advances the cursor, into the next
   /// epoch after the last batch of one.
-  TokenBatch nextBatch();
+  TrainingBatch nextBatch();
 
   /// Returns validation batch \p index, in [0, getNumValidationBatches()).
-  Expected<TokenBatch> getValidationBatch(int64_t index) const;
+  Expected<TrainingBatch> getValidationBatch(int64_t index) const;
 
   /// Returns the position of the next training batch.
   const DataCursor &getCursor() const { return cursor; }

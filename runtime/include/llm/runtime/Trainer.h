@@ -1,0 +1,108 @@
+//===- Trainer.h - The compiled training step, with its state ---*- C++ -*-===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// This file declares llm::rt::Trainer: an artifact's `train_step` and
+// `eval_step` entry points (llm-compile --train; docs/Training.md) with the
+// parameters and AdamW moments the runtime owns. step() runs one update in
+// place; evaluate() computes the loss without changing anything. The
+// weights and moments are exposed as NamedTensors for checkpoints
+// (Checkpoint.h) and can be restored from one.
+//
+// A Trainer is not safe for concurrent calls from several threads.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLM_RUNTIME_TRAINER_H
+#define LLM_RUNTIME_TRAINER_H
+
+#include "llm/runtime/Artifact.h"
+#include "llm/runtime/Checkpoint.h"
+#include "llm/runtime/Model.h"
+#include "llm/runtime/Status.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llm {
+namespace rt {
+
+/// The optimizer settings of one step (AdamW, PyTorch's formulas).
+struct StepSettings {
+  double learningRate = 3e-4;
+  AdamWSettings adamW;
+  /// Clip the global gradient norm to this; 0 disables clipping.
+  double maxGradNorm = 1.0;
+  /// The 1-based AdamW step (bias corrections).
+  int64_t step = 1;
+};
+
+/// What one step reports.
+struct StepResult {
+  double loss = 0;
+  double gradNorm = 0;
+};
+
+class Trainer {
+public:
+  /// Loads the artifact (which must have train_step and eval_step) and
+  /// copies the checkpoint at \p weightsPath into owned, writable buffers;
+  /// the moments start at zero.
+  static Expected<std::unique_ptr<Trainer>>
+  open(const std::string &artifactDir, const std::string &weightsPath,
+       const ModelOptions &options = {});
+  ~Trainer();
+  Trainer(const Trainer &) = delete;
+  Trainer &operator=(const Trainer &) = delete;
+
+  int64_t getVocabSize() const { return vocabSize; }
+  int64_t getMaxPositions() const { return maxPositions; }
+  Status setNumThreads(int32_t n);
+
+  /// One update on \p inputs and \p labels ([batch, seq] each; label -100
+  /// is ignored). The weights and moments change in place. A non-finite
+  /// loss is returned as it is: the caller decides (the update has
+  /// happened).
+  Expected<StepResult> step(const std::vector<int64_t> &inputs,
+                            const std::vector<int64_t> &labels, int64_t batch,
+                            int64_t seq, const StepSettings &settings);
+  /// The mean loss of \p labels, without an update.
+  Expected<double> evaluate(const std::vector<int64_t> &inputs,
+                            const std::vector<int64_t> &labels, int64_t batch,
+                            int64_t seq);
+
+  /// The parameters (checkpoint names) and moments ("<name>.exp_avg",
+  /// "<name>.exp_avg_sq"), views of the owned buffers.
+  std::vector<NamedTensor> getWeights() const;
+  std::vector<NamedTensor> getMoments() const;
+  /// Copies weights and moments from \p checkpoint, which must match.
+  Status restore(const LoadedCheckpoint &checkpoint);
+
+private:
+  Trainer() = default;
+  struct Buffer;
+  Status checkTokens(const std::vector<int64_t> &inputs,
+                     const std::vector<int64_t> &labels, int64_t batch,
+                     int64_t seq) const;
+  Expected<std::vector<double>> call(const EntryPoint &entry,
+                                     EntryFunction function,
+                                     const std::vector<int64_t> &inputs,
+                                     const std::vector<int64_t> &labels,
+                                     int64_t batch, int64_t seq,
+                                     const float *optimizer);
+
+  std::unique_ptr<Artifact> artifact;
+  const EntryPoint *trainEntry = nullptr, *evalEntry = nullptr;
+  EntryFunction trainFunction = nullptr, evalFunction = nullptr;
+  std::vector<Buffer> params, moments;
+  int64_t vocabSize = 0, maxPositions = 0;
+};
+
+} // namespace rt
+} // namespace llm
+
+#endif // LLM_RUNTIME_TRAINER_H

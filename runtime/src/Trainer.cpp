@@ -1,0 +1,354 @@
+//===- Trainer.cpp - The compiled training step, with its state -----------===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Implements Trainer: owned copies of the parameters and zero-initialized
+// AdamW moments, the descriptors of train_step and eval_step, and the
+// scalar results they return.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/runtime/Trainer.h"
+
+#include "RuntimeSupport.h"
+#include "llm/runtime/MemRef.h"
+#include "llm/runtime/SafeTensors.h"
+#include "llm/runtime/Weights.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <set>
+
+using namespace llm::rt;
+using namespace llm::rt::detail;
+
+/// One owned tensor: a parameter (checkpoint name) or a moment (the
+/// entry point's input name, "adam.m.NAME" / "adam.v.NAME").
+struct Trainer::Buffer {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+static Status invalid(std::string message) {
+  return Status::error(ErrorCode::InvalidArgument, std::move(message));
+}
+
+static constexpr const char *MomentPrefixes[2] = {"adam.m.", "adam.v."};
+static constexpr const char *MomentSuffixes[2] = {".exp_avg", ".exp_avg_sq"};
+
+Trainer::~Trainer() = default;
+
+Expected<std::unique_ptr<Trainer>>
+Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
+              const ModelOptions &options) {
+  try {
+    std::unique_ptr<Trainer> trainer(new Trainer());
+    Expected<std::unique_ptr<Artifact>> artifact = Artifact::open(artifactDir);
+    if (!artifact)
+      return artifact.getStatus();
+    trainer->artifact = artifact.take();
+    const Manifest &manifest = trainer->artifact->getManifest();
+    std::string where = artifactDir + "/manifest.json";
+    trainer->vocabSize = manifest.model.vocabSize;
+    trainer->maxPositions = manifest.model.maxPositions;
+    trainer->trainEntry = manifest.findEntryPoint("train_step");
+    trainer->evalEntry = manifest.findEntryPoint("eval_step");
+    if (!trainer->trainEntry || !trainer->evalEntry)
+      return Status::error(ErrorCode::Artifact,
+                           where + ": the artifact has no train_step and "
+                                   "eval_step entry points; compile the model "
+                                   "with llm-compile --train");
+    trainer->trainFunction =
+        trainer->artifact->getEntryFunction(trainer->trainEntry->name);
+    trainer->evalFunction =
+        trainer->artifact->getEntryFunction(trainer->evalEntry->name);
+    for (const EntryPoint *entry : {trainer->trainEntry, trainer->evalEntry})
+      for (const InputSpec &input : entry->inputs)
+        if (input.kind == InputKind::Param && input.packing)
+          return Status::error(ErrorCode::Artifact,
+                               where + ": " + quote(entry->name) +
+                                   " takes packed parameters; a training "
+                                   "step updates them in place");
+
+    Expected<std::unique_ptr<SafeTensorsModel>> checkpoint =
+        SafeTensorsModel::open(weightsPath);
+    if (!checkpoint)
+      return checkpoint.getStatus().withDefaultCode(ErrorCode::Weights);
+    BindOptions bindOptions;
+    bindOptions.strict = options.strict;
+    Expected<BoundWeights> bound =
+        bindWeights(*trainer->trainEntry, **checkpoint, bindOptions);
+    if (!bound)
+      return Status::error(bound.getStatus().code(),
+                           weightsPath + ": " + bound.message());
+    const EntryPoint &entry = *trainer->trainEntry;
+    for (size_t i = 0; i < entry.inputs.size(); ++i) {
+      const InputSpec &input = entry.inputs[i];
+      if (input.kind != InputKind::Param &&
+          input.kind != InputKind::OptimizerState)
+        continue;
+      if (input.dtype != ElementType::F32)
+        return Status::error(ErrorCode::Artifact,
+                             where + ": training needs f32 parameters, got " +
+                                 getElementTypeName(input.dtype) + " " +
+                                 quote(input.name));
+      uint64_t count = 1;
+      for (int64_t dim : input.shape)
+        count *= static_cast<uint64_t>(dim);
+      Buffer buffer{input.name, input.shape,
+                    std::vector<float>(static_cast<size_t>(count), 0.0f)};
+      if (input.kind == InputKind::Param) {
+        std::memcpy(buffer.data.data(), bound->getData(i), count * 4);
+        trainer->params.push_back(std::move(buffer));
+      } else {
+        trainer->moments.push_back(std::move(buffer));
+      }
+    }
+    if (options.numThreads != 0) {
+      Status s = trainer->setNumThreads(options.numThreads);
+      if (s.isError())
+        return s;
+    }
+    return {std::move(trainer)};
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory,
+                         artifactDir + ": out of memory loading the model");
+  }
+}
+
+Status Trainer::setNumThreads(int32_t n) {
+  if (n < 1 || n > Model::MaxThreads)
+    return invalid("the thread count must be between 1 and " +
+                   std::to_string(Model::MaxThreads) + ", got " +
+                   std::to_string(n));
+  artifact->setNumThreads(n);
+  return Status::success();
+}
+
+Status Trainer::checkTokens(const std::vector<int64_t> &inputs,
+                            const std::vector<int64_t> &labels, int64_t batch,
+                            int64_t seq) const {
+  if (batch < 1 || seq < 1 ||
+      inputs.size() != static_cast<size_t>(batch * seq) ||
+      labels.size() != inputs.size())
+    return invalid("a batch of " + std::to_string(batch) + " x " +
+                   std::to_string(seq) + " needs that many inputs and labels");
+  if (maxPositions > 0 && seq > maxPositions)
+    return invalid("sequences of " + std::to_string(seq) +
+                   " tokens exceed the model's " +
+                   std::to_string(maxPositions) + " positions");
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i] < 0 || inputs[i] >= vocabSize)
+      return invalid("input token " + std::to_string(i) + " is " +
+                     std::to_string(inputs[i]) + ", outside [0, " +
+                     std::to_string(vocabSize) + ")");
+    if ((labels[i] < 0 && labels[i] != -100) || labels[i] >= vocabSize)
+      return invalid("label " + std::to_string(i) + " is " +
+                     std::to_string(labels[i]) + "; expected an id in [0, " +
+                     std::to_string(vocabSize) + ") or -100");
+  }
+  return Status::success();
+}
+
+Expected<std::vector<double>>
+Trainer::call(const EntryPoint &entry, EntryFunction function,
+              const std::vector<int64_t> &inputs,
+              const std::vector<int64_t> &labels, int64_t batch, int64_t seq,
+              const float *optimizer) {
+  auto findBuffer = [](std::vector<Buffer> &buffers,
+                       const std::string &name) -> Buffer * {
+    for (Buffer &buffer : buffers)
+      if (buffer.name == name)
+        return &buffer;
+    return nullptr;
+  };
+  std::vector<int64_t> ones(inputs.size(), 1), zeros(inputs.size(), 0);
+  std::vector<MemRefDescriptor> descriptors;
+  descriptors.reserve(entry.inputs.size());
+  for (const InputSpec &input : entry.inputs) {
+    void *data = nullptr;
+    std::vector<int64_t> shape = {batch, seq};
+    switch (input.kind) {
+    case InputKind::Param:
+    case InputKind::OptimizerState: {
+      Buffer *buffer = findBuffer(
+          input.kind == InputKind::Param ? params : moments, input.name);
+      if (!buffer)
+        return Status::error(ErrorCode::Artifact,
+                             "entry point " + quote(entry.name) +
+                                 " takes " + quote(input.name) +
+                                 ", which train_step does not");
+      data = buffer->data.data();
+      shape = buffer->shape;
+      break;
+    }
+    case InputKind::Tokens:
+      data = const_cast<int64_t *>(inputs.data());
+      break;
+    case InputKind::Labels:
+      data = const_cast<int64_t *>(labels.data());
+      break;
+    case InputKind::Mask:
+      if (input.dtype != ElementType::I64)
+        return Status::error(ErrorCode::Artifact,
+                             "training takes i64 attention masks");
+      data = ones.data();
+      break;
+    case InputKind::Segments:
+      data = zeros.data();
+      break;
+    case InputKind::Optimizer:
+      data = const_cast<float *>(optimizer);
+      shape = {8};
+      break;
+    case InputKind::Positions:
+    case InputKind::Lengths:
+    case InputKind::KVCache:
+      return Status::error(ErrorCode::Artifact,
+                           "entry point " + quote(entry.name) +
+                               " takes a KV cache; it is not a training step");
+    }
+    descriptors.push_back(MemRefDescriptor::getContiguous(data, shape));
+  }
+  std::vector<MemRefDescriptor> results;
+  for (const ResultSpec &result : entry.results)
+    results.emplace_back(static_cast<unsigned>(result.shape.size()));
+  std::vector<void *> args;
+  for (MemRefDescriptor &desc : descriptors)
+    args.push_back(desc.getRaw());
+  for (MemRefDescriptor &desc : results)
+    args.push_back(desc.getRaw());
+  int32_t rc = function(args.data());
+  if (rc != 0)
+    return Status::error(ErrorCode::Execution,
+                         "entry point " + quote(entry.name) +
+                             " failed with code " + std::to_string(rc));
+  std::vector<double> values;
+  std::set<void *> freed;
+  Status bad;
+  for (MemRefDescriptor &desc : results) {
+    Status s = desc.checkAddressable();
+    if (s.isOk() && desc.getRank() == 0 && desc.getAligned())
+      values.push_back(static_cast<const float *>(
+          desc.getAligned())[desc.getOffset()]);
+    else if (bad.isOk())
+      bad = Status::error(ErrorCode::Execution,
+                          "entry point " + quote(entry.name) +
+                              " returned a malformed scalar");
+    void *allocated = desc.getAllocated();
+    if (allocated && freed.insert(allocated).second)
+      std::free(allocated);
+  }
+  if (bad.isError())
+    return bad;
+  return values;
+}
+
+Expected<StepResult> Trainer::step(const std::vector<int64_t> &inputs,
+                                   const std::vector<int64_t> &labels,
+                                   int64_t batch, int64_t seq,
+                                   const StepSettings &settings) {
+  try {
+    Status s = checkTokens(inputs, labels, batch, seq);
+    if (s.isError())
+      return s;
+    const AdamWSettings &a = settings.adamW;
+    if (!(settings.learningRate >= 0) || settings.step < 1 ||
+        !(a.beta1 >= 0 && a.beta1 < 1) || !(a.beta2 >= 0 && a.beta2 < 1) ||
+        !(a.epsilon > 0) || !(a.weightDecay >= 0) ||
+        !(settings.maxGradNorm >= 0))
+      return invalid("invalid optimizer settings (learning rate >= 0, betas "
+                     "in [0, 1), epsilon > 0, weight decay >= 0, clip >= 0, "
+                     "step >= 1)");
+    double t = static_cast<double>(settings.step);
+    float optimizer[8] = {
+        static_cast<float>(settings.learningRate),
+        static_cast<float>(a.beta1),
+        static_cast<float>(a.beta2),
+        static_cast<float>(a.epsilon),
+        static_cast<float>(a.weightDecay),
+        static_cast<float>(1.0 - std::pow(a.beta1, t)),
+        static_cast<float>(1.0 - std::pow(a.beta2, t)),
+        static_cast<float>(settings.maxGradNorm)};
+    Expected<std::vector<double>> values = call(
+        *trainEntry, trainFunction, inputs, labels, batch, seq, optimizer);
+    if (!values)
+      return values.getStatus();
+    if (values->size() != 2)
+      return Status::error(ErrorCode::Artifact,
+                           "train_step must return the loss and the "
+                           "gradient norm");
+    return StepResult{(*values)[0], (*values)[1]};
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory, "out of memory in a step");
+  }
+}
+
+Expected<double> Trainer::evaluate(const std::vector<int64_t> &inputs,
+                                   const std::vector<int64_t> &labels,
+                                   int64_t batch, int64_t seq) {
+  try {
+    Status s = checkTokens(inputs, labels, batch, seq);
+    if (s.isError())
+      return s;
+    Expected<std::vector<double>> values =
+        call(*evalEntry, evalFunction, inputs, labels, batch, seq, nullptr);
+    if (!values)
+      return values.getStatus();
+    if (values->size() != 1)
+      return Status::error(ErrorCode::Artifact,
+                           "eval_step must return the loss");
+    return (*values)[0];
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory, "out of memory evaluating");
+  }
+}
+
+std::vector<NamedTensor> Trainer::getWeights() const {
+  std::vector<NamedTensor> weights;
+  for (const Buffer &buffer : params)
+    weights.push_back({buffer.name, buffer.shape, buffer.data.data()});
+  return weights;
+}
+
+std::vector<NamedTensor> Trainer::getMoments() const {
+  std::vector<NamedTensor> result;
+  for (const Buffer &param : params)
+    for (int k = 0; k < 2; ++k)
+      for (const Buffer &moment : moments)
+        if (moment.name == MomentPrefixes[k] + param.name)
+          result.push_back(
+              {param.name + MomentSuffixes[k], moment.shape, moment.data.data()});
+  return result;
+}
+
+Status Trainer::restore(const LoadedCheckpoint &checkpoint) {
+  for (Buffer &param : params) {
+    const NamedTensor *weight = checkpoint.findWeight(param.name);
+    if (!weight || weight->shape != param.shape)
+      return Status::error(ErrorCode::Weights,
+                           checkpoint.path + ": no weight " +
+                               quote(param.name) + " of shape " +
+                               shapeText(param.shape));
+    std::memcpy(param.data.data(), weight->data, param.data.size() * 4);
+    for (int k = 0; k < 2; ++k) {
+      const NamedTensor *saved =
+          checkpoint.findMoment(param.name + MomentSuffixes[k]);
+      for (Buffer &moment : moments)
+        if (moment.name == MomentPrefixes[k] + param.name) {
+          if (!saved || saved->shape != moment.shape)
+            return Status::error(ErrorCode::Weights,
+                                 checkpoint.path + ": no moment " +
+                                     quote(param.name + MomentSuffixes[k]));
+          std::memcpy(moment.data.data(), saved->data,
+                      moment.data.size() * 4);
+        }
+    }
+  }
+  return Status::success();
+}

@@ -1,0 +1,321 @@
+//===- Train.cpp - llm-run train ----------------------------------*- C++ -*-===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+//   llm-run train ARTIFACT --weights PATH --data corpus.txt --out CKPT
+//       [--tokenizer DIR|bytes] [--steps N --batch B --seq T --lr L
+//        --min-lr L --warmup W --schedule cosine|linear|constant
+//        --weight-decay D --beta1 B1 --beta2 B2 --clip C --eval-every K
+//        --eval-batches N --save-every K --seed S --threads N --resume
+//        --stop-after N]
+//
+// Trains a model compiled with `llm-compile --train` on a text corpus:
+// the corpus is tokenized with the model's tokenizer and split into
+// training and validation tokens (the last 5%); batches come in a seeded
+// order; every step runs the compiled train_step (loss, gradients,
+// clipping, AdamW in place) at the schedule's learning rate and prints a
+// progress line (step, loss, learning rate, gradient norm, tokens/s, ETA).
+// Every --eval-every steps it prints the validation loss and perplexity;
+// every --save-every steps and at the end it writes a checkpoint to --out
+// atomically (docs/Training.md). --resume continues from --out exactly:
+// weights, moments, step and data order. A NaN or infinite loss stops the
+// run with a message; the last checkpoint is left as it was.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+
+#include "llm/runtime/Checkpoint.h"
+#include "llm/runtime/DataLoader.h"
+#include "llm/runtime/LRSchedule.h"
+#include "llm/runtime/Tokenizer.h"
+#include "llm/runtime/Trainer.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+using namespace llvm;
+namespace rt = llm::rt;
+
+cl::SubCommand llm::run::TrainCommand(
+    "train", "Train a model compiled with llm-compile --train on a corpus");
+cl::OptionCategory llm::run::TrainCategory("train options");
+
+namespace {
+using llm::run::TrainCategory;
+using llm::run::TrainCommand;
+
+cl::opt<std::string> artifact(cl::Positional, cl::desc("<artifact folder>"),
+                              cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<std::string> weights("weights",
+                             cl::desc("Initial weights (a .safetensors file "
+                                      "or a folder holding one)"),
+                             cl::value_desc("path"), cl::sub(TrainCommand),
+                             cl::cat(TrainCategory));
+cl::opt<std::string> data("data", cl::desc("Training corpus (UTF-8 text)"),
+                          cl::value_desc("file"), cl::sub(TrainCommand),
+                          cl::cat(TrainCategory));
+cl::opt<std::string> out("out", cl::desc("Checkpoint folder to write"),
+                         cl::value_desc("dir"), cl::sub(TrainCommand),
+                         cl::cat(TrainCategory));
+cl::opt<std::string> tokenizerPath(
+    "tokenizer", cl::desc("Tokenizer folder or 'bytes' (default: --weights)"),
+    cl::value_desc("dir|bytes"), cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<int64_t> steps("steps", cl::desc("Steps in all"), cl::init(100),
+                       cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<int64_t> batchSize("batch", cl::desc("Sequences per step"),
+                           cl::init(8), cl::sub(TrainCommand),
+                           cl::cat(TrainCategory));
+cl::opt<int64_t> seqLength("seq", cl::desc("Tokens per sequence"),
+                           cl::init(128), cl::sub(TrainCommand),
+                           cl::cat(TrainCategory));
+cl::opt<double> lr("lr", cl::desc("Peak learning rate"), cl::init(3e-4),
+                   cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<double> minLR("min-lr", cl::desc("Learning rate at the end"),
+                      cl::init(0.0), cl::sub(TrainCommand),
+                      cl::cat(TrainCategory));
+cl::opt<int64_t> warmup("warmup", cl::desc("Linear warmup steps"),
+                        cl::init(0), cl::sub(TrainCommand),
+                        cl::cat(TrainCategory));
+cl::opt<std::string> schedule("schedule",
+                              cl::desc("cosine, linear or constant"),
+                              cl::init("cosine"), cl::sub(TrainCommand),
+                              cl::cat(TrainCategory));
+cl::opt<double> weightDecay("weight-decay",
+                            cl::desc("AdamW weight decay (matrices only)"),
+                            cl::init(0.1), cl::sub(TrainCommand),
+                            cl::cat(TrainCategory));
+cl::opt<double> beta1("beta1", cl::init(0.9), cl::sub(TrainCommand),
+                      cl::cat(TrainCategory), cl::desc("AdamW beta1"));
+cl::opt<double> beta2("beta2", cl::init(0.95), cl::sub(TrainCommand),
+                      cl::cat(TrainCategory), cl::desc("AdamW beta2"));
+cl::opt<double> clip("clip", cl::desc("Global gradient-norm clip (0: off)"),
+                     cl::init(1.0), cl::sub(TrainCommand),
+                     cl::cat(TrainCategory));
+cl::opt<int64_t> evalEvery("eval-every",
+                           cl::desc("Validation every K steps (0: at the end)"),
+                           cl::init(0), cl::sub(TrainCommand),
+                           cl::cat(TrainCategory));
+cl::opt<int64_t> evalBatches("eval-batches",
+                             cl::desc("Validation batches per evaluation"),
+                             cl::init(8), cl::sub(TrainCommand),
+                             cl::cat(TrainCategory));
+cl::opt<int64_t> saveEvery("save-every",
+                           cl::desc("Checkpoint every K steps (0: at the end)"),
+                           cl::init(0), cl::sub(TrainCommand),
+                           cl::cat(TrainCategory));
+cl::opt<uint64_t> seed("seed", cl::desc("Data order seed"), cl::init(0),
+                       cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<int> threads("threads", cl::desc("Threads"), cl::sub(TrainCommand),
+                     cl::cat(TrainCategory));
+cl::opt<int64_t> stopAfter(
+    "stop-after",
+    cl::desc("Stop (and save) after this many steps of this run; --resume "
+             "continues"),
+    cl::init(0), cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<bool> resume("resume", cl::desc("Continue from the checkpoint in --out"),
+                     cl::sub(TrainCommand), cl::cat(TrainCategory));
+} // namespace
+
+static int fail(const Twine &message) {
+  WithColor::error(errs(), "llm-run") << message << "\n";
+  return 1;
+}
+
+/// "1h02m03s", "4m05s", "6s".
+static std::string durationText(double seconds) {
+  long long s = std::llround(std::max(0.0, seconds));
+  char text[64];
+  if (s >= 3600)
+    std::snprintf(text, sizeof(text), "%lldh%02lldm%02llds", s / 3600,
+                  (s / 60) % 60, s % 60);
+  else if (s >= 60)
+    std::snprintf(text, sizeof(text), "%lldm%02llds", s / 60, s % 60);
+  else
+    std::snprintf(text, sizeof(text), "%llds", s);
+  return text;
+}
+
+/// Mean validation loss over up to --eval-batches batches.
+static rt::Expected<double> validate(rt::Trainer &trainer,
+                                     const rt::CausalLMDataLoader &loader) {
+  int64_t count = std::min<int64_t>(evalBatches,
+                                    loader.getNumValidationBatches());
+  if (count <= 0)
+    return rt::Status::error(rt::ErrorCode::InvalidArgument,
+                             "the validation split holds no full batch");
+  double total = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    rt::Expected<rt::TrainingBatch> batch = loader.getValidationBatch(i);
+    if (!batch)
+      return batch.getStatus();
+    rt::Expected<double> loss =
+        trainer.evaluate(batch->getInputs(), batch->getTargets(),
+                         batch->batchSize, batch->seqLength);
+    if (!loss)
+      return loss.getStatus();
+    total += *loss;
+  }
+  return total / static_cast<double>(count);
+}
+
+int llm::run::runTrain() {
+  if (artifact.empty() || weights.empty() || data.empty() || out.empty())
+    return fail("train: ARTIFACT, --weights, --data and --out are required");
+  if (steps < 1 || batchSize < 1 || seqLength < 1)
+    return fail("--steps, --batch and --seq must be positive");
+  if (evalEvery < 0 || saveEvery < 0 || evalBatches < 1)
+    return fail("--eval-every and --save-every must not be negative, "
+                "--eval-batches must be positive");
+  std::optional<rt::LRScheduleKind> kind = rt::parseLRScheduleKind(schedule);
+  if (!kind)
+    return fail("--schedule must be cosine, linear or constant, got '" +
+                schedule + "'");
+  rt::LRScheduleConfig scheduleConfig;
+  scheduleConfig.kind = *kind;
+  scheduleConfig.peakLR = lr;
+  scheduleConfig.minLR = minLR;
+  scheduleConfig.warmupSteps = warmup;
+  scheduleConfig.totalSteps = steps;
+  rt::Expected<rt::LRSchedule> lrSchedule = rt::LRSchedule::create(scheduleConfig);
+  if (!lrSchedule)
+    return fail(lrSchedule.message());
+  rt::StepSettings settings;
+  settings.adamW.beta1 = beta1;
+  settings.adamW.beta2 = beta2;
+  settings.adamW.epsilon = 1e-8;
+  settings.adamW.weightDecay = weightDecay;
+  settings.maxGradNorm = clip;
+
+  // The tokenizer and the data.
+  std::unique_ptr<rt::Tokenizer> tokenizer;
+  if (tokenizerPath == "bytes") {
+    tokenizer = rt::Tokenizer::createByteLevel();
+  } else {
+    rt::Expected<std::unique_ptr<rt::Tokenizer>> opened = rt::Tokenizer::open(
+        tokenizerPath.empty() ? std::string(weights) : std::string(tokenizerPath));
+    if (!opened)
+      return fail(opened.message());
+    tokenizer = opened.take();
+  }
+  rt::DataLoaderOptions dataOptions;
+  dataOptions.batchSize = batchSize;
+  dataOptions.seqLength = seqLength;
+  dataOptions.seed = seed;
+  rt::Expected<rt::CausalLMDataLoader> loader =
+      rt::CausalLMDataLoader::fromCorpus(data, *tokenizer, dataOptions);
+  if (!loader)
+    return fail(loader.message());
+
+  rt::ModelOptions modelOptions;
+  modelOptions.numThreads = threads;
+  rt::Expected<std::unique_ptr<rt::Trainer>> opened =
+      rt::Trainer::open(artifact, weights, modelOptions);
+  if (!opened)
+    return fail(opened.message());
+  rt::Trainer &trainer = **opened;
+  if (tokenizer->getVocabSize() > trainer.getVocabSize())
+    return fail("the tokenizer has " + Twine(tokenizer->getVocabSize()) +
+                " tokens but the model's vocabulary holds " +
+                Twine(trainer.getVocabSize()));
+
+  int64_t first = 0;
+  if (resume) {
+    rt::Expected<rt::LoadedCheckpoint> checkpoint = rt::loadCheckpoint(
+        out, rt::getFingerprint(trainer.getWeights()));
+    if (!checkpoint)
+      return fail("--resume: " + checkpoint.message());
+    rt::Status s = trainer.restore(*checkpoint);
+    if (s.isOk())
+      s = loader->restoreCursor(checkpoint->state.data);
+    if (s.isError())
+      return fail("--resume: " + s.message());
+    first = checkpoint->state.step;
+    if (first >= steps)
+      return fail("--resume: the checkpoint is at step " + Twine(first) +
+                  ", not before --steps " + Twine(steps));
+    outs() << "llm-run: resumed from " << out << " at step " << first << "\n";
+  }
+
+  auto save = [&](int64_t step) -> bool {
+    rt::TrainerState state;
+    state.step = step;
+    state.data = loader->getCursor();
+    state.lrSchedule = scheduleConfig;
+    state.optimizer = settings.adamW;
+    rt::Status s = rt::saveCheckpoint(out, trainer.getWeights(),
+                                      trainer.getMoments(), state);
+    if (s.isError()) {
+      fail("cannot save the checkpoint: " + s.message());
+      return false;
+    }
+    outs() << "llm-run: saved " << out << " at step " << step << "\n";
+    return true;
+  };
+  auto evaluate = [&](int64_t step) -> bool {
+    rt::Expected<double> loss = validate(trainer, *loader);
+    if (!loss) {
+      fail("validation: " + loss.message());
+      return false;
+    }
+    outs() << formatv("step {0}: validation loss {1:f4}, perplexity {2:f2}\n",
+                      step, *loss, std::exp(*loss));
+    return true;
+  };
+
+  outs() << formatv("llm-run: training on {0} tokens ({1} for validation), "
+                    "{2} x {3} tokens per step, {4} steps\n",
+                    loader->getNumTrainTokens(),
+                    loader->getNumValidationTokens(), int64_t(batchSize),
+                    int64_t(seqLength), int64_t(steps));
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now();
+  double tokensPerStep = static_cast<double>(batchSize * seqLength);
+  int64_t last = steps;
+  if (stopAfter > 0)
+    last = std::min<int64_t>(steps, first + stopAfter);
+  for (int64_t step = first; step < last; ++step) {
+    rt::TrainingBatch batch = loader->nextBatch();
+    settings.learningRate = lrSchedule->lr(step);
+    settings.step = step + 1;
+    rt::Expected<rt::StepResult> result =
+        trainer.step(batch.getInputs(), batch.getTargets(), batch.batchSize,
+                     batch.seqLength, settings);
+    if (!result)
+      return fail(result.message());
+    if (!std::isfinite(result->loss))
+      return fail(Twine("the loss is ") +
+                  (std::isnan(result->loss) ? "NaN" : "infinite") +
+                  " at step " +
+                  Twine(step + 1) +
+                  "; stopping (the last checkpoint is kept as it was)");
+    double elapsed =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    int64_t done = step + 1 - first;
+    double rate = elapsed > 0 ? done * tokensPerStep / elapsed : 0;
+    outs() << formatv("step {0}/{1}: loss {2:f4}, lr {3:e2}, grad norm "
+                      "{4:f3}, {5:f0} tokens/s, ETA {6}\n",
+                      step + 1, int64_t(steps), result->loss,
+                      settings.learningRate, result->gradNorm, rate,
+                      durationText(elapsed / done * (steps - step - 1)));
+    outs().flush();
+    if (evalEvery > 0 && (step + 1) % evalEvery == 0 && !evaluate(step + 1))
+      return 1;
+    if (saveEvery > 0 && (step + 1) % saveEvery == 0 && step + 1 != last &&
+        !save(step + 1))
+      return 1;
+  }
+  if (last == steps && (evalEvery == 0 || steps % evalEvery != 0))
+    if (!evaluate(steps))
+      return 1;
+  return save(last) ? 0 : 1;
+}
