@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from gpt2_small import gpt2_mlir  # noqa: E402
+from gpt2_small import GPT2_SMALL, build_gpt2_small  # noqa: E402
 from llm_artifact import Artifact  # noqa: E402
 from llm_ref import models, safetensors_io  # noqa: E402
 
@@ -120,24 +120,13 @@ def main():
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--threads", default="1,2")
     args = parser.parse_args()
-    d, heads, vocab, ctx = 768, 12, 50257, 1024
+    d, vocab = GPT2_SMALL["d"], GPT2_SMALL["vocab"]
     threads = [int(n) for n in args.threads.split(",")]
 
-    config = models.default_config("gpt2", layers=args.layers, hidden=d,
-                                   heads=heads, vocab=vocab, ctx=ctx)
-    state = models.init_state_dict(config, seed=0)
+    config, state, out, compile_s = build_gpt2_small(args.llm_compile, args.work,
+                                                     args.layers)
     torch.manual_seed(0)
     prompt = torch.randint(0, vocab, (1, args.prompt), dtype=torch.int64)
-
-    os.makedirs(args.work, exist_ok=True)
-    source = os.path.join(args.work, "gpt2_small.mlir")
-    with open(source, "w") as f:
-        f.write(gpt2_mlir(args.layers, d, heads, vocab, ctx))
-    out = os.path.join(args.work, "out")
-    start = time.perf_counter()
-    subprocess.run([args.llm_compile, source, "-o", out], check=True,
-                   stdout=subprocess.DEVNULL)
-    compile_s = time.perf_counter() - start
     art = Artifact(out)
 
     def prepared(name, values, caches):

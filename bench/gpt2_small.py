@@ -121,6 +121,28 @@ def gpt2_mlir(layers, d, heads, vocab, ctx):
                "\n".join(body)))
 
 
+GPT2_SMALL = {"d": 768, "heads": 12, "vocab": 50257, "ctx": 1024}
+
+
+def build_gpt2_small(llm_compile, work, layers):
+    """The GPT-2-small config with seeded random weights (HF layout), its
+    llm IR compiled by llm-compile into WORK/out. Returns (config, state,
+    artifact folder, compile seconds)."""
+    d, heads, vocab, ctx = (GPT2_SMALL[k] for k in ("d", "heads", "vocab", "ctx"))
+    config = models.default_config("gpt2", layers=layers, hidden=d,
+                                   heads=heads, vocab=vocab, ctx=ctx)
+    state = models.init_state_dict(config, seed=0)
+    os.makedirs(work, exist_ok=True)
+    source = os.path.join(work, "gpt2_small.mlir")
+    with open(source, "w") as f:
+        f.write(gpt2_mlir(layers, d, heads, vocab, ctx))
+    out = os.path.join(work, "out")
+    start = time.perf_counter()
+    subprocess.run([llm_compile, source, "-o", out], check=True,
+                   stdout=subprocess.DEVNULL)
+    return config, state, out, time.perf_counter() - start
+
+
 def forward_flops(layers, d, vocab, tokens):
     """Multiply-adds x 2 of the projections, attention (full square, as both
     implementations compute it) and the LM head; norms etc. are noise."""
@@ -142,24 +164,13 @@ def main():
     parser.add_argument("--skip-torch", action="store_true",
                         help="time only llm-opt (the error check still runs)")
     args = parser.parse_args()
-    d, heads, vocab, ctx = 768, 12, 50257, 1024
+    d, heads, vocab = GPT2_SMALL["d"], GPT2_SMALL["heads"], GPT2_SMALL["vocab"]
     threads = [int(n) for n in args.threads.split(",")]
 
-    config = models.default_config("gpt2", layers=args.layers, hidden=d,
-                                   heads=heads, vocab=vocab, ctx=ctx)
-    state = models.init_state_dict(config, seed=0)
+    config, state, out, compile_s = build_gpt2_small(args.llm_compile, args.work,
+                                                     args.layers)
     torch.manual_seed(0)
     ids = torch.randint(0, vocab, (1, args.tokens), dtype=torch.int64)
-
-    os.makedirs(args.work, exist_ok=True)
-    source = os.path.join(args.work, "gpt2_small.mlir")
-    with open(source, "w") as f:
-        f.write(gpt2_mlir(args.layers, d, heads, vocab, ctx))
-    out = os.path.join(args.work, "out")
-    start = time.perf_counter()
-    subprocess.run([args.llm_compile, source, "-o", out], check=True,
-                   stdout=subprocess.DEVNULL)
-    compile_s = time.perf_counter() - start
     artifact = Artifact(out)
     inputs = [ids.numpy()]
     for spec in artifact.entries["forward"]["inputs"][1:]:

@@ -139,7 +139,13 @@ EntryFunction Artifact::getEntryFunction(std::string_view name) const {
   return nullptr;
 }
 
-void Artifact::setNumThreads(int32_t n) const {
+Status Artifact::setNumThreads(int32_t n) const {
+  if (n < 1 || n > MaxThreads)
+    return Status::error(ErrorCode::InvalidArgument,
+                         "the thread count must be between 1 and " +
+                             std::to_string(MaxThreads) + ", got " +
+                             std::to_string(n));
   if (setNumThreadsFn)
     setNumThreadsFn(n);
+  return Status::success();
 }

@@ -288,12 +288,7 @@ Generator::open(const std::string &artifactDir, const std::string &weightsPath,
 }
 
 Status Generator::setNumThreads(int32_t n) {
-  if (n < 1 || n > Model::MaxThreads)
-    return invalid("the thread count must be between 1 and " +
-                   std::to_string(Model::MaxThreads) + ", got " +
-                   std::to_string(n));
-  artifact->setNumThreads(n);
-  return Status::success();
+  return artifact->setNumThreads(n);
 }
 
 Status Generator::startBatch(int64_t newBatch) {

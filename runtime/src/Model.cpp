@@ -211,11 +211,7 @@ Expected<std::unique_ptr<Model>> Model::open(const std::string &artifactDir,
 }
 
 Status Model::setNumThreads(int32_t n) {
-  if (n < 1 || n > MaxThreads)
-    return invalid("the thread count must be between 1 and " +
-                   std::to_string(MaxThreads) + ", got " + std::to_string(n));
-  artifact->setNumThreads(n);
-  return Status::success();
+  return artifact->setNumThreads(n);
 }
 
 Expected<uint64_t> Model::getLogitsCount(const TokenView &tokens) const {

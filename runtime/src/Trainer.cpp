@@ -122,12 +122,7 @@ Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
 }
 
 Status Trainer::setNumThreads(int32_t n) {
-  if (n < 1 || n > Model::MaxThreads)
-    return invalid("the thread count must be between 1 and " +
-                   std::to_string(Model::MaxThreads) + ", got " +
-                   std::to_string(n));
-  artifact->setNumThreads(n);
-  return Status::success();
+  return artifact->setNumThreads(n);
 }
 
 Status Trainer::checkTokens(const std::vector<int64_t> &inputs,

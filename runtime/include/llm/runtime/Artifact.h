@@ -60,10 +60,13 @@ public:
   /// Returns true if the library exports llm_set_num_threads.
   bool canSetNumThreads() const { return setNumThreadsFn != nullptr; }
 
-  /// Calls llm_set_num_threads(\p n) if the library exports it. The setting
-  /// belongs to the loaded library, so it is shared by every Artifact
-  /// opened from the same file.
-  void setNumThreads(int32_t n) const;
+  /// The largest thread count setNumThreads accepts.
+  static constexpr int32_t MaxThreads = 4096;
+
+  /// Calls llm_set_num_threads(\p n) if the library exports it; a count
+  /// outside 1..MaxThreads is an error. The setting belongs to the loaded
+  /// library, so it is shared by every Artifact opened from the same file.
+  Status setNumThreads(int32_t n) const;
 
 private:
   Artifact() = default;

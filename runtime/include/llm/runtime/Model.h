@@ -88,7 +88,7 @@ private:
 class Model {
 public:
   /// The largest thread count setNumThreads accepts.
-  static constexpr int32_t MaxThreads = 4096;
+  static constexpr int32_t MaxThreads = Artifact::MaxThreads;
 
   /// Loads the artifact in \p artifactDir and binds the checkpoint at
   /// \p weightsPath (a safetensors file, a folder holding model.safetensors
