@@ -90,15 +90,21 @@ static std::optional<Projection> matchProjection(linalg::GenericOp op,
   return p;
 }
 
-/// A contraction with outer dims: out(outer, m, n) += a(outer, m, k) *
-/// b(outer, k, n) (or b(outer, n, k)), where each operand reads some of the
-/// outer dims, such that one outer iteration is a 2-D kernel's problem.
+/// A contraction with outer dims: out(outer, m, n) += a(.., m, .., k) *
+/// b(.., k, .., n) (or b(.., n, .., k)). The outer dims are the batch dims
+/// (read by every operand; parallel loops) and every reduction dim but k
+/// (sequential loops), such that one outer iteration is a 2-D kernel's
+/// problem. a's 2-D view is [m, k], or [k, m] when `aTransposed` (the
+/// weight gradients' dW = dYᵀ·X, whose rows are reduced).
 struct BatchedContraction {
   linalg::GenericOp op;
   Value a, b, out;
   AffineMap aMap, bMap, outMap;
   SmallVector<unsigned> batchDims;
+  /// Reduction dims other than the kernels' k.
+  SmallVector<unsigned> reductionDims;
   bool outIn;
+  bool aTransposed;
 
   /// The size of loop `d`, from the first operand that indexes it.
   Value loopSize(OpBuilder &builder, Location loc, unsigned d) {
@@ -109,7 +115,8 @@ struct BatchedContraction {
     llvm_unreachable("every loop dim indexes some operand");
   }
 
-  /// The rank-reduced 2-D view of `value` at the batch indices `ivs`.
+  /// The rank-reduced view of `value` at the outer indices `ivs` (the dims
+  /// they do not fix keep their order).
   static Value view(OpBuilder &builder, Location loc, Value value,
                     AffineMap map, const DenseMap<unsigned, Value> &ivs) {
     auto type = cast<MemRefType>(value.getType());
@@ -134,30 +141,32 @@ struct BatchedContraction {
   }
 };
 
-/// Whether the 2-D view of `value` (its non-batch dims) has a unit inner
-/// stride.
+/// Whether the view of `value` at fixed `outerDims` has a unit inner stride.
 static bool viewHasUnitInnerStride(Value value, AffineMap map,
-                                   ArrayRef<unsigned> batchDims) {
+                                   ArrayRef<unsigned> outerDims) {
   auto type = cast<MemRefType>(value.getType());
   SmallVector<int64_t> strides;
   int64_t offset;
   if (failed(type.getStridesAndOffset(strides, offset)))
     return false;
-  // The innermost non-batch dim of the operand.
+  // The innermost dim of the operand that the outer loops do not fix.
   for (int64_t i = map.getNumResults() - 1; i >= 0; --i) {
     unsigned d = cast<AffineDimExpr>(map.getResult(i)).getPosition();
-    if (llvm::is_contained(batchDims, d))
+    if (llvm::is_contained(outerDims, d))
       continue;
     return strides[i] == 1;
   }
   return false;
 }
 
-/// Matches a batched f32 contraction: one reduction dim k, read by both
-/// inputs; the output's last two dims are m (read by one input only) and n
-/// (read by the other); every other dim is parallel and becomes an outer
-/// loop. Each input's remaining dims must then be (m, k) and (k, n) or
-/// (n, k).
+/// Matches a batched f32 contraction. n is the output's last dim, read by
+/// input b only; m is an output dim that input a reads and b does not; the
+/// remaining output dims are batch dims (parallel outer loops); every
+/// reduction dim is read by both inputs. One reduction dim becomes the
+/// kernels' k (the innermost one that gives a supported layout), the
+/// others sequential outer loops. The 2-D views must then be a [m, k] or
+/// [k, m] with b [k, n] (outer-product kernel), or a [m, k] with b [n, k]
+/// (dot kernel).
 static std::optional<BatchedContraction>
 matchBatchedContraction(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
@@ -176,65 +185,97 @@ matchBatchedContraction(linalg::GenericOp op) {
         .has_value();
   };
   unsigned numResults = outMap.getNumResults();
-  unsigned m = cast<AffineDimExpr>(outMap.getResult(numResults - 2))
-                   .getPosition();
   unsigned n = cast<AffineDimExpr>(outMap.getResult(numResults - 1))
                    .getPosition();
-  // Input a carries m, input b carries n.
+  // Input b carries n, input a does not.
   unsigned aIdx = 0, bIdx = 1;
-  if (uses(maps[1], m) && !uses(maps[1], n))
+  if (uses(maps[0], n))
     std::swap(aIdx, bIdx);
-  if (!uses(maps[aIdx], m) || uses(maps[bIdx], m) || !uses(maps[bIdx], n) ||
-      uses(maps[aIdx], n))
+  if (uses(maps[aIdx], n) || !uses(maps[bIdx], n))
     return std::nullopt;
-  std::optional<unsigned> k;
-  SmallVector<unsigned> outerDims;
-  for (unsigned d = 0; d < op.getNumLoops(); ++d) {
-    if (iters[d] == utils::IteratorType::reduction) {
-      if (k || !uses(maps[aIdx], d) || !uses(maps[bIdx], d))
+  // m: the output's second-to-last dim if only a reads it, else the one
+  // output dim only a reads (attention's gradients write [B, S, H, D]).
+  auto outDim = [&](unsigned i) {
+    return cast<AffineDimExpr>(outMap.getResult(i)).getPosition();
+  };
+  auto onlyA = [&](unsigned d) {
+    return uses(maps[aIdx], d) && !uses(maps[bIdx], d);
+  };
+  std::optional<unsigned> m;
+  if (onlyA(outDim(numResults - 2))) {
+    m = outDim(numResults - 2);
+  } else {
+    for (unsigned i = 0; i + 1 < numResults; ++i) {
+      if (!onlyA(outDim(i)))
+        continue;
+      if (m)
         return std::nullopt;
-      k = d;
-    } else if (d != m && d != n) {
-      outerDims.push_back(d);
+      m = outDim(i);
     }
   }
-  if (!k)
+  if (!m)
     return std::nullopt;
-  auto inner = [&](AffineMap map) {
-    SmallVector<unsigned> dims;
-    for (AffineExpr expr : map.getResults()) {
-      unsigned d = cast<AffineDimExpr>(expr).getPosition();
-      if (!llvm::is_contained(outerDims, d))
-        dims.push_back(d);
-    }
-    return dims;
-  };
+  SmallVector<unsigned> batchDims, reductions;
+  for (unsigned i = 0; i + 1 < numResults; ++i)
+    if (outDim(i) != *m)
+      batchDims.push_back(outDim(i));
+  for (unsigned d = 0; d < op.getNumLoops(); ++d) {
+    if (iters[d] != utils::IteratorType::reduction)
+      continue;
+    if (!uses(maps[aIdx], d) || !uses(maps[bIdx], d))
+      return std::nullopt;
+    reductions.push_back(d);
+  }
+  if (reductions.empty())
+    return std::nullopt;
   using Dims = SmallVector<unsigned>;
-  if (inner(maps[aIdx]) != Dims{m, *k})
-    return std::nullopt;
-  bool outIn;
-  if (inner(maps[bIdx]) == Dims{*k, n})
-    outIn = false;
-  else if (inner(maps[bIdx]) == Dims{n, *k})
-    outIn = true;
-  else
-    return std::nullopt;
-  BatchedContraction c{op,
-                       op.getDpsInputs()[aIdx],
-                       op.getDpsInputs()[bIdx],
-                       op.getDpsInits()[0],
-                       maps[aIdx],
-                       maps[bIdx],
-                       outMap,
-                       outerDims,
-                       outIn};
-  // The kernels read vectors along the inner dim of out and b (outer
-  // product) or of a and b (dot).
-  if (!viewHasUnitInnerStride(c.b, c.bMap, outerDims) ||
-      !viewHasUnitInnerStride(outIn ? c.a : c.out, outIn ? c.aMap : c.outMap,
-                              outerDims))
-    return std::nullopt;
-  return c;
+  for (unsigned k : llvm::reverse(reductions)) {
+    SmallVector<unsigned> outer = batchDims;
+    for (unsigned d : reductions)
+      if (d != k)
+        outer.push_back(d);
+    auto inner = [&](AffineMap map) {
+      Dims dims;
+      for (AffineExpr expr : map.getResults()) {
+        unsigned d = cast<AffineDimExpr>(expr).getPosition();
+        if (!llvm::is_contained(outer, d))
+          dims.push_back(d);
+      }
+      return dims;
+    };
+    Dims aDims = inner(maps[aIdx]), bDims = inner(maps[bIdx]);
+    bool outIn, aTransposed = false;
+    if (bDims == Dims{k, n} && (aDims == Dims{*m, k} || aDims == Dims{k, *m})) {
+      outIn = false;
+      aTransposed = aDims == Dims{k, *m};
+    } else if (bDims == Dims{n, k} && aDims == Dims{*m, k}) {
+      outIn = true;
+    } else {
+      continue;
+    }
+    BatchedContraction c{op,
+                         op.getDpsInputs()[aIdx],
+                         op.getDpsInputs()[bIdx],
+                         op.getDpsInits()[0],
+                         maps[aIdx],
+                         maps[bIdx],
+                         outMap,
+                         batchDims,
+                         {},
+                         outIn,
+                         aTransposed};
+    for (unsigned d : reductions)
+      if (d != k)
+        c.reductionDims.push_back(d);
+    // The kernels read vectors along the inner dim of out and b (outer
+    // product) or of a and b (dot).
+    if (!viewHasUnitInnerStride(c.b, c.bMap, outer) ||
+        !viewHasUnitInnerStride(outIn ? c.a : c.out, outIn ? c.aMap : c.outMap,
+                                outer))
+      continue;
+    return c;
+  }
+  return std::nullopt;
 }
 
 /// Emits the kernels for one projection.
@@ -326,7 +367,7 @@ public:
     SmallVector<Value> init;
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c) {
-        ValueRange at{rowIdx[r], colIdx[c]};
+        SmallVector<Value, 2> at{rowIdx[r], colIdx[c]};
         init.push_back(
             masked(c)
                 ? vector::MaskedLoadOp::create(b, loc, vecType, out, at, mask,
@@ -358,7 +399,7 @@ public:
         });
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c) {
-        ValueRange at{rowIdx[r], colIdx[c]};
+        SmallVector<Value, 2> at{rowIdx[r], colIdx[c]};
         Value acc = loop.getResult(r * cols + c);
         if (masked(c))
           vector::MaskedStoreOp::create(b, loc, out, at, mask, acc);
@@ -421,7 +462,7 @@ public:
         });
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c) {
-        ValueRange at{rowIdx[r], colIdx[c]};
+        SmallVector<Value, 2> at{rowIdx[r], colIdx[c]};
         Value old = memref::LoadOp::create(b, loc, out, at);
         Value sum = arith::AddFOp::create(b, loc, old,
                                           tail.getResult(r * cols + c));
@@ -429,12 +470,23 @@ public:
       }
   }
 
+  /// Columns i:i+rows of 2-D `x` (all its rows): a [K, rows] tile of a
+  /// transposed x, which outerProductTile reads like an interleaved one.
+  Value columns(Value x, Value i, int64_t rows) {
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), i};
+    SmallVector<OpFoldResult> sizes = {memref::getMixedSize(b, loc, x, 0),
+                                       b.getIndexAttr(rows)};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    return memref::SubViewOp::create(b, loc, x, offsets, sizes, strides);
+  }
+
   /// The scalar contraction over out[:, n0:n1] (columns no vector tile
-  /// covers), as a 2-D linalg.generic that later passes lower to loops.
-  void scalarColumns(Value x, Value w, Value out, bool outIn, Value n0,
-                     Value n1) {
+  /// covers), as a 2-D linalg.generic that later passes lower to loops; x
+  /// is [m, k], or [k, m] when `xTransposed`.
+  void scalarColumns(Value x, Value w, Value out, bool outIn,
+                     bool xTransposed, Value n0, Value n1) {
     Value m = memref::DimOp::create(b, loc, out, 0);
-    Value k = memref::DimOp::create(b, loc, x, 1);
+    Value k = memref::DimOp::create(b, loc, x, xTransposed ? 0 : 1);
     Value cols = arith::SubIOp::create(b, loc, n1, n0);
     Value one = idx(1), zero = idx(0);
     Value outSlice = memref::SubViewOp::create(
@@ -453,7 +505,10 @@ public:
     AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
                d2 = getAffineDimExpr(2, ctx);
     SmallVector<AffineMap> maps = {
-        AffineMap::get(3, 0, {d0, d2}, ctx),
+        AffineMap::get(3, 0,
+                       xTransposed ? SmallVector<AffineExpr>{d2, d0}
+                                   : SmallVector<AffineExpr>{d0, d2},
+                       ctx),
         AffineMap::get(3, 0,
                        outIn ? SmallVector<AffineExpr>{d1, d2}
                              : SmallVector<AffineExpr>{d2, d1},
@@ -509,7 +564,8 @@ struct LLMLowerContractionsToVector
       emitPanelKernels(e, e.as2D(p.x), p.w, e.as2D(p.out), p.panel);
     else
       emitKernels(e, e.as2D(p.x), p.w, e.as2D(p.out),
-                  p.layout == WeightLayout::OutIn, parallel);
+                  p.layout == WeightLayout::OutIn, /*xTransposed=*/false,
+                  parallel);
     p.op.erase();
   }
 
@@ -609,35 +665,41 @@ struct LLMLowerContractionsToVector
     memref::DeallocOp::create(b, loc, xp);
   }
 
-  /// A batched contraction (attention's QK^T and PV): an scf.parallel over
-  /// the batch dims, 2-D views of one batch element, the sequential kernels.
+  /// A batched contraction (attention's products and their gradients, the
+  /// weight gradients): the batch dims as an scf.parallel (or the kernels'
+  /// own parallel panels when there are none), the other reduction dims as
+  /// scf.for loops inside, 2-D views of one outer element, the kernels.
   void lower(BatchedContraction &c) {
     OpBuilder b(c.op);
     Location loc = c.op.getLoc();
     KernelEmitter e(b, loc, vectorWidth);
-    if (!parallel) {
-      // Serial: nested scf.for over the outer dims, one buffer up front.
-      Value buf = e.allocPanelBuffer(kTile, colVectors);
-      SmallVector<Value> ivList;
-      std::function<void(unsigned)> nest = [&](unsigned level) {
-        if (level == c.batchDims.size()) {
-          DenseMap<unsigned, Value> ivs;
-          for (auto [d, iv] : llvm::zip(c.batchDims, ivList))
-            ivs[d] = iv;
-          emitKernels(e, c.view(b, loc, c.a, c.aMap, ivs),
-                      c.view(b, loc, c.b, c.bMap, ivs),
-                      c.view(b, loc, c.out, c.outMap, ivs), c.outIn,
-                      /*parallel=*/false, buf);
-          return;
-        }
-        e.forLoop(e.idx(0), c.loopSize(b, loc, c.batchDims[level]), 1,
-                  [&](Value iv) {
-                    ivList.push_back(iv);
-                    nest(level + 1);
-                    ivList.pop_back();
-                  });
-      };
-      nest(0);
+    DenseMap<unsigned, Value> ivs;
+    // Nested scf.for over `dims` from `level` on, then `body`.
+    std::function<void(ArrayRef<unsigned>, function_ref<void()>)> nest =
+        [&](ArrayRef<unsigned> dims, function_ref<void()> body) {
+          if (dims.empty())
+            return body();
+          e.forLoop(e.idx(0), c.loopSize(b, loc, dims.front()), 1,
+                    [&](Value iv) {
+                      ivs[dims.front()] = iv;
+                      nest(dims.drop_front(), body);
+                    });
+        };
+    auto kernels = [&](bool parallelPanels, Value buf) {
+      nest(c.reductionDims, [&] {
+        emitKernels(e, c.view(b, loc, c.a, c.aMap, ivs),
+                    c.view(b, loc, c.b, c.bMap, ivs),
+                    c.view(b, loc, c.out, c.outMap, ivs), c.outIn,
+                    c.aTransposed, parallelPanels, buf);
+      });
+    };
+    if (!parallel || c.batchDims.empty()) {
+      // Serial outer loops, one buffer up front; without batch dims the
+      // kernels' panels are the parallel loop.
+      bool parallelPanels = parallel && c.batchDims.empty();
+      Value buf =
+          parallelPanels ? Value() : e.allocPanelBuffer(kTile, colVectors);
+      nest(c.batchDims, [&] { kernels(parallelPanels, buf); });
       c.op.erase();
       return;
     }
@@ -654,25 +716,22 @@ struct LLMLowerContractionsToVector
     b.createBlock(&scope.getBodyRegion());
     auto scopeEnd = memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
     b.setInsertionPoint(scopeEnd);
-    DenseMap<unsigned, Value> ivs;
     for (auto [d, iv] : llvm::zip(c.batchDims, loop.getInductionVars()))
       ivs[d] = iv;
-    Value a = c.view(b, loc, c.a, c.aMap, ivs);
-    Value w = c.view(b, loc, c.b, c.bMap, ivs);
-    Value out = c.view(b, loc, c.out, c.outMap, ivs);
-    emitKernels(e, a, w, out, c.outIn, /*parallel=*/false,
-                e.allocPanelBuffer(kTile, colVectors));
+    kernels(/*parallelPanels=*/false, e.allocPanelBuffer(kTile, colVectors));
     c.op.erase();
   }
 
-  /// out[m, n] += x[m, k] * w, w 2-D [k, n] (outIn false) or [n, k].
+  /// out[m, n] += x[m, k] * w, w 2-D [k, n] (outIn false) or [n, k]; x is
+  /// stored [k, m] when `xTransposed` (only with w [k, n]).
   void emitKernels(KernelEmitter &e, Value x, Value w, Value out, bool outIn,
-                   bool parallel, Value sharedBuf = {}) {
+                   bool xTransposed, bool parallel, Value sharedBuf = {}) {
+    assert(!(outIn && xTransposed) && "no dot kernel for a transposed x");
     OpBuilder &b = e.b;
     Location loc = e.loc;
     Value m = memref::DimOp::create(b, loc, out, 0);
     Value n = memref::DimOp::create(b, loc, out, 1);
-    Value k = memref::DimOp::create(b, loc, x, 1);
+    Value k = memref::DimOp::create(b, loc, x, xTransposed ? 0 : 1);
     Value zero = e.idx(0);
     auto panels = [&](Value lb, Value ub, int64_t step,
                       function_ref<void(Value)> fn) {
@@ -718,14 +777,14 @@ struct LLMLowerContractionsToVector
                                       ValueRange{kk, e.idx(c * vectorWidth)});
             }
           });
-          e.forLoop(zero, mMain, rowTile, [&](Value i) {
-            e.outerProductTile(x, buf, out, kb, k0, i, j, zero, rowTile,
-                               colVectors);
-          });
-          e.forLoop(mMain, m, 1, [&](Value i) {
-            e.outerProductTile(x, buf, out, kb, k0, i, j, zero, 1,
-                               colVectors);
-          });
+          // A transposed x is read through [K, rows] column tiles.
+          auto tile = [&](Value i, int64_t rows) {
+            e.outerProductTile(x, buf, out, kb, k0, i, j, zero, rows,
+                               colVectors, /*lastLanes=*/0,
+                               xTransposed ? e.columns(x, i, rows) : Value());
+          };
+          e.forLoop(zero, mMain, rowTile, [&](Value i) { tile(i, rowTile); });
+          e.forLoop(mMain, m, 1, [&](Value i) { tile(i, 1); });
         });
         if (parallel)
           memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
@@ -733,7 +792,7 @@ struct LLMLowerContractionsToVector
       // Columns past the last full panel (none for the usual widths).
       int64_t staticN = cast<MemRefType>(out.getType()).getDimSize(1);
       if (ShapedType::isDynamic(staticN) || staticN % panel)
-        e.scalarColumns(x, w, out, /*outIn=*/false, nMain, n);
+        e.scalarColumns(x, w, out, /*outIn=*/false, xTransposed, nMain, n);
     } else {
       Value kVec = e.roundDown(k, vectorWidth);
       Value nMain = e.roundDown(n, dotCols);

@@ -6,6 +6,7 @@
 
 #include "llm/Target/CPU/CPUTarget.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -84,11 +85,38 @@ mlir::llm::createTargetMachine(Location loc, const CPUTargetOptions &options,
   return machine;
 }
 
+/// Drops the llm dialect's argument and result attributes (names, in-place
+/// markers, packing) from the lowered functions: the manifest has already
+/// recorded them, and LLVM IR has no meaning for them (translation would
+/// warn about each one).
+static void dropLLMArgumentAttributes(ModuleOp module) {
+  auto isLLM = [](NamedAttribute attr) {
+    return attr.getName().getValue().starts_with("llm.");
+  };
+  auto strip = [&](DictionaryAttr dict) -> DictionaryAttr {
+    if (!dict || llvm::none_of(dict, isLLM))
+      return dict;
+    SmallVector<NamedAttribute> kept;
+    llvm::copy_if(dict, std::back_inserter(kept),
+                  [&](NamedAttribute attr) { return !isLLM(attr); });
+    return DictionaryAttr::get(module.getContext(), kept);
+  };
+  module.walk([&](LLVM::LLVMFuncOp func) {
+    for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+      if (DictionaryAttr attrs = func.getArgAttrDict(i))
+        func.setArgAttrs(i, strip(attrs));
+    for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
+      if (DictionaryAttr attrs = func.getResultAttrDict(i))
+        func.setResultAttrs(i, strip(attrs));
+  });
+}
+
 FailureOr<std::unique_ptr<llvm::Module>>
 mlir::llm::translateAndOptimize(ModuleOp module,
                                 llvm::LLVMContext &llvmContext,
                                 llvm::TargetMachine &machine,
                                 unsigned optLevel) {
+  dropLLMArgumentAttributes(module);
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, llvmContext);
   if (!llvmModule)
