@@ -124,10 +124,10 @@ def gpt2_mlir(layers, d, heads, vocab, ctx):
 GPT2_SMALL = {"d": 768, "heads": 12, "vocab": 50257, "ctx": 1024}
 
 
-def build_gpt2_small(llm_compile, work, layers):
+def build_gpt2_small(llm_compile, work, layers, compile_args=()):
     """The GPT-2-small config with seeded random weights (HF layout), its
-    llm IR compiled by llm-compile into WORK/out. Returns (config, state,
-    artifact folder, compile seconds)."""
+    llm IR compiled by llm-compile (with `compile_args`) into WORK/out.
+    Returns (config, state, artifact folder, compile seconds)."""
     d, heads, vocab, ctx = (GPT2_SMALL[k] for k in ("d", "heads", "vocab", "ctx"))
     config = models.default_config("gpt2", layers=layers, hidden=d,
                                    heads=heads, vocab=vocab, ctx=ctx)
@@ -138,8 +138,8 @@ def build_gpt2_small(llm_compile, work, layers):
         f.write(gpt2_mlir(layers, d, heads, vocab, ctx))
     out = os.path.join(work, "out")
     start = time.perf_counter()
-    subprocess.run([llm_compile, source, "-o", out], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([llm_compile, source, "-o", out, *compile_args],
+                   check=True, stdout=subprocess.DEVNULL)
     return config, state, out, time.perf_counter() - start
 
 

@@ -3,7 +3,8 @@
 Usage: model_grads.py LLM_TRANSLATE LLM_OPT LLM_COMPILE REPO_ROOT WORK_DIR
 
 For tiny GPT-2 (tied LM head), BERT (padding mask, two segments) and
-LLaMA-style (RMSNorm, RoPE, SwiGLU, GQA) models with random weights in the
+LLaMA-style (RMSNorm, RoPE, SwiGLU, GQA) models, and GPT-2 and LLaMA wide
+enough for the vector kernels, with random weights in the
 Hugging Face layout: the forward imported by `llm-translate --import-hf`,
 differentiated by `llm-opt --llm-autodiff` (forward_vjp: logits and the
 gradient of every parameter for a seed on the logits), compiled and run;
@@ -29,8 +30,9 @@ sys.path.insert(0, os.path.join(ROOT, "utils"))
 from llm_ref import models  # noqa: E402
 
 
-def check(family, *args):
-    folder = os.path.join(WORK, family)
+def check(family, *args, label=None):
+    label = label or family
+    folder = os.path.join(WORK, label)
     subprocess.run([sys.executable, os.path.join(ROOT, "utils", "make-tiny-model.py"),
                     "--family", family, "--out", folder, "--init-std", "0.3", *args],
                    check=True, stdout=subprocess.DEVNULL)
@@ -86,7 +88,7 @@ def check(family, *args):
             worst, worst_name = error, name
     ok = worst <= TOLERANCE and len(grads) == len(names)
     print("%-6s %d parameter gradients, max scaled error %.2e (%s)  %s"
-          % (family, len(names), worst, worst_name, "ok" if ok else "FAIL"))
+          % (label, len(names), worst, worst_name, "ok" if ok else "FAIL"))
     return ok
 
 
@@ -94,6 +96,13 @@ def main():
     ok = check("gpt2")
     ok &= check("bert")
     ok &= check("llama", "--kv-heads", "2")
+    # Wide enough for the register-tiled kernels (64-column panels, 64-wide
+    # heads) rather than their scalar remainders: the weight gradients'
+    # transposed contractions and attention's gradients in [B, S, H, D].
+    ok &= check("gpt2", "--hidden", "128", "--heads", "2", "--vocab", "300",
+                label="gpt2-wide")
+    ok &= check("llama", "--hidden", "256", "--heads", "4", "--kv-heads", "2",
+                "--intermediate", "320", "--vocab", "300", label="llama-wide")
     print("model gradients: " + ("all within tolerance" if ok else "FAILED"))
     return 0 if ok else 1
 
