@@ -59,6 +59,12 @@ static FailureOr<DecoderInfo> analyzeDecoder(func::FuncOp forward,
                                              std::string &why) {
   DecoderInfo info;
   info.forward = forward;
+  if (auto module = forward->getParentOfType<ModuleOp>();
+      module && module->hasAttr(LLMDialect::kNumLabelsAttrName)) {
+    why = "it is a sequence classifier (its logits are classes, not "
+          "tokens)";
+    return failure();
+  }
   std::optional<unsigned> tokens;
   for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
     if (forward.getArgAttr(i, LLMDialect::kParamAttrName))

@@ -1138,7 +1138,7 @@ struct BinaryGradient
     if (!dz || !isa<RankedTensorType>(dz.getType()))
       return success();
     Value x = operation->getOperand(0), y = operation->getOperand(1);
-    GradBuilder g{b, loc};
+    [[maybe_unused]] GradBuilder g{b, loc};
     if constexpr (std::is_same_v<OpTy, arith::AddFOp>) {
       operandGrads[0] = dz;
       operandGrads[1] = dz;

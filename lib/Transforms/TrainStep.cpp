@@ -112,6 +112,9 @@ static LogicalResult buildTrainStep(func::FuncOp forward) {
       {logitsType.getDimSize(0), logitsType.getDimSize(1)}, b.getI64Type());
 
   // 1. loss(args, labels) = cross_entropy(forward(args), labels), private.
+  // Labels may index classes rather than tokens: a sequence classifier's
+  // logits are [batch, seq, num_labels], labelled at each sequence's last
+  // token only (-100 elsewhere), which makes the mean the batch's mean.
   SmallVector<Type> lossArgs(forward.getArgumentTypes());
   lossArgs.push_back(labelsType);
   b.setInsertionPointAfter(forward);
@@ -305,12 +308,20 @@ static LogicalResult buildTrainStep(func::FuncOp forward) {
     step.setResultAttr(r++, kInPlaceAttrName,
                        step.getArgAttr(a, LLMDialect::kInputAttrName));
 
-  // eval_step(forward's args, labels) -> loss: the loss function itself,
-  // public, with the parameters unpacked as train_step has them.
+  // eval_step(forward's args, labels) -> (loss, logits): the loss function
+  // itself, public, with the parameters unpacked as train_step has them,
+  // also returning the logits (a classifier's accuracy needs them).
+  auto lossReturn = cast<func::ReturnOp>(lossBody->getTerminator());
+  Value evalLogits =
+      cast<CrossEntropyOp>(lossReturn.getOperand(0).getDefiningOp())
+          .getLogits();
+  lossReturn->insertOperands(1, evalLogits);
+  lossFunc.setType(b.getFunctionType(lossArgs, {scalar, logitsType}));
   lossFunc.setName("eval_step");
   lossFunc.setPublic();
   lossFunc.setArgAttrs(forward.getNumArguments(), named("labels"));
   lossFunc.setResultAttr(0, "llm.name", b.getStringAttr("loss"));
+  lossFunc.setResultAttr(1, "llm.name", b.getStringAttr("logits"));
   lossFunc->setAttr("llm.unpacked_params", b.getUnitAttr());
   step->setAttr("llm.unpacked_params", b.getUnitAttr());
 

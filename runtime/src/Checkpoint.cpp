@@ -801,6 +801,17 @@ static Status saveCheckpointFolder(const CheckpointPaths &paths,
                           {{stateText.data(), stateText.size()}});
   if (s.isError())
     return ioError(s.message());
+  for (const auto &[name, contents] : options.companionFiles) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." ||
+        name == ".." || name == ModelFileName || name == OptimizerFileName ||
+        name == StateFileName)
+      return ioError("cannot save '" + name +
+                     "' with the checkpoint: not a plain file name of its own");
+    s = writeFileAtomically(joinPath(temp, name),
+                            {{contents.data(), contents.size()}});
+    if (s.isError())
+      return ioError(s.message());
+  }
   reached(CheckpointSaveStage::StateWritten);
 
   // Each write above already fsync'ed the folder after its rename; this

@@ -5,7 +5,8 @@
 //===----------------------------------------------------------------------===//
 //
 // This file implements the causal-LM data loader, the masked-LM batch
-// builder and the labelled-file reader declared in DataLoader.h. Every random
+// builder, the labelled-file reader and the classification data loader
+// declared in DataLoader.h. Every random
 // choice comes from SplitMix64 below, never from <random>, whose
 // distributions differ between standard libraries: a seed must give the same
 // data order wherever a run is resumed.
@@ -75,9 +76,13 @@ static uint64_t mixSeeds(uint64_t a, uint64_t b) {
   return SplitMix64(a ^ SplitMix64(b).next()).next();
 }
 
-/// FNV-1a over each token as 8 little-endian bytes.
-static uint64_t hashTokens(const int64_t *begin, const int64_t *end) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
+/// The FNV-1a offset basis: the hash of nothing.
+static constexpr uint64_t FnvOffsetBasis = 0xcbf29ce484222325ULL;
+
+/// FNV-1a over each token as 8 little-endian bytes, continuing from \p hash
+/// (the hash of what came before).
+static uint64_t hashTokens(const int64_t *begin, const int64_t *end,
+                           uint64_t hash = FnvOffsetBasis) {
   for (const int64_t *p = begin; p != end; ++p) {
     uint64_t value = static_cast<uint64_t>(*p);
     for (int i = 0; i < 8; ++i) {
@@ -102,6 +107,19 @@ static std::string percentText(double fraction) {
 
 static Status invalidArgument(const std::string &message) {
   return Status::error(ErrorCode::InvalidArgument, message);
+}
+
+/// Returns 0, 1, ..., n - 1 in the order of a Fisher-Yates shuffle (from the
+/// back) drawn from \p rng.
+static std::vector<int64_t> shuffledIndices(int64_t n, SplitMix64 &rng) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    order[static_cast<size_t>(i)] = i;
+  for (int64_t i = n - 1; i > 0; --i) {
+    int64_t j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i) + 1));
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  }
+  return order;
 }
 
 //===----------------------------------------------------------------------===//
@@ -538,4 +556,237 @@ llm::rt::readLabelledFile(const std::string &path,
     return Status::error(ErrorCode::OutOfMemory,
                          "labelled file " + path + ": out of memory");
   }
+}
+
+//===----------------------------------------------------------------------===//
+// ClassificationDataLoader
+//===----------------------------------------------------------------------===//
+
+Expected<ClassificationDataLoader> ClassificationDataLoader::fromFiles(
+    const std::string &trainPath, const std::string &validationPath,
+    const Tokenizer &tokenizer, const ClassificationOptions &options) {
+  if (options.batchSize <= 0)
+    return invalidArgument("the batch size must be > 0, not " +
+                           std::to_string(options.batchSize));
+  if (options.maxLength <= 0)
+    return invalidArgument("the maximum length must be > 0, not " +
+                           std::to_string(options.maxLength));
+  if (!(options.validationFraction >= 0 && options.validationFraction < 1))
+    return invalidArgument("the validation fraction must be in [0, 1), not " +
+                           std::to_string(options.validationFraction));
+  if (options.padId < 0 || options.padId >= tokenizer.getVocabSize())
+    return invalidArgument(
+        "the padding id " + std::to_string(options.padId) + " is outside the " +
+        std::string(tokenizer.getKind()) + " tokenizer's vocabulary of " +
+        std::to_string(tokenizer.getVocabSize()));
+
+  // Tokenizes the examples of `dataset`, read from `path`, into `out`.
+  auto tokenize = [&](const LabelledDataset &dataset, const std::string &path,
+                      std::vector<Example> &out) -> Status {
+    out.reserve(dataset.examples.size());
+    for (const LabelledExample &example : dataset.examples) {
+      std::string where = path + ":" + std::to_string(example.line) + ": ";
+      Expected<std::vector<int64_t>> ids =
+          tokenizer.encodeWithSpecialTokens(example.text);
+      if (!ids)
+        return Status::error(ids.getStatus().code(), where + ids.message());
+      if (ids->empty())
+        return invalidArgument(where + "the text has no tokens (the " +
+                               std::string(tokenizer.getKind()) +
+                               " tokenizer encodes it to nothing)");
+      Example tokenized;
+      tokenized.label = example.label;
+      tokenized.tokens = ids.take();
+      if (static_cast<int64_t>(tokenized.tokens.size()) > options.maxLength)
+        tokenized.tokens.resize(static_cast<size_t>(options.maxLength));
+      out.push_back(std::move(tokenized));
+    }
+    return Status::success();
+  };
+
+  try {
+    Expected<LabelledDataset> train = readLabelledFile(trainPath);
+    if (!train)
+      return train.getStatus();
+    std::vector<Example> examples;
+    if (Status s = tokenize(*train, trainPath, examples); s.isError())
+      return s;
+
+    ClassificationDataLoader loader;
+    loader.options = options;
+    loader.labelNames = train->labelNames;
+    int64_t numExamples = static_cast<int64_t>(examples.size());
+    int64_t numHeldOut = 0;
+    if (!validationPath.empty()) {
+      Expected<LabelledDataset> validation =
+          readLabelledFile(validationPath, train->labelNames);
+      if (!validation)
+        return validation.getStatus();
+      if (Status s =
+              tokenize(*validation, validationPath, loader.validationExamples);
+          s.isError())
+        return s;
+      loader.trainExamples = std::move(examples);
+    } else {
+      numHeldOut = static_cast<int64_t>(std::floor(
+          static_cast<double>(numExamples) * options.validationFraction));
+      // The last numHeldOut of a shuffled order validate; both parts keep
+      // the file's order.
+      SplitMix64 rng(options.seed);
+      std::vector<int64_t> shuffled = shuffledIndices(numExamples, rng);
+      std::vector<bool> heldOut(static_cast<size_t>(numExamples), false);
+      for (int64_t i = numExamples - numHeldOut; i < numExamples; ++i)
+        heldOut[static_cast<size_t>(shuffled[static_cast<size_t>(i)])] = true;
+      loader.trainExamples.reserve(
+          static_cast<size_t>(numExamples - numHeldOut));
+      loader.validationExamples.reserve(static_cast<size_t>(numHeldOut));
+      for (int64_t i = 0; i < numExamples; ++i)
+        (heldOut[static_cast<size_t>(i)] ? loader.validationExamples
+                                         : loader.trainExamples)
+            .push_back(std::move(examples[static_cast<size_t>(i)]));
+    }
+
+    int64_t numTrain = loader.getNumTrainExamples();
+    std::string split =
+        numHeldOut > 0 ? " (of its " + std::to_string(numExamples) +
+                             "; the other " + std::to_string(numHeldOut) +
+                             ", " + percentText(options.validationFraction) +
+                             ", are held out for validation)"
+                       : "";
+    if (numTrain == 0)
+      return invalidArgument("labelled file " + trainPath +
+                             " has no training examples left" + split);
+    if (numTrain < options.batchSize)
+      return invalidArgument("labelled file " + trainPath +
+                             " has fewer training examples than one batch: " +
+                             std::to_string(numTrain) + split +
+                             ", but a batch needs " +
+                             std::to_string(options.batchSize));
+
+    DataCursor &cursor = loader.cursor;
+    cursor.seed = options.seed;
+    cursor.batchSize = options.batchSize;
+    cursor.seqLength = options.maxLength;
+    cursor.numTrainTokens = numTrain;
+    uint64_t hash = FnvOffsetBasis;
+    for (const Example &example : loader.trainExamples) {
+      int64_t head[2] = {example.label,
+                         static_cast<int64_t>(example.tokens.size())};
+      hash = hashTokens(head, head + 2, hash);
+      hash = hashTokens(example.tokens.data(),
+                        example.tokens.data() + example.tokens.size(), hash);
+    }
+    cursor.trainTokenHash = hash;
+    loader.shuffleForEpoch();
+    return loader;
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory,
+                         "labelled file " + trainPath + ": out of memory");
+  }
+}
+
+int64_t ClassificationDataLoader::getBatchesPerEpoch() const {
+  return getNumTrainExamples() / options.batchSize;
+}
+
+int64_t ClassificationDataLoader::getNumValidationBatches() const {
+  return (getNumValidationExamples() + options.batchSize - 1) /
+         options.batchSize;
+}
+
+void ClassificationDataLoader::shuffleForEpoch() {
+  SplitMix64 rng(mixSeeds(cursor.seed, static_cast<uint64_t>(cursor.epoch)));
+  order = shuffledIndices(getNumTrainExamples(), rng);
+}
+
+ClassificationBatch ClassificationDataLoader::makeBatch(
+    const std::vector<const Example *> &rows) const {
+  ClassificationBatch batch;
+  batch.batchSize = static_cast<int64_t>(rows.size());
+  for (const Example *example : rows)
+    batch.seqLength =
+        std::max(batch.seqLength, static_cast<int64_t>(example->tokens.size()));
+  size_t cells = static_cast<size_t>(batch.batchSize * batch.seqLength);
+  batch.inputs.assign(cells, options.padId);
+  batch.labels.assign(cells, IgnoreLabel);
+  batch.lengths.reserve(rows.size());
+  batch.classes.reserve(rows.size());
+  for (size_t row = 0; row < rows.size(); ++row) {
+    const Example &example = *rows[row];
+    size_t begin = row * static_cast<size_t>(batch.seqLength);
+    std::copy(example.tokens.begin(), example.tokens.end(),
+              batch.inputs.begin() + static_cast<std::ptrdiff_t>(begin));
+    batch.labels[begin + example.tokens.size() - 1] = example.label;
+    batch.lengths.push_back(static_cast<int64_t>(example.tokens.size()));
+    batch.classes.push_back(example.label);
+  }
+  return batch;
+}
+
+ClassificationBatch ClassificationDataLoader::nextBatch() {
+  std::vector<const Example *> rows;
+  rows.reserve(static_cast<size_t>(options.batchSize));
+  int64_t first = cursor.nextBatch * options.batchSize;
+  for (int64_t row = 0; row < options.batchSize; ++row)
+    rows.push_back(&trainExamples[static_cast<size_t>(
+        order[static_cast<size_t>(first + row)])]);
+  if (++cursor.nextBatch == getBatchesPerEpoch()) {
+    ++cursor.epoch;
+    cursor.nextBatch = 0;
+    shuffleForEpoch();
+  }
+  return makeBatch(rows);
+}
+
+Expected<ClassificationBatch>
+ClassificationDataLoader::getValidationBatch(int64_t index) const {
+  int64_t count = getNumValidationBatches();
+  if (index < 0 || index >= count)
+    return invalidArgument("validation batch " + std::to_string(index) +
+                           " does not exist; there are " +
+                           std::to_string(count));
+  int64_t first = index * options.batchSize;
+  int64_t last =
+      std::min(first + options.batchSize, getNumValidationExamples());
+  std::vector<const Example *> rows;
+  rows.reserve(static_cast<size_t>(last - first));
+  for (int64_t i = first; i < last; ++i)
+    rows.push_back(&validationExamples[static_cast<size_t>(i)]);
+  return makeBatch(rows);
+}
+
+Status ClassificationDataLoader::restoreCursor(const DataCursor &saved) {
+  auto mismatch = [](const std::string &what, const std::string &was,
+                     const std::string &is) {
+    return invalidArgument("cannot continue the saved data order: it was "
+                           "made with " +
+                           what + " " + was + ", but this run has " + is);
+  };
+  if (saved.batchSize != options.batchSize)
+    return mismatch("batch size", std::to_string(saved.batchSize),
+                    std::to_string(options.batchSize));
+  if (saved.seqLength != options.maxLength)
+    return mismatch("maximum length", std::to_string(saved.seqLength),
+                    std::to_string(options.maxLength));
+  if (saved.numTrainTokens != getNumTrainExamples())
+    return mismatch("training examples", std::to_string(saved.numTrainTokens),
+                    std::to_string(getNumTrainExamples()) +
+                        " (a different training file, validation split or "
+                        "tokenizer)");
+  if (saved.trainTokenHash != cursor.trainTokenHash)
+    return invalidArgument(
+        "cannot continue the saved data order: the training examples differ "
+        "from those it was made with (a different training file, validation "
+        "split or tokenizer)");
+  if (saved.epoch < 0 || saved.nextBatch < 0 ||
+      saved.nextBatch >= getBatchesPerEpoch())
+    return invalidArgument(
+        "cannot continue the saved data order: epoch " +
+        std::to_string(saved.epoch) + ", batch " +
+        std::to_string(saved.nextBatch) + " is out of range (" +
+        std::to_string(getBatchesPerEpoch()) + " batches per epoch)");
+  cursor = saved;
+  options.seed = saved.seed;
+  shuffleForEpoch();
+  return Status::success();
 }

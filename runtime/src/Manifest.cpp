@@ -621,6 +621,9 @@ Status ManifestParser::parse(const Json &root, Manifest &manifest) {
   if (s.isOk())
     s = getInteger(*model, "model", "max_positions", /*required=*/false, 1,
                    manifest.model.maxPositions);
+  if (s.isOk())
+    s = getInteger(*model, "model", "num_labels", /*required=*/false, 1,
+                   manifest.model.numLabels);
   if (s.isError())
     return s;
 

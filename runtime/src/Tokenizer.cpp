@@ -73,6 +73,29 @@ static PathKind statPath(const std::string &path) {
   return PathKind::Other;
 }
 
+/// The tokenizer_config.json class name of the byte tokenizer.
+static constexpr const char *ByteLevelClassName = "ByteLevelTokenizer";
+
+/// Whether the tokenizer_config.json at \p configPath names the byte
+/// tokenizer as its "tokenizer_class".
+static Expected<bool> declaresByteLevel(const std::string &configPath) {
+  Expected<std::string> data =
+      readUtf8File(configPath, /*maxSize=*/uint64_t(16) << 20);
+  if (!data)
+    return data.getStatus();
+  Json root;
+  Status parsed = parseJsonStrict(data->data(), data->data() + data->size(),
+                                  configPath, root);
+  if (parsed.isError())
+    return Status::error(ErrorCode::Artifact, parsed.message());
+  if (!root.is_object())
+    return Status::error(ErrorCode::Artifact,
+                         configPath + ": expected a JSON object");
+  auto it = root.find("tokenizer_class");
+  return it != root.end() && it->is_string() &&
+         it->get<std::string>() == ByteLevelClassName;
+}
+
 Expected<std::unique_ptr<Tokenizer>>
 Tokenizer::open(const std::string &folder) {
   switch (statPath(folder)) {
@@ -116,9 +139,20 @@ Tokenizer::open(const std::string &folder) {
     }
     return openWordPiece(joinPath(folder, "vocab.txt"), options);
   }
+  // A byte-level model says so in its tokenizer_config.json.
+  if (has("tokenizer_config.json")) {
+    std::string configPath = joinPath(folder, "tokenizer_config.json");
+    Expected<bool> bytes = declaresByteLevel(configPath);
+    if (!bytes)
+      return bytes.getStatus();
+    if (*bytes)
+      return createByteLevel();
+  }
   std::string message =
       folder + ": no tokenizer files; expected vocab.json + merges.txt, "
-               "encoder.json + vocab.bpe, or vocab.txt";
+               "encoder.json + vocab.bpe, vocab.txt, or a "
+               "tokenizer_config.json with \"tokenizer_class\": \"" +
+      std::string(ByteLevelClassName) + "\"";
   if (has("tokenizer.json"))
     message += " (tokenizer.json alone is not supported)";
   return Status::error(ErrorCode::IO, message);

@@ -56,6 +56,7 @@ Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
     std::string where = artifactDir + "/manifest.json";
     trainer->vocabSize = manifest.model.vocabSize;
     trainer->maxPositions = manifest.model.maxPositions;
+    trainer->numLabels = manifest.model.numLabels;
     trainer->trainEntry = manifest.findEntryPoint("train_step");
     trainer->evalEntry = manifest.findEntryPoint("eval_step");
     if (!trainer->trainEntry || !trainer->evalEntry)
@@ -142,10 +143,10 @@ Status Trainer::checkTokens(const std::vector<int64_t> &inputs,
       return invalid("input token " + std::to_string(i) + " is " +
                      std::to_string(inputs[i]) + ", outside [0, " +
                      std::to_string(vocabSize) + ")");
-    if ((labels[i] < 0 && labels[i] != -100) || labels[i] >= vocabSize)
+    if ((labels[i] < 0 && labels[i] != -100) || labels[i] >= getNumOutputs())
       return invalid("label " + std::to_string(i) + " is " +
                      std::to_string(labels[i]) + "; expected an id in [0, " +
-                     std::to_string(vocabSize) + ") or -100");
+                     std::to_string(getNumOutputs()) + ") or -100");
   }
   return Status::success();
 }
@@ -154,7 +155,7 @@ Expected<std::vector<double>>
 Trainer::call(const EntryPoint &entry, EntryFunction function,
               const std::vector<int64_t> &inputs,
               const std::vector<int64_t> &labels, int64_t batch, int64_t seq,
-              const float *optimizer) {
+              const float *optimizer, std::vector<float> *logits) {
   auto findBuffer = [](std::vector<Buffer> &buffers,
                        const std::string &name) -> Buffer * {
     for (Buffer &buffer : buffers)
@@ -226,15 +227,34 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
   std::vector<double> values;
   std::set<void *> freed;
   Status bad;
-  for (MemRefDescriptor &desc : results) {
+  for (size_t r = 0; r < results.size(); ++r) {
+    MemRefDescriptor &desc = results[r];
+    const std::string &name = entry.results[r].name;
     Status s = desc.checkAddressable();
-    if (s.isOk() && desc.getRank() == 0 && desc.getAligned())
+    int64_t outputs = getNumOutputs();
+    if (s.isOk() && desc.getRank() == 0 && desc.getAligned()) {
       values.push_back(static_cast<const float *>(
           desc.getAligned())[desc.getOffset()]);
-    else if (bad.isOk())
+    } else if (s.isOk() && name == "logits" && desc.getRank() == 3 &&
+               desc.getAligned() && desc.getSize(0) == batch &&
+               desc.getSize(1) == seq && desc.getSize(2) == outputs) {
+      // The logits, copied out through the descriptor's strides.
+      if (logits) {
+        logits->resize(static_cast<size_t>(batch * seq * outputs));
+        const float *base =
+            static_cast<const float *>(desc.getAligned()) + desc.getOffset();
+        size_t k = 0;
+        for (int64_t b = 0; b < batch; ++b)
+          for (int64_t t = 0; t < seq; ++t)
+            for (int64_t v = 0; v < outputs; ++v)
+              (*logits)[k++] =
+                  base[b * desc.getStride(0) + t * desc.getStride(1) +
+                       v * desc.getStride(2)];
+      }
+    } else if (bad.isOk())
       bad = Status::error(ErrorCode::Execution,
                           "entry point " + quote(entry.name) +
-                              " returned a malformed scalar");
+                              " returned a malformed result " + quote(name));
     void *allocated = desc.getAllocated();
     if (allocated && freed.insert(allocated).second)
       std::free(allocated);
@@ -270,8 +290,9 @@ Expected<StepResult> Trainer::step(const std::vector<int64_t> &inputs,
         static_cast<float>(1.0 - std::pow(a.beta1, t)),
         static_cast<float>(1.0 - std::pow(a.beta2, t)),
         static_cast<float>(settings.maxGradNorm)};
-    Expected<std::vector<double>> values = call(
-        *trainEntry, trainFunction, inputs, labels, batch, seq, optimizer);
+    Expected<std::vector<double>> values =
+        call(*trainEntry, trainFunction, inputs, labels, batch, seq, optimizer,
+             /*logits=*/nullptr);
     if (!values)
       return values.getStatus();
     if (values->size() != 2)
@@ -286,13 +307,21 @@ Expected<StepResult> Trainer::step(const std::vector<int64_t> &inputs,
 
 Expected<double> Trainer::evaluate(const std::vector<int64_t> &inputs,
                                    const std::vector<int64_t> &labels,
-                                   int64_t batch, int64_t seq) {
+                                   int64_t batch, int64_t seq,
+                                   std::vector<float> *logits) {
   try {
     Status s = checkTokens(inputs, labels, batch, seq);
     if (s.isError())
       return s;
-    Expected<std::vector<double>> values =
-        call(*evalEntry, evalFunction, inputs, labels, batch, seq, nullptr);
+    bool hasLogits = false;
+    for (const ResultSpec &result : evalEntry->results)
+      hasLogits |= result.name == "logits";
+    if (logits && !hasLogits)
+      return Status::error(ErrorCode::Artifact,
+                           "eval_step does not return the logits; recompile "
+                           "the model with this llm-compile --train");
+    Expected<std::vector<double>> values = call(
+        *evalEntry, evalFunction, inputs, labels, batch, seq, nullptr, logits);
     if (!values)
       return values.getStatus();
     if (values->size() != 1)

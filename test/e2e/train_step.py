@@ -2,8 +2,10 @@
 
 Usage: train_step.py LLM_COMPILE REPO_ROOT WORK_DIR
 
-For tiny GPT-2 (tied head, causal LM), LLaMA-style (GQA, causal LM) and BERT
-(masked LM with a padding mask) models with random weights, `llm-compile
+For tiny GPT-2 (tied head, causal LM), LLaMA-style (GQA, causal LM), BERT
+(masked LM with a padding mask) and GPT-2 sequence-classifier (a `score`
+head; right-padded texts labelled at their last token, as
+GPT2ForSequenceClassification pools) models with random weights, `llm-compile
 --train` emits train_step (loss, gradients, global-norm clipping, AdamW on
 every parameter and its moments, in place). The script owns the parameters
 and moments, calls train_step 20 times on fixed batches, and runs the same
@@ -39,8 +41,11 @@ STEPS, LR, BETAS, EPS, DECAY, MAX_NORM = 20, 3e-3, (0.9, 0.95), 1e-8, 0.1, 1.0
 PARAM_TOLERANCE = 5 * LR
 
 
-def check(family, *args):
-    folder = os.path.join(WORK, family)
+def check(family, *args, classes=0):
+    label = family + ("-classify" if classes else "")
+    folder = os.path.join(WORK, label)
+    if classes:
+        args += ("--num-labels", str(classes))
     subprocess.run([sys.executable, os.path.join(ROOT, "utils", "make-tiny-model.py"),
                     "--family", family, "--out", folder, "--init-std", "0.1", *args],
                    check=True, stdout=subprocess.DEVNULL)
@@ -67,6 +72,14 @@ def check(family, *args):
             mask[1, 6:] = 0
             labels[1, 6:] = -100
             extra = {"attention_mask": mask, "token_type_ids": np.zeros_like(mask)}
+        if classes:
+            # GPT2ForSequenceClassification: each (right-padded) text's
+            # class at its last token, nothing elsewhere.
+            lengths = rng.randint(2, seq + 1, size=batch)
+            labels = np.full_like(inputs, -100)
+            for row, length in enumerate(lengths):
+                inputs[row, length:] = 0
+                labels[row, length - 1] = rng.randint(0, classes)
         batches.append((inputs, labels, extra))
 
     # PyTorch.
@@ -81,7 +94,8 @@ def check(family, *args):
         inputs, labels, extra = batches[step % len(batches)]
         logits = forward(config, params, torch.tensor(inputs),
                          **{k: torch.tensor(v) for k, v in extra.items()})
-        loss = F.cross_entropy(logits.reshape(-1, vocab), torch.tensor(labels).reshape(-1))
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                               torch.tensor(labels).reshape(-1))
         optimizer.zero_grad()
         loss.backward()
         want_norm.append(float(torch.nn.utils.clip_grad_norm_(list(params.values()), MAX_NORM)))
@@ -128,7 +142,7 @@ def check(family, *args):
     ok = loss_error <= 1e-3 and norm_error <= 1e-3 and param_error <= PARAM_TOLERANCE
     print("%-6s %d AdamW steps: loss %.4f -> %.4f (PyTorch %.4f -> %.4f), max relative "
           "loss difference %.2e, grad norm %.2e, final parameters %.2e (%s)  %s"
-          % (family, STEPS, got_loss[0], got_loss[-1], want_loss[0], want_loss[-1],
+          % (label, STEPS, got_loss[0], got_loss[-1], want_loss[0], want_loss[-1],
              loss_error, norm_error, param_error, param_name, "ok" if ok else "FAIL"))
     return ok
 
@@ -137,6 +151,7 @@ def main():
     ok = check("gpt2")
     ok &= check("llama", "--kv-heads", "2")
     ok &= check("bert")
+    ok &= check("gpt2", classes=3)
     print("training steps: " + ("all within tolerance" if ok else "FAILED"))
     return 0 if ok else 1
 

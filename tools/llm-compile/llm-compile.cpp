@@ -180,6 +180,9 @@ static json::Object collectModelInfo(ModuleOp module) {
   model["family"] = family ? family.getValue().str() : std::string("custom");
   if (auto bound = module->getAttrOfType<IntegerAttr>(kMaxPositionsAttrName))
     model["max_positions"] = bound.getInt();
+  if (auto labels = module->getAttrOfType<IntegerAttr>(
+          llm::LLMDialect::kNumLabelsAttrName))
+    model["num_labels"] = labels.getInt();
   return model;
 }
 

@@ -15,9 +15,14 @@
 #ifndef LLM_TOOLS_LLM_RUN_COMMANDS_H
 #define LLM_TOOLS_LLM_RUN_COMMANDS_H
 
+#include "llm/runtime/DataLoader.h"
+#include "llm/runtime/Trainer.h"
+
 #include "llvm/Support/CommandLine.h"
 
 namespace llm::run {
+
+namespace rt = llm::rt;
 
 /// llm-run tokenize: text to token ids and back with a model's tokenizer
 /// (Tokenize.cpp).
@@ -37,6 +42,30 @@ extern llvm::cl::SubCommand TrainCommand;
 extern llvm::cl::OptionCategory TrainCategory;
 
 int runTrain();
+
+/// llm-run eval: loss and perplexity of a text file (Eval.cpp).
+extern llvm::cl::SubCommand EvalCommand;
+extern llvm::cl::OptionCategory EvalCategory;
+
+int runEval();
+
+/// A classifier's mean loss and accuracy over labelled examples.
+struct ClassifierScore {
+  double loss = 0;
+  int64_t correct = 0, examples = 0;
+  double accuracy() const {
+    return examples ? static_cast<double>(correct) / examples : 0.0;
+  }
+};
+
+/// Scores \p trainer's classifier on every validation example of \p loader:
+/// the class with the highest logit at each text's last token against its
+/// label (Train.cpp).
+rt::Expected<ClassifierScore>
+scoreClassifier(rt::Trainer &trainer, const rt::ClassificationDataLoader &loader);
+
+/// Prints "llm-run: error: \p message" and returns the exit code 1.
+int fail(const llvm::Twine &message);
 
 } // namespace llm::run
 

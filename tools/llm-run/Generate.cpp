@@ -130,10 +130,7 @@ cl::opt<bool> printIds("print-ids",
                        cl::sub(GenerateCommand), cl::cat(GenerateCategory));
 } // namespace
 
-static int fail(const Twine &message) {
-  WithColor::error(errs(), "llm-run") << message << "\n";
-  return 1;
-}
+using llm::run::fail;
 
 /// The default checkpoint and tokenizer folder: --weights, else the
 /// artifact.
@@ -143,7 +140,8 @@ static std::string weightsOrArtifact() {
 
 /// True if \p folder holds files a tokenizer reads.
 static bool hasTokenizerFiles(StringRef folder) {
-  for (const char *name : {"vocab.json", "encoder.json", "vocab.txt"}) {
+  for (const char *name :
+       {"vocab.json", "encoder.json", "vocab.txt", "tokenizer_config.json"}) {
     SmallString<256> path(folder);
     sys::path::append(path, name);
     if (sys::fs::exists(path))

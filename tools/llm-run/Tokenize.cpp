@@ -101,11 +101,7 @@ static cl::opt<std::string>
 // Helpers
 //===----------------------------------------------------------------------===//
 
-/// Prints "llm-run: error: \p message" and returns the exit code 1.
-static int fail(const Twine &message) {
-  WithColor::error(errs(), "llm-run") << message << "\n";
-  return 1;
-}
+using llm::run::fail;
 
 /// Reads all of \p path ("-": standard input) for option \p flag.
 static Expected<std::unique_ptr<MemoryBuffer>> readInput(StringRef flag,

@@ -36,6 +36,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -124,12 +126,20 @@ cl::opt<int64_t> stopAfter(
     cl::init(0), cl::sub(TrainCommand), cl::cat(TrainCategory));
 cl::opt<bool> resume("resume", cl::desc("Continue from the checkpoint in --out"),
                      cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<std::string> task(
+    "task",
+    cl::desc("lm: causal language modelling on a text corpus; classify: "
+             "sequence classification on `label<TAB>text` lines (a model "
+             "with a classification head)"),
+    cl::init("lm"), cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<std::string> validationData(
+    "validation",
+    cl::desc("--task classify: labelled validation file (default: 10% of "
+             "--data held out)"),
+    cl::value_desc("file"), cl::sub(TrainCommand), cl::cat(TrainCategory));
 } // namespace
 
-static int fail(const Twine &message) {
-  WithColor::error(errs(), "llm-run") << message << "\n";
-  return 1;
-}
+using llm::run::fail;
 
 /// "1h02m03s", "4m05s", "6s".
 static std::string durationText(double seconds) {
@@ -145,30 +155,212 @@ static std::string durationText(double seconds) {
   return text;
 }
 
-/// Mean validation loss over up to --eval-batches batches.
-static rt::Expected<double> validate(rt::Trainer &trainer,
-                                     const rt::CausalLMDataLoader &loader) {
-  int64_t count = std::min<int64_t>(evalBatches,
-                                    loader.getNumValidationBatches());
+namespace {
+/// One training batch, as train_step takes it.
+struct StepBatch {
+  std::vector<int64_t> inputs, labels;
+  int64_t batch = 0, seq = 0;
+};
+
+/// What the training loop trains on: windows of a corpus (causal LM) or
+/// labelled texts (sequence classification).
+class TrainingTask {
+public:
+  virtual ~TrainingTask() = default;
+  /// The next training batch; advances the data order.
+  virtual StepBatch next() = 0;
+  /// The first line of the run: what it trains on.
+  virtual std::string describe() const = 0;
+  /// Prints the validation line for \p step.
+  virtual rt::Status validate(rt::Trainer &trainer, int64_t step) = 0;
+  virtual const rt::DataCursor &getCursor() const = 0;
+  virtual rt::Status restoreCursor(const rt::DataCursor &cursor) = 0;
+};
+
+/// Causal language modelling: every token predicts the next.
+class LanguageModelTask final : public TrainingTask {
+public:
+  explicit LanguageModelTask(rt::CausalLMDataLoader loader)
+      : loader(std::move(loader)) {}
+
+  StepBatch next() override {
+    rt::TrainingBatch batch = loader.nextBatch();
+    return {batch.getInputs(), batch.getTargets(), batch.batchSize,
+            batch.seqLength};
+  }
+  std::string describe() const override {
+    return formatv("training on {0} tokens ({1} for validation), {2} x {3} "
+                   "tokens per step",
+                   loader.getNumTrainTokens(), loader.getNumValidationTokens(),
+                   loader.getOptions().batchSize,
+                   loader.getOptions().seqLength);
+  }
+  /// Mean loss over up to --eval-batches validation batches.
+  rt::Status validate(rt::Trainer &trainer, int64_t step) override {
+    int64_t count =
+        std::min<int64_t>(evalBatches, loader.getNumValidationBatches());
+    if (count <= 0)
+      return rt::Status::error(rt::ErrorCode::InvalidArgument,
+                               "the validation split holds no full batch");
+    double total = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      rt::Expected<rt::TrainingBatch> batch = loader.getValidationBatch(i);
+      if (!batch)
+        return batch.getStatus();
+      rt::Expected<double> loss =
+          trainer.evaluate(batch->getInputs(), batch->getTargets(),
+                           batch->batchSize, batch->seqLength);
+      if (!loss)
+        return loss.getStatus();
+      total += *loss;
+    }
+    double loss = total / static_cast<double>(count);
+    outs() << formatv("step {0}: validation loss {1:f4}, perplexity {2:f2}\n",
+                      step, loss, std::exp(loss));
+    return rt::Status::success();
+  }
+  const rt::DataCursor &getCursor() const override {
+    return loader.getCursor();
+  }
+  rt::Status restoreCursor(const rt::DataCursor &cursor) override {
+    return loader.restoreCursor(cursor);
+  }
+
+private:
+  rt::CausalLMDataLoader loader;
+};
+
+/// Sequence classification: each text's class is predicted at its last
+/// token (labels -100 elsewhere), so the loss is the batch's mean
+/// cross-entropy over classes.
+class ClassificationTask final : public TrainingTask {
+public:
+  explicit ClassificationTask(rt::ClassificationDataLoader loader)
+      : loader(std::move(loader)) {}
+
+  StepBatch next() override {
+    rt::ClassificationBatch batch = loader.nextBatch();
+    return {std::move(batch.inputs), std::move(batch.labels), batch.batchSize,
+            batch.seqLength};
+  }
+  std::string describe() const override {
+    std::string labels;
+    for (auto [id, name] : llvm::enumerate(loader.getLabelNames()))
+      labels += (id ? ", " : "") + std::to_string(id) + "=" + name;
+    return formatv("training on {0} labelled texts ({1} for validation; "
+                   "classes {2}), {3} texts of up to {4} tokens per step",
+                   loader.getNumTrainExamples(),
+                   loader.getNumValidationExamples(), labels,
+                   loader.getOptions().batchSize,
+                   loader.getOptions().maxLength);
+  }
+  rt::Status validate(rt::Trainer &trainer, int64_t step) override {
+    rt::Expected<llm::run::ClassifierScore> score =
+        llm::run::scoreClassifier(trainer, loader);
+    if (!score)
+      return score.getStatus();
+    outs() << formatv("step {0}: validation loss {1:f4}, accuracy {2:f2}% "
+                      "({3}/{4})\n",
+                      step, score->loss, 100.0 * score->accuracy(),
+                      score->correct, score->examples);
+    return rt::Status::success();
+  }
+  const rt::DataCursor &getCursor() const override {
+    return loader.getCursor();
+  }
+  rt::Status restoreCursor(const rt::DataCursor &cursor) override {
+    return loader.restoreCursor(cursor);
+  }
+
+private:
+  rt::ClassificationDataLoader loader;
+};
+} // namespace
+
+rt::Expected<llm::run::ClassifierScore>
+llm::run::scoreClassifier(rt::Trainer &trainer,
+                          const rt::ClassificationDataLoader &loader) {
+  int64_t count = loader.getNumValidationBatches();
   if (count <= 0)
     return rt::Status::error(rt::ErrorCode::InvalidArgument,
-                             "the validation split holds no full batch");
+                             "there are no validation examples");
+  ClassifierScore score;
   double total = 0;
+  std::vector<float> logits;
+  int64_t classes = trainer.getNumOutputs();
   for (int64_t i = 0; i < count; ++i) {
-    rt::Expected<rt::TrainingBatch> batch = loader.getValidationBatch(i);
+    rt::Expected<rt::ClassificationBatch> batch = loader.getValidationBatch(i);
     if (!batch)
       return batch.getStatus();
     rt::Expected<double> loss =
-        trainer.evaluate(batch->getInputs(), batch->getTargets(),
-                         batch->batchSize, batch->seqLength);
+        trainer.evaluate(batch->inputs, batch->labels, batch->batchSize,
+                         batch->seqLength, &logits);
     if (!loss)
       return loss.getStatus();
-    total += *loss;
+    total += *loss * static_cast<double>(batch->batchSize);
+    for (int64_t row = 0; row < batch->batchSize; ++row) {
+      const float *scores =
+          logits.data() +
+          (row * batch->seqLength + batch->lengths[row] - 1) * classes;
+      int64_t predicted = std::max_element(scores, scores + classes) - scores;
+      score.correct += predicted == batch->classes[row];
+    }
+    score.examples += batch->batchSize;
   }
-  return total / static_cast<double>(count);
+  score.loss = total / static_cast<double>(score.examples);
+  return score;
+}
+
+/// The files of a model folder besides its weights: saved with each
+/// checkpoint, so that a checkpoint is a model folder too.
+static constexpr const char *ModelCompanionFiles[] = {
+    "config.json",      "generation_config.json", "tokenizer_config.json",
+    "special_tokens_map.json", "vocab.json",      "merges.txt",
+    "encoder.json",     "vocab.bpe",              "vocab.txt"};
+
+/// Reads the companion files present in \p folder (none when it is a
+/// .safetensors file).
+static Expected<std::vector<std::pair<std::string, std::string>>>
+readCompanionFiles(StringRef folder) {
+  std::vector<std::pair<std::string, std::string>> files;
+  if (!sys::fs::is_directory(folder))
+    return files;
+  for (const char *name : ModelCompanionFiles) {
+    SmallString<256> path(folder);
+    sys::path::append(path, name);
+    if (!sys::fs::exists(path))
+      continue;
+    ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
+        MemoryBuffer::getFile(path, /*IsText=*/false,
+                              /*RequiresNullTerminator=*/false);
+    if (!buffer)
+      return createStringError(buffer.getError(),
+                               "cannot read " + path + ": " +
+                                   buffer.getError().message());
+    files.emplace_back(name, (*buffer)->getBuffer().str());
+  }
+  return files;
+}
+
+/// Checks before any training that a checkpoint can be created next to
+/// \p out (a read-only or missing parent would otherwise only show at the
+/// first save, after the work).
+static Error checkCheckpointParent(StringRef out) {
+  SmallString<256> parent(sys::path::parent_path(out));
+  if (parent.empty())
+    parent = ".";
+  SmallString<256> probe;
+  if (std::error_code ec = sys::fs::createUniqueDirectory(
+          Twine(parent) + "/.llm-run-probe", probe))
+    return createStringError(ec, "cannot write checkpoints to " + out +
+                                     ": cannot create a folder in " + parent +
+                                     ": " + ec.message());
+  sys::fs::remove(probe);
+  return Error::success();
 }
 
 int llm::run::runTrain() {
+  int64_t numClasses = 0;
   if (artifact.empty() || weights.empty() || data.empty() || out.empty())
     return fail("train: ARTIFACT, --weights, --data and --out are required");
   if (steps < 1 || batchSize < 1 || seqLength < 1)
@@ -196,6 +388,9 @@ int llm::run::runTrain() {
   settings.adamW.weightDecay = weightDecay;
   settings.maxGradNorm = clip;
 
+  if (Error e = checkCheckpointParent(out))
+    return fail(toString(std::move(e)));
+
   // The tokenizer and the data.
   std::unique_ptr<rt::Tokenizer> tokenizer;
   if (tokenizerPath == "bytes") {
@@ -207,14 +402,35 @@ int llm::run::runTrain() {
       return fail(opened.message());
     tokenizer = opened.take();
   }
-  rt::DataLoaderOptions dataOptions;
-  dataOptions.batchSize = batchSize;
-  dataOptions.seqLength = seqLength;
-  dataOptions.seed = seed;
-  rt::Expected<rt::CausalLMDataLoader> loader =
-      rt::CausalLMDataLoader::fromCorpus(data, *tokenizer, dataOptions);
-  if (!loader)
-    return fail(loader.message());
+  std::unique_ptr<TrainingTask> training;
+  if (task == "lm") {
+    if (!validationData.empty())
+      return fail("--validation is for --task classify; a language model "
+                  "validates on the corpus's last 5%");
+    rt::DataLoaderOptions dataOptions;
+    dataOptions.batchSize = batchSize;
+    dataOptions.seqLength = seqLength;
+    dataOptions.seed = seed;
+    rt::Expected<rt::CausalLMDataLoader> loader =
+        rt::CausalLMDataLoader::fromCorpus(data, *tokenizer, dataOptions);
+    if (!loader)
+      return fail(loader.message());
+    training = std::make_unique<LanguageModelTask>(loader.take());
+  } else if (task == "classify") {
+    rt::ClassificationOptions dataOptions;
+    dataOptions.batchSize = batchSize;
+    dataOptions.maxLength = seqLength;
+    dataOptions.seed = seed;
+    rt::Expected<rt::ClassificationDataLoader> loader =
+        rt::ClassificationDataLoader::fromFiles(data, validationData,
+                                                *tokenizer, dataOptions);
+    if (!loader)
+      return fail(loader.message());
+    numClasses = static_cast<int64_t>(loader->getLabelNames().size());
+    training = std::make_unique<ClassificationTask>(loader.take());
+  } else {
+    return fail("--task must be lm or classify, got '" + task + "'");
+  }
 
   rt::ModelOptions modelOptions;
   modelOptions.numThreads = threads;
@@ -227,6 +443,25 @@ int llm::run::runTrain() {
     return fail("the tokenizer has " + Twine(tokenizer->getVocabSize()) +
                 " tokens but the model's vocabulary holds " +
                 Twine(trainer.getVocabSize()));
+  if (task == "classify" && trainer.getNumLabels() != numClasses)
+    return fail(trainer.getNumLabels()
+                    ? "the data has " + Twine(numClasses) +
+                          " classes but the model's head has " +
+                          Twine(trainer.getNumLabels())
+                    : Twine("--task classify needs a model with a "
+                            "classification head (e.g. architectures "
+                            "[\"GPT2ForSequenceClassification\"] and "
+                            "num_labels in config.json)"));
+  if (task == "lm" && trainer.getNumLabels())
+    return fail("the model is a sequence classifier; train it with --task "
+                "classify");
+
+  Expected<std::vector<std::pair<std::string, std::string>>> companions =
+      readCompanionFiles(weights);
+  if (!companions)
+    return fail(toString(companions.takeError()));
+  rt::CheckpointSaveOptions saveOptions;
+  saveOptions.companionFiles = std::move(*companions);
 
   int64_t first = 0;
   if (resume) {
@@ -236,7 +471,7 @@ int llm::run::runTrain() {
       return fail("--resume: " + checkpoint.message());
     rt::Status s = trainer.restore(*checkpoint);
     if (s.isOk())
-      s = loader->restoreCursor(checkpoint->state.data);
+      s = training->restoreCursor(checkpoint->state.data);
     if (s.isError())
       return fail("--resume: " + s.message());
     first = checkpoint->state.step;
@@ -249,11 +484,11 @@ int llm::run::runTrain() {
   auto save = [&](int64_t step) -> bool {
     rt::TrainerState state;
     state.step = step;
-    state.data = loader->getCursor();
+    state.data = training->getCursor();
     state.lrSchedule = scheduleConfig;
     state.optimizer = settings.adamW;
     rt::Status s = rt::saveCheckpoint(out, trainer.getWeights(),
-                                      trainer.getMoments(), state);
+                                      trainer.getMoments(), state, saveOptions);
     if (s.isError()) {
       fail("cannot save the checkpoint: " + s.message());
       return false;
@@ -262,34 +497,28 @@ int llm::run::runTrain() {
     return true;
   };
   auto evaluate = [&](int64_t step) -> bool {
-    rt::Expected<double> loss = validate(trainer, *loader);
-    if (!loss) {
-      fail("validation: " + loss.message());
+    rt::Status s = training->validate(trainer, step);
+    if (s.isError()) {
+      fail("validation: " + s.message());
       return false;
     }
-    outs() << formatv("step {0}: validation loss {1:f4}, perplexity {2:f2}\n",
-                      step, *loss, std::exp(*loss));
     return true;
   };
 
-  outs() << formatv("llm-run: training on {0} tokens ({1} for validation), "
-                    "{2} x {3} tokens per step, {4} steps\n",
-                    loader->getNumTrainTokens(),
-                    loader->getNumValidationTokens(), int64_t(batchSize),
-                    int64_t(seqLength), int64_t(steps));
+  outs() << "llm-run: " << training->describe() << ", " << steps
+         << " steps\n";
   using Clock = std::chrono::steady_clock;
   Clock::time_point start = Clock::now();
-  double tokensPerStep = static_cast<double>(batchSize * seqLength);
+  double tokensSeen = 0;
   int64_t last = steps;
   if (stopAfter > 0)
     last = std::min<int64_t>(steps, first + stopAfter);
   for (int64_t step = first; step < last; ++step) {
-    rt::TrainingBatch batch = loader->nextBatch();
+    StepBatch batch = training->next();
     settings.learningRate = lrSchedule->lr(step);
     settings.step = step + 1;
-    rt::Expected<rt::StepResult> result =
-        trainer.step(batch.getInputs(), batch.getTargets(), batch.batchSize,
-                     batch.seqLength, settings);
+    rt::Expected<rt::StepResult> result = trainer.step(
+        batch.inputs, batch.labels, batch.batch, batch.seq, settings);
     if (!result)
       return fail(result.message());
     if (!std::isfinite(result->loss))
@@ -301,7 +530,8 @@ int llm::run::runTrain() {
     double elapsed =
         std::chrono::duration<double>(Clock::now() - start).count();
     int64_t done = step + 1 - first;
-    double rate = elapsed > 0 ? done * tokensPerStep / elapsed : 0;
+    tokensSeen += static_cast<double>(batch.batch * batch.seq);
+    double rate = elapsed > 0 ? tokensSeen / elapsed : 0;
     outs() << formatv("step {0}/{1}: loss {2:f4}, lr {3:e2}, grad norm "
                       "{4:f3}, {5:f0} tokens/s, ETA {6}\n",
                       step + 1, int64_t(steps), result->loss,

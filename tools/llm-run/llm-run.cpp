@@ -110,11 +110,11 @@ static cl::opt<bool>
 static raw_ostream &error() { return WithColor::error(errs(), ToolName); }
 static raw_ostream &warning() { return WithColor::warning(errs(), ToolName); }
 
-/// Prints "llm-run: error: \p message" and returns the exit code 1.
-static int fail(const Twine &message) {
+int llm::run::fail(const Twine &message) {
   error() << message << "\n";
   return 1;
 }
+using llm::run::fail;
 
 /// Returns true if \p name (without dashes) is an option of a subcommand
 /// or a help option, i.e. worth suggesting to the user.
@@ -124,7 +124,8 @@ static bool isOwnOption(StringRef name) {
   return forwardCommand.OptionsMap.count(name) != 0 ||
          llm::run::GenerateCommand.OptionsMap.count(name) != 0 ||
          llm::run::TokenizeCommand.OptionsMap.count(name) != 0 ||
-         llm::run::TrainCommand.OptionsMap.count(name) != 0;
+         llm::run::TrainCommand.OptionsMap.count(name) != 0 ||
+         llm::run::EvalCommand.OptionsMap.count(name) != 0;
 }
 
 /// Reprints the command-line parser's messages (each "llm-run: text") as
@@ -138,6 +139,7 @@ static void reportParseErrors(StringRef text) {
     // The parser prefixes the program name, maybe with the subcommand.
     for (StringRef prefix : {"llm-run forward: ", "llm-run generate: ",
                              "llm-run tokenize: ", "llm-run train: ",
+                             "llm-run eval: ",
                              "llm-run: "})
       if (line.consume_front(prefix))
         break;
@@ -163,7 +165,8 @@ static bool parseCommandLine(int argc, char **argv) {
       "  llm-run forward --artifact DIR --weights PATH --tokens 1,2,3\n"
       "  llm-run generate ARTIFACT --weights PATH --prompt TEXT\n"
       "  llm-run tokenize --tokenizer DIR --text TEXT\n"
-      "  llm-run train ARTIFACT --weights PATH --data FILE --out DIR\n";
+      "  llm-run train ARTIFACT --weights PATH --data FILE --out DIR\n"
+      "  llm-run eval ARTIFACT --weights PATH --data FILE\n";
   std::FILE *capture = std::tmpfile();
   int savedStderr = capture ? ::dup(STDERR_FILENO) : -1;
   if (savedStderr >= 0 && ::dup2(::fileno(capture), STDERR_FILENO) < 0) {
@@ -349,7 +352,8 @@ int main(int argc, char **argv) {
   // --help.
   cl::HideUnrelatedOptions({&forwardCategory, &llm::run::GenerateCategory,
                            &llm::run::TokenizeCategory,
-                           &llm::run::TrainCategory});
+                           &llm::run::TrainCategory,
+                           &llm::run::EvalCategory});
 
   // The first argument must be a subcommand (or a request for help): name
   // anything else instead of letting it reach the parser as a stray
@@ -365,10 +369,11 @@ int main(int argc, char **argv) {
     if (!first.starts_with("-") && first != forwardCommand.getName() &&
         first != llm::run::GenerateCommand.getName() &&
         first != llm::run::TokenizeCommand.getName() &&
-        first != llm::run::TrainCommand.getName())
+        first != llm::run::TrainCommand.getName() &&
+        first != llm::run::EvalCommand.getName())
       return fail("unknown subcommand '" + first +
-                  "'; expected one of: forward, generate, tokenize, train "
-                  "(see 'llm-run --help')");
+                  "'; expected one of: forward, generate, tokenize, train, "
+                  "eval (see 'llm-run --help')");
   }
 
   if (!parseCommandLine(argc, argv))
@@ -381,6 +386,8 @@ int main(int argc, char **argv) {
     return llm::run::runTokenize();
   if (llm::run::TrainCommand)
     return llm::run::runTrain();
+  if (llm::run::EvalCommand)
+    return llm::run::runEval();
   return fail("no subcommand given; expected one of: forward, generate, "
-              "tokenize, train (see 'llm-run --help')");
+              "tokenize, train, eval (see 'llm-run --help')");
 }

@@ -254,6 +254,19 @@ def _llama_kv_heads(cfg):
 # "norm_w" -> 1 + noise; "norm_b" -> noise.
 
 
+CLASSIFIER_ARCHITECTURES = ("GPT2ForSequenceClassification", "LlamaForSequenceClassification")
+
+
+def num_labels(config: Dict) -> int:
+    """The classes of a *ForSequenceClassification config's `score` head
+    (num_labels, else len(id2label), else 2); 0 for a language model."""
+    if not any(a in CLASSIFIER_ARCHITECTURES for a in config.get("architectures") or []):
+        return 0
+    if config.get("num_labels") is not None:
+        return int(config["num_labels"])
+    return len(config["id2label"]) if config.get("id2label") else 2
+
+
 def param_spec(config: Dict) -> List[Tuple[str, Tuple[int, ...], str]]:
     """Tensors a checkpoint written by save_pretrained holds, in HF order."""
     mt = config["model_type"]
@@ -280,7 +293,9 @@ def param_spec(config: Dict) -> List[Tuple[str, Tuple[int, ...], str]]:
                 (h + "mlp.c_proj.bias", (d,), "bias"),
             ]
         spec += [(p_ + "ln_f.weight", (d,), "norm_w"), (p_ + "ln_f.bias", (d,), "norm_b")]
-        if not config.get("tie_word_embeddings", True):
+        if num_labels(config):
+            spec.append(("score.weight", (num_labels(config), d), "weight"))
+        elif not config.get("tie_word_embeddings", True):
             spec.append(("lm_head.weight", (v, d), "weight"))
     elif mt == "bert":
         hdim, f, v = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
@@ -342,7 +357,9 @@ def param_spec(config: Dict) -> List[Tuple[str, Tuple[int, ...], str]]:
                 if mlp_bias:
                     spec.append((l + f"mlp.{m}.bias", (shape[0],), "bias"))
         spec.append(("model.norm.weight", (hdim,), "norm_w"))
-        if not config.get("tie_word_embeddings", False):
+        if num_labels(config):
+            spec.append(("score.weight", (num_labels(config), hdim), "weight"))
+        elif not config.get("tie_word_embeddings", False):
             spec.append(("lm_head.weight", (v, hdim), "weight"))
     else:
         raise ValueError(f"unsupported model_type {mt!r}")
@@ -557,7 +574,11 @@ def gpt2_forward(config, state, input_ids, attention_mask=None, token_type_ids=N
     x = F.layer_norm(x, (d,), sd[P + "ln_f.weight"], sd[P + "ln_f.bias"], eps)
     if return_hidden:
         return x
-    if config.get("tie_word_embeddings", True):
+    if num_labels(config):
+        # GPT2ForSequenceClassification: logits at every position; HF pools
+        # each sequence's last non-padding one.
+        head = sd["score.weight"]
+    elif config.get("tie_word_embeddings", True):
         head = sd[P + "wte.weight"]
     else:
         head = sd["lm_head.weight"]
@@ -737,7 +758,12 @@ def llama_forward(config, state, input_ids, attention_mask=None, token_type_ids=
     x = rms_norm(x, sd["model.norm.weight"], eps)
     if return_hidden:
         return x
-    head = sd["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else sd["lm_head.weight"]
+    if num_labels(config):
+        head = sd["score.weight"]
+    elif config.get("tie_word_embeddings", False):
+        head = sd["model.embed_tokens.weight"]
+    else:
+        head = sd["lm_head.weight"]
     return torch.matmul(x, head.t())
 
 

@@ -3,7 +3,8 @@
 // GPT2LMHeadModel: learned positions, pre-LN blocks, a fused c_attn
 // projection split into queries, keys and values, causal attention, a
 // GELU-tanh MLP, a final LayerNorm and an LM head tied to the token
-// embedding. Conv1D weights are stored [in, out] (`layout in_out`). Accepts
+// embedding. GPT2ForSequenceClassification has a `score` head over
+// num_labels classes instead, read at each sequence's last token. Conv1D weights are stored [in, out] (`layout in_out`). Accepts
 // the original hub names without the "transformer." prefix and skips the
 // attention-mask buffers older checkpoints carry.
 //
@@ -32,6 +33,7 @@ public:
   StringRef getNumLayersKey() const override { return "n_layer"; }
   int64_t getNumLayers() const override { return numLayers; }
   bool hasLearnedPositions() const override { return true; }
+  int64_t getNumLabels() const override { return numLabels; }
   SmallVector<ParamSpec> getParamSpecs() const override;
   std::optional<std::string>
   mapTensorName(StringRef name,
@@ -41,6 +43,8 @@ public:
 private:
   int64_t vocabSize = 0, maxPositions = 0, hidden = 0, numLayers = 0,
           numHeads = 0, inner = 0;
+  /// The classes of GPT2ForSequenceClassification's head; 0 for the LM.
+  int64_t numLabels = 0;
   double epsilon = 1e-5;
   Activation activation = Activation::GELUTanh;
   bool tied = true;
@@ -118,6 +122,12 @@ LogicalResult GPT2Importer::readConfig(const HFConfig &config) {
         << "GPT-2 with cross-attention (add_cross_attention) is not supported";
     return failure();
   }
+  if (config.hasArchitecture("GPT2ForSequenceClassification")) {
+    FailureOr<int64_t> labels = config.getNumLabels();
+    if (failed(labels))
+      return failure();
+    numLabels = *labels;
+  }
   vocabSize = *vocab;
   maxPositions = *positions;
   hidden = *embd;
@@ -156,7 +166,9 @@ SmallVector<ParamSpec> GPT2Importer::getParamSpecs() const {
   }
   specs.append({{"transformer.ln_f.weight", {d}, "[n_embd]"},
                 {"transformer.ln_f.bias", {d}, "[n_embd]"}});
-  if (!tied)
+  if (numLabels)
+    specs.push_back({"score.weight", {numLabels, d}, "[num_labels, n_embd]"});
+  else if (!tied)
     specs.push_back({"lm_head.weight", {vocabSize, d}, "[vocab_size, n_embd]"});
   return specs;
 }
@@ -237,6 +249,11 @@ Value GPT2Importer::buildLogits(ForwardBuilder &fb) {
   Value hf = LayerNormOp::create(b, fb.loc("transformer.ln_f"), x,
                                  fb.param("transformer.ln_f.weight"),
                                  fb.param("transformer.ln_f.bias"), eps);
+  // A classifier's logits at every position (the runtime reads each
+  // sequence's last).
+  if (numLabels)
+    return LinearOp::create(b, fb.loc("score"), hf, fb.param("score.weight"),
+                            /*bias=*/Value(), WeightLayout::OutIn);
   // logits = h * wte^T with the tied head: wte is [vocab, n_embd], i.e. the
   // [out, in] layout of a linear layer.
   Value head = tied ? wte : fb.param("lm_head.weight");

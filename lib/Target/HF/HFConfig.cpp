@@ -330,3 +330,29 @@ FailureOr<std::string> HFConfig::getString(StringRef key,
   }
   return string->str();
 }
+
+bool HFConfig::hasArchitecture(StringRef name) const {
+  const llvm::json::Value *value = lookup("architectures");
+  if (!value)
+    return false;
+  const llvm::json::Array *list = value->getAsArray();
+  if (!list)
+    return false;
+  return llvm::any_of(*list, [&](const llvm::json::Value &entry) {
+    return entry.getAsString() == name;
+  });
+}
+
+FailureOr<int64_t> HFConfig::getNumLabels() const {
+  if (lookup("num_labels"))
+    return getSize("num_labels");
+  if (const llvm::json::Value *value = lookup("id2label")) {
+    const llvm::json::Object *labels = value->getAsObject();
+    if (!labels || labels->empty()) {
+      (void)illTyped("id2label", *value, "a non-empty object");
+      return failure();
+    }
+    return static_cast<int64_t>(labels->size());
+  }
+  return 2;
+}

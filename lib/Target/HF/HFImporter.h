@@ -77,6 +77,12 @@ public:
   /// An optional string.
   FailureOr<std::string> getString(StringRef key, StringRef fallback) const;
 
+  /// Whether the "architectures" list names `name`.
+  bool hasArchitecture(StringRef name) const;
+  /// The classes of a sequence-classification head: "num_labels", else the
+  /// size of "id2label", else 2 (transformers' default).
+  FailureOr<int64_t> getNumLabels() const;
+
   /// Starts an error located at `key` (or the file's start when absent).
   InFlightDiagnostic emitError(StringRef key) const;
 
@@ -152,6 +158,10 @@ public:
   mapTensorName(StringRef name,
                 function_ref<bool(StringRef)> inCheckpoint) const = 0;
 
+  /// The classes of a sequence-classification head (the logits' last dim,
+  /// read at each sequence's last token); 0 for a language-model head.
+  virtual int64_t getNumLabels() const { return 0; }
+
   /// True when the function takes BERT's attention_mask.
   virtual bool takesAttentionMask() const { return false; }
   /// The number of token types when the function takes token_type_ids
@@ -162,7 +172,7 @@ public:
   }
 
   /// Emits the body of @forward and returns the f32 logits
-  /// `[batch, seq, vocab]`.
+  /// `[batch, seq, vocab]` (`[batch, seq, num_labels]` for a classifier).
   virtual Value buildLogits(ForwardBuilder &fb) = 0;
 };
 

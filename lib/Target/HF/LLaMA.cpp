@@ -33,6 +33,7 @@ public:
   StringRef getNumLayersKey() const override { return "num_hidden_layers"; }
   int64_t getNumLayers() const override { return numLayers; }
   bool hasLearnedPositions() const override { return false; }
+  int64_t getNumLabels() const override { return numLabels; }
   SmallVector<ParamSpec> getParamSpecs() const override;
   std::optional<std::string>
   mapTensorName(StringRef name,
@@ -44,6 +45,9 @@ private:
 
   int64_t vocabSize = 0, maxPositions = 0, hidden = 0, intermediate = 0,
           numLayers = 0, numHeads = 0, numKVHeads = 0, headDim = 0;
+  /// The classes of LlamaForSequenceClassification's `score` head; 0 for
+  /// the LM.
+  int64_t numLabels = 0;
   double epsilon = 1e-6;
   double ropeTheta = 10000.0;
   bool attentionBias = false, mlpBias = false, tied = false;
@@ -165,6 +169,12 @@ LogicalResult LLaMAImporter::readConfig(const HFConfig &config) {
   attentionBias = *attnBias;
   mlpBias = *ffnBias;
   tied = *tie;
+  if (config.hasArchitecture("LlamaForSequenceClassification")) {
+    FailureOr<int64_t> labels = config.getNumLabels();
+    if (failed(labels))
+      return failure();
+    numLabels = *labels;
+  }
   return success();
 }
 
@@ -222,7 +232,10 @@ SmallVector<ParamSpec> LLaMAImporter::getParamSpecs() const {
     }
   }
   specs.push_back({"model.norm.weight", {h}, vector});
-  if (!tied)
+  if (numLabels)
+    specs.push_back(
+        {"score.weight", {numLabels, h}, "[num_labels, hidden_size]"});
+  else if (!tied)
     specs.push_back(
         {"lm_head.weight", {vocabSize, h}, "[vocab_size, hidden_size]"});
   return specs;
@@ -290,6 +303,9 @@ Value LLaMAImporter::buildLogits(ForwardBuilder &fb) {
   }
   x = RMSNormOp::create(b, fb.loc("model.norm"), x,
                         fb.param("model.norm.weight"), eps);
+  if (numLabels)
+    return LinearOp::create(b, fb.loc("score"), x, fb.param("score.weight"),
+                            /*bias=*/Value());
   Value head = tied ? embed : fb.param("lm_head.weight");
   return LinearOp::create(b, fb.loc("lm_head"), x, head, /*bias=*/Value());
 }

@@ -482,11 +482,15 @@ mlir::llm::buildModelFromHFFolder(MLIRContext *context, StringRef folder,
     arguments.push_back(
         {param.tensor->name, HFInputKind::Param,
          RankedTensorType::get(param.tensor->shape, param.elementType)});
-  auto resultType =
-      RankedTensorType::get({batch, seq, family->getVocabSize()}, f32);
+  int64_t numLabels = family->getNumLabels();
+  auto resultType = RankedTensorType::get(
+      {batch, seq, numLabels ? numLabels : family->getVocabSize()}, f32);
 
   Location moduleLoc = config->getFileLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(moduleLoc);
+  if (numLabels)
+    (*module)->setAttr(LLMDialect::kNumLabelsAttrName,
+                       builder.getI64IntegerAttr(numLabels));
   builder.setInsertionPointToEnd(module->getBody());
   SmallVector<Type> argumentTypes;
   for (const Argument &argument : arguments)

@@ -7,7 +7,9 @@
 // visit per window and epoch, seeded shuffles (uniform: checked over many
 // seeds), resuming from a cursor, and the refusals. Then the masked-LM
 // builder (counts, the 80/10/10 rule within 5 standard deviations, special
-// ids) and the labelled-file reader.
+// ids), the labelled-file reader, and the classification loader over files
+// whose texts name themselves (padding, labels, the held-out split, seeded
+// epochs, resuming, the refusals).
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,7 +20,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <numeric>
 #include <set>
@@ -559,6 +563,501 @@ TEST(LabelledFileTest, RefusesMalformedLines) {
   ASSERT_FALSE(missing.hasValue());
   EXPECT_EQ(missing.getStatus().code(), ErrorCode::IO);
   expectContains(missing.message(), {dir / "missing.tsv", "No such file"});
+}
+
+//===----------------------------------------------------------------------===//
+// ClassificationDataLoader
+//===----------------------------------------------------------------------===//
+
+ClassificationOptions classOptions(int64_t batch, int64_t maxLength,
+                                   double validation, uint64_t seed = 0,
+                                   int64_t padId = 0) {
+  ClassificationOptions o;
+  o.batchSize = batch;
+  o.maxLength = maxLength;
+  o.validationFraction = validation;
+  o.seed = seed;
+  o.padId = padId;
+  return o;
+}
+
+ClassificationDataLoader makeClassLoader(const std::string &train,
+                                         const std::string &validation,
+                                         const ClassificationOptions &o) {
+  Expected<ClassificationDataLoader> loader =
+      ClassificationDataLoader::fromFiles(train, validation,
+                                          *Tokenizer::createByteLevel(), o);
+  EXPECT_TRUE(loader.hasValue()) << loader.message();
+  return loader.take();
+}
+
+/// Returns the real tokens of each row of \p batch as text (byte tokenizer).
+std::vector<std::string> rowTexts(const ClassificationBatch &batch) {
+  std::vector<std::string> texts;
+  for (int64_t row = 0; row < batch.batchSize; ++row) {
+    std::string text;
+    for (int64_t col = 0; col < batch.lengths[row]; ++col)
+      text += static_cast<char>(batch.inputs[row * batch.seqLength + col]);
+    texts.push_back(text);
+  }
+  return texts;
+}
+
+/// Checks that \p batch is consistent: the shapes, the padding after each
+/// row's tokens, and the class at each row's last token only.
+void expectWellFormed(const ClassificationBatch &batch, int64_t padId) {
+  ASSERT_EQ(batch.inputs.size(),
+            static_cast<size_t>(batch.batchSize * batch.seqLength));
+  ASSERT_EQ(batch.labels.size(), batch.inputs.size());
+  ASSERT_EQ(batch.lengths.size(), static_cast<size_t>(batch.batchSize));
+  ASSERT_EQ(batch.classes.size(), static_cast<size_t>(batch.batchSize));
+  int64_t longest = 0;
+  for (int64_t row = 0; row < batch.batchSize; ++row) {
+    int64_t length = batch.lengths[row];
+    ASSERT_GE(length, 1);
+    longest = std::max(longest, length);
+    for (int64_t col = 0; col < batch.seqLength; ++col) {
+      int64_t i = row * batch.seqLength + col;
+      if (col >= length)
+        EXPECT_EQ(batch.inputs[i], padId) << "row " << row << ", col " << col;
+      EXPECT_EQ(batch.labels[i],
+                col == length - 1 ? batch.classes[row] : IgnoreLabel)
+          << "row " << row << ", col " << col;
+    }
+  }
+  EXPECT_EQ(batch.seqLength, longest);
+}
+
+/// Writes \p n examples "example NN" (labels a, b, c in turn) to \p path;
+/// returns the texts.
+std::vector<std::string> writeNumberedExamples(const std::string &path, int n) {
+  std::string file;
+  std::vector<std::string> texts;
+  for (int i = 0; i < n; ++i) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "example %02d", i);
+    texts.push_back(text);
+    file += std::string(1, static_cast<char>('a' + i % 3)) + "\t" + text + "\n";
+  }
+  writeTextFile(path, file);
+  return texts;
+}
+
+/// Returns the row texts of the next \p batches training batches.
+std::vector<std::string> trainOrder(ClassificationDataLoader &loader,
+                                    int64_t batches) {
+  std::vector<std::string> order;
+  for (int64_t i = 0; i < batches; ++i)
+    for (const std::string &text : rowTexts(loader.nextBatch()))
+      order.push_back(text);
+  return order;
+}
+
+TEST(ClassificationDataLoaderTest, BatchesArePaddedWithTheClassAtTheEnd) {
+  TempDir dir;
+  writeTextFile(dir / "train.tsv", "pos\tab\nneg\tc\npos\tdefg\nneg\thi\n");
+  // One batch of all four: only the row order is shuffled.
+  ClassificationDataLoader loader =
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 16, 0, 3, 7));
+  EXPECT_EQ(loader.getLabelNames(), (std::vector<std::string>{"neg", "pos"}));
+  EXPECT_EQ(loader.getNumTrainExamples(), 4);
+  EXPECT_EQ(loader.getNumValidationExamples(), 0);
+  EXPECT_EQ(loader.getNumValidationBatches(), 0);
+  ASSERT_EQ(loader.getBatchesPerEpoch(), 1);
+  std::map<std::string, int64_t> wantClass = {
+      {"ab", 1}, {"c", 0}, {"defg", 1}, {"hi", 0}};
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    ClassificationBatch batch = loader.nextBatch();
+    ASSERT_EQ(batch.batchSize, 4);
+    ASSERT_EQ(batch.seqLength, 4);
+    expectWellFormed(batch, 7);
+    std::vector<std::string> texts = rowTexts(batch);
+    std::set<std::string> seen(texts.begin(), texts.end());
+    EXPECT_EQ(seen.size(), 4u) << "epoch " << epoch;
+    for (int64_t row = 0; row < 4; ++row) {
+      const std::string &text = texts[row];
+      ASSERT_TRUE(wantClass.count(text)) << text;
+      EXPECT_EQ(batch.classes[row], wantClass[text]);
+      EXPECT_EQ(batch.lengths[row], static_cast<int64_t>(text.size()));
+      // The exact row: the bytes, then the padding id.
+      std::vector<int64_t> wantInputs(4, 7), wantLabels(4, IgnoreLabel);
+      for (size_t i = 0; i < text.size(); ++i)
+        wantInputs[i] = static_cast<unsigned char>(text[i]);
+      wantLabels[text.size() - 1] = wantClass[text];
+      EXPECT_EQ(std::vector<int64_t>(batch.inputs.begin() + row * 4,
+                                     batch.inputs.begin() + row * 4 + 4),
+                wantInputs)
+          << text;
+      EXPECT_EQ(std::vector<int64_t>(batch.labels.begin() + row * 4,
+                                     batch.labels.begin() + row * 4 + 4),
+                wantLabels)
+          << text;
+    }
+  }
+  EXPECT_EQ(loader.getCursor().epoch, 3);
+}
+
+TEST(ClassificationDataLoaderTest, ValidationFileBatchesComeInOrder) {
+  TempDir dir;
+  writeTextFile(dir / "train.tsv", "pos\tgood\nneg\tbad\nneu\tok\n");
+  // The validation file's labels in another order keep the training ids.
+  writeTextFile(dir / "val.tsv", "neu\tfine\npos\tgreat\nneg\tawful!\n");
+  ClassificationDataLoader loader = makeClassLoader(
+      dir / "train.tsv", dir / "val.tsv", classOptions(2, 16, 0.5));
+  EXPECT_EQ(loader.getLabelNames(),
+            (std::vector<std::string>{"neg", "neu", "pos"}));
+  EXPECT_EQ(loader.getNumTrainExamples(), 3) << "the fraction is unused";
+  EXPECT_EQ(loader.getNumValidationExamples(), 3);
+  EXPECT_EQ(loader.getBatchesPerEpoch(), 1);
+  ASSERT_EQ(loader.getNumValidationBatches(), 2);
+
+  Expected<ClassificationBatch> first = loader.getValidationBatch(0);
+  ASSERT_TRUE(first.hasValue()) << first.message();
+  expectWellFormed(*first, 0);
+  EXPECT_EQ(first->batchSize, 2);
+  EXPECT_EQ(first->seqLength, 5);
+  EXPECT_EQ(rowTexts(*first), (std::vector<std::string>{"fine", "great"}));
+  EXPECT_EQ(first->classes, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(first->lengths, (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(first->inputs, (std::vector<int64_t>{'f', 'i', 'n', 'e', 0, 'g',
+                                                 'r', 'e', 'a', 't'}));
+  EXPECT_EQ(first->labels,
+            (std::vector<int64_t>{IgnoreLabel, IgnoreLabel, IgnoreLabel, 1,
+                                  IgnoreLabel, IgnoreLabel, IgnoreLabel,
+                                  IgnoreLabel, IgnoreLabel, 2}));
+
+  // The last batch holds the one example left.
+  Expected<ClassificationBatch> last = loader.getValidationBatch(1);
+  ASSERT_TRUE(last.hasValue()) << last.message();
+  EXPECT_EQ(last->batchSize, 1);
+  EXPECT_EQ(last->seqLength, 6);
+  EXPECT_EQ(rowTexts(*last), (std::vector<std::string>{"awful!"}));
+  EXPECT_EQ(last->classes, (std::vector<int64_t>{0}));
+  EXPECT_EQ(last->labels,
+            (std::vector<int64_t>{IgnoreLabel, IgnoreLabel, IgnoreLabel,
+                                  IgnoreLabel, IgnoreLabel, 0}));
+
+  for (int64_t index : {int64_t(2), int64_t(-1)}) {
+    Expected<ClassificationBatch> missing = loader.getValidationBatch(index);
+    ASSERT_FALSE(missing.hasValue());
+    expectContains(missing.message(),
+                   {"validation batch " + std::to_string(index) +
+                    " does not exist; there are 2"});
+  }
+}
+
+TEST(ClassificationDataLoaderTest, TruncatesToTheMaximumLength) {
+  TempDir dir;
+  writeTextFile(dir / "train.tsv", "x\tabcdefgh\ny\tab\n");
+  ClassificationDataLoader loader =
+      makeClassLoader(dir / "train.tsv", "", classOptions(2, 3, 0));
+  ClassificationBatch batch = loader.nextBatch();
+  expectWellFormed(batch, 0);
+  EXPECT_EQ(batch.seqLength, 3);
+  std::vector<std::string> texts = rowTexts(batch);
+  std::map<std::string, int64_t> classOf;
+  for (int64_t row = 0; row < 2; ++row)
+    classOf[texts[row]] = batch.classes[row];
+  EXPECT_EQ(classOf, (std::map<std::string, int64_t>{{"abc", 0}, {"ab", 1}}));
+}
+
+TEST(ClassificationDataLoaderTest, WordPieceTextsGetClsAndSep) {
+  TempDir dir;
+  writeTextFile(dir / "vocab.txt",
+                "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n");
+  writeTextFile(dir / "train.tsv", "a\thello world\nb\tworld\n");
+  Expected<std::unique_ptr<Tokenizer>> wordPiece =
+      Tokenizer::openWordPiece(dir / "vocab.txt");
+  ASSERT_TRUE(wordPiece.hasValue()) << wordPiece.message();
+  Expected<ClassificationDataLoader> loader =
+      ClassificationDataLoader::fromFiles(dir / "train.tsv", "", **wordPiece,
+                                          classOptions(2, 8, 0));
+  ASSERT_TRUE(loader.hasValue()) << loader.message();
+  ClassificationBatch batch = loader->nextBatch();
+  expectWellFormed(batch, 0);
+  ASSERT_EQ(batch.seqLength, 4);
+  int64_t longRow = batch.lengths[0] == 4 ? 0 : 1;
+  EXPECT_EQ(std::vector<int64_t>(batch.inputs.begin() + longRow * 4,
+                                 batch.inputs.begin() + longRow * 4 + 4),
+            (std::vector<int64_t>{2, 5, 6, 3}));
+  EXPECT_EQ(std::vector<int64_t>(batch.inputs.begin() + (1 - longRow) * 4,
+                                 batch.inputs.begin() + (1 - longRow) * 4 + 4),
+            (std::vector<int64_t>{2, 6, 3, 0}));
+  EXPECT_EQ(batch.classes[longRow], 0);
+  EXPECT_EQ(batch.classes[1 - longRow], 1);
+}
+
+TEST(ClassificationDataLoaderTest, HeldOutSplitIsSeededAndDisjoint) {
+  TempDir dir;
+  std::vector<std::string> texts = writeNumberedExamples(dir / "train.tsv", 20);
+  auto validationTexts = [](const ClassificationDataLoader &loader) {
+    std::vector<std::string> out;
+    for (int64_t i = 0; i < loader.getNumValidationBatches(); ++i) {
+      Expected<ClassificationBatch> batch = loader.getValidationBatch(i);
+      EXPECT_TRUE(batch.hasValue()) << batch.message();
+      if (!batch)
+        continue;
+      for (const std::string &text : rowTexts(*batch))
+        out.push_back(text);
+    }
+    return out;
+  };
+
+  // 25% of 20: 5 validate, 15 train in 3 batches of 5.
+  ClassificationDataLoader a =
+      makeClassLoader(dir / "train.tsv", "", classOptions(5, 32, 0.25, 11));
+  ASSERT_EQ(a.getNumTrainExamples(), 15);
+  ASSERT_EQ(a.getNumValidationExamples(), 5);
+  ASSERT_EQ(a.getNumValidationBatches(), 1);
+  ASSERT_EQ(a.getBatchesPerEpoch(), 3);
+  std::vector<std::string> validation = validationTexts(a);
+  ASSERT_EQ(validation.size(), 5u);
+  EXPECT_TRUE(std::is_sorted(validation.begin(), validation.end()))
+      << "validation examples keep the file's order";
+  std::vector<std::string> train = trainOrder(a, 3);
+  std::set<std::string> trainSet(train.begin(), train.end());
+  ASSERT_EQ(trainSet.size(), 15u) << "an epoch visits each example once";
+  for (const std::string &text : validation)
+    EXPECT_FALSE(trainSet.count(text)) << text << " is in both parts";
+  std::set<std::string> all = trainSet;
+  all.insert(validation.begin(), validation.end());
+  EXPECT_EQ(all, std::set<std::string>(texts.begin(), texts.end()));
+
+  // The same seed holds out the same examples; other seeds others.
+  ClassificationDataLoader b =
+      makeClassLoader(dir / "train.tsv", "", classOptions(5, 32, 0.25, 11));
+  EXPECT_EQ(validationTexts(b), validation);
+  std::set<std::vector<std::string>> splits;
+  for (uint64_t seed = 0; seed < 8; ++seed)
+    splits.insert(validationTexts(makeClassLoader(
+        dir / "train.tsv", "", classOptions(5, 32, 0.25, seed))));
+  EXPECT_GT(splits.size(), 1u) << "the seed does not change the split";
+
+  // floor(20 * 0.04) = 0: nothing held out.
+  ClassificationDataLoader none =
+      makeClassLoader(dir / "train.tsv", "", classOptions(5, 32, 0.04));
+  EXPECT_EQ(none.getNumTrainExamples(), 20);
+  EXPECT_EQ(none.getNumValidationBatches(), 0);
+}
+
+TEST(ClassificationDataLoaderTest, EachEpochHasItsOwnSeededOrder) {
+  TempDir dir;
+  writeNumberedExamples(dir / "train.tsv", 12);
+  auto order = [&](uint64_t seed) {
+    ClassificationDataLoader loader =
+        makeClassLoader(dir / "train.tsv", "", classOptions(3, 32, 0, seed));
+    EXPECT_EQ(loader.getBatchesPerEpoch(), 4);
+    return trainOrder(loader, 8);
+  };
+  std::vector<std::string> a = order(42);
+  ASSERT_EQ(a.size(), 24u);
+  EXPECT_EQ(a, order(42));
+  EXPECT_NE(a, order(43));
+  std::vector<std::string> epoch0(a.begin(), a.begin() + 12);
+  std::vector<std::string> epoch1(a.begin() + 12, a.end());
+  EXPECT_NE(epoch0, epoch1) << "each epoch needs its own order";
+  EXPECT_FALSE(std::is_sorted(epoch0.begin(), epoch0.end()))
+      << "epoch 0 is not shuffled";
+  for (const std::vector<std::string> &epoch : {epoch0, epoch1})
+    EXPECT_EQ(std::set<std::string>(epoch.begin(), epoch.end()).size(), 12u);
+}
+
+TEST(ClassificationDataLoaderTest, LeftoverExamplesChangeBetweenEpochs) {
+  TempDir dir;
+  writeNumberedExamples(dir / "train.tsv", 11);
+  ClassificationDataLoader loader =
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 32, 0, 1));
+  ASSERT_EQ(loader.getBatchesPerEpoch(), 2);
+  std::vector<std::string> order = trainOrder(loader, 12);
+  EXPECT_EQ(std::set<std::string>(order.begin(), order.end()).size(), 11u);
+}
+
+TEST(ClassificationDataLoaderTest, ResumingFromACursorContinuesTheSameOrder) {
+  TempDir dir;
+  writeNumberedExamples(dir / "train.tsv", 20);
+  ClassificationDataLoader original =
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 32, 0.1, 2024));
+  // 18 training examples: 4 batches per epoch; 10 batches reach epoch 2.
+  ASSERT_EQ(original.getBatchesPerEpoch(), 4);
+  for (int i = 0; i < 10; ++i)
+    original.nextBatch();
+  DataCursor saved = original.getCursor();
+  EXPECT_EQ(saved.epoch, 2);
+  EXPECT_EQ(saved.nextBatch, 2);
+  EXPECT_EQ(saved.seed, 2024u);
+  EXPECT_EQ(saved.batchSize, 4);
+  EXPECT_EQ(saved.seqLength, 32);
+  EXPECT_EQ(saved.numTrainTokens, 18);
+
+  // The held-out split needs the same seed; the cursor then carries it.
+  ClassificationDataLoader resumed =
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 32, 0.1, 2024));
+  Status s = resumed.restoreCursor(saved);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(resumed.getCursor(), saved);
+  for (int i = 0; i < 9; ++i) {
+    ClassificationBatch want = original.nextBatch();
+    ClassificationBatch got = resumed.nextBatch();
+    ASSERT_EQ(got.inputs, want.inputs) << "batch " << i << " after resume";
+    ASSERT_EQ(got.labels, want.labels) << "batch " << i << " after resume";
+  }
+  EXPECT_EQ(resumed.getCursor(), original.getCursor());
+
+  // Without held-out examples, another seed on the command line does not
+  // matter: the saved one continues.
+  ClassificationDataLoader noSplit =
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 32, 0, 5));
+  for (int i = 0; i < 7; ++i)
+    noSplit.nextBatch();
+  ClassificationDataLoader otherSeed =
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 32, 0, 6));
+  ASSERT_TRUE(otherSeed.restoreCursor(noSplit.getCursor()).isOk());
+  EXPECT_EQ(trainOrder(otherSeed, 6), trainOrder(noSplit, 6));
+}
+
+TEST(ClassificationDataLoaderTest, RestoreRefusesACursorOfAnotherSetup) {
+  TempDir dir;
+  writeNumberedExamples(dir / "train.tsv", 12);
+  ClassificationDataLoader source =
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 32, 0, 5));
+  source.nextBatch();
+  DataCursor saved = source.getCursor();
+
+  auto expectRefused = [&](ClassificationDataLoader loader, const DataCursor &c,
+                           const std::vector<std::string> &parts) {
+    DataCursor before = loader.getCursor();
+    Status s = loader.restoreCursor(c);
+    ASSERT_TRUE(s.isError());
+    EXPECT_EQ(s.code(), ErrorCode::InvalidArgument);
+    expectContains(s.message(), parts);
+    EXPECT_EQ(loader.getCursor(), before) << "a refused cursor changed it";
+  };
+  expectRefused(
+      makeClassLoader(dir / "train.tsv", "", classOptions(3, 32, 0, 5)), saved,
+      {"batch size 4", "this run has 3"});
+  expectRefused(
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 16, 0, 5)), saved,
+      {"maximum length 32", "this run has 16"});
+  writeNumberedExamples(dir / "more.tsv", 13);
+  expectRefused(
+      makeClassLoader(dir / "more.tsv", "", classOptions(4, 32, 0, 5)), saved,
+      {"training examples 12", "this run has 13"});
+  // The same count, with one text or one label changed.
+  std::vector<std::string> texts = writeNumberedExamples(dir / "x.tsv", 12);
+  std::string edited, relabelled;
+  for (int i = 0; i < 12; ++i) {
+    std::string label(1, static_cast<char>('a' + i % 3));
+    edited += label + "\t" + (i == 7 ? "edited" : texts[i]) + "\n";
+    relabelled += (i == 4 ? std::string("a") : label) + "\t" + texts[i] + "\n";
+  }
+  writeTextFile(dir / "edited.tsv", edited);
+  writeTextFile(dir / "relabelled.tsv", relabelled);
+  expectRefused(
+      makeClassLoader(dir / "edited.tsv", "", classOptions(4, 32, 0, 5)), saved,
+      {"training examples differ"});
+  expectRefused(
+      makeClassLoader(dir / "relabelled.tsv", "", classOptions(4, 32, 0, 5)),
+      saved, {"training examples differ"});
+  DataCursor outOfRange = saved;
+  outOfRange.nextBatch = 3;
+  expectRefused(
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 32, 0, 5)),
+      outOfRange, {"batch 3 is out of range", "3 batches per epoch"});
+  DataCursor negative = saved;
+  negative.epoch = -1;
+  expectRefused(
+      makeClassLoader(dir / "train.tsv", "", classOptions(4, 32, 0, 5)),
+      negative, {"out of range"});
+}
+
+/// A tokenizer of bytes whose encode() returns no tokens for "nothing" and
+/// fails for "fail".
+class PickyTokenizer : public Tokenizer {
+public:
+  std::string_view getKind() const override { return "picky"; }
+  Expected<std::vector<int64_t>> encode(std::string_view text) const override {
+    if (text == "nothing")
+      return std::vector<int64_t>();
+    if (text == "fail")
+      return Status::error(ErrorCode::InvalidArgument, "cannot encode 'fail'");
+    return std::vector<int64_t>(text.begin(), text.end());
+  }
+  Expected<std::string> getTokenBytes(int64_t id) const override {
+    return std::string(1, static_cast<char>(id));
+  }
+  int64_t getVocabSize() const override { return 256; }
+  std::optional<int64_t> lookupToken(std::string_view) const override {
+    return std::nullopt;
+  }
+};
+
+TEST(ClassificationDataLoaderTest, RefusesBadInput) {
+  TempDir dir;
+  PickyTokenizer picky;
+  auto expectError = [&](const std::string &train,
+                         const std::string &validation,
+                         const ClassificationOptions &o, ErrorCode code,
+                         const std::vector<std::string> &parts) {
+    Expected<ClassificationDataLoader> loader =
+        ClassificationDataLoader::fromFiles(train, validation, picky, o);
+    ASSERT_FALSE(loader.hasValue());
+    EXPECT_EQ(loader.getStatus().code(), code) << loader.message();
+    expectContains(loader.message(), parts);
+  };
+  std::vector<std::string> texts = writeNumberedExamples(dir / "train.tsv", 10);
+
+  // Fewer training examples than one batch.
+  expectError(dir / "train.tsv", "", classOptions(11, 8, 0),
+              ErrorCode::InvalidArgument,
+              {dir / "train.tsv", "fewer training examples than one batch",
+               ": 10, but a batch needs 11"});
+  expectError(dir / "train.tsv", "", classOptions(9, 8, 0.2),
+              ErrorCode::InvalidArgument,
+              {"fewer training examples than one batch: 8 (of its 10; the "
+               "other 2, 20%, are held out for validation), but a batch "
+               "needs 9"});
+  EXPECT_TRUE(ClassificationDataLoader::fromFiles(dir / "train.tsv", "", picky,
+                                                  classOptions(8, 8, 0.2))
+                  .hasValue());
+
+  // Texts the tokenizer turns into nothing, or fails on.
+  writeTextFile(dir / "nothing.tsv", "a\tfine\n\nb\tnothing\n");
+  expectError(dir / "nothing.tsv", "", classOptions(1, 8, 0),
+              ErrorCode::InvalidArgument,
+              {dir / "nothing.tsv" + ":3:", "has no tokens", "picky"});
+  writeTextFile(dir / "fail.tsv", "a\tfine\nb\tfail\n");
+  expectError(dir / "fail.tsv", "", classOptions(1, 8, 0),
+              ErrorCode::InvalidArgument,
+              {dir / "fail.tsv" + ":2:", "cannot encode 'fail'"});
+  expectError(dir / "train.tsv", dir / "nothing.tsv", classOptions(1, 8, 0),
+              ErrorCode::InvalidArgument,
+              {dir / "nothing.tsv" + ":3:", "has no tokens"});
+
+  // A validation label the training file lacks.
+  writeTextFile(dir / "val.tsv", "a\tok\nzzz\tnew label\n");
+  expectError(
+      dir / "train.tsv", dir / "val.tsv", classOptions(2, 8, 0),
+      ErrorCode::InvalidArgument,
+      {dir / "val.tsv" + ":2:", "unknown label 'zzz'", "'a', 'b', 'c'"});
+
+  // Files and options.
+  expectError(dir / "missing.tsv", "", classOptions(1, 8, 0), ErrorCode::IO,
+              {dir / "missing.tsv", "No such file"});
+  expectError(dir / "train.tsv", dir / "missing.tsv", classOptions(1, 8, 0),
+              ErrorCode::IO, {dir / "missing.tsv", "No such file"});
+  expectError(dir / "train.tsv", "", classOptions(0, 8, 0),
+              ErrorCode::InvalidArgument, {"batch size must be > 0, not 0"});
+  expectError(dir / "train.tsv", "", classOptions(1, 0, 0),
+              ErrorCode::InvalidArgument,
+              {"maximum length must be > 0, not 0"});
+  expectError(dir / "train.tsv", "", classOptions(1, 8, 1.0),
+              ErrorCode::InvalidArgument,
+              {"validation fraction must be in [0, 1)"});
+  expectError(dir / "train.tsv", "", classOptions(1, 8, std::nan("")),
+              ErrorCode::InvalidArgument, {"validation fraction"});
+  expectError(dir / "train.tsv", "", classOptions(1, 8, 0, 0, 256),
+              ErrorCode::InvalidArgument,
+              {"padding id 256", "vocabulary of 256"});
 }
 
 } // namespace

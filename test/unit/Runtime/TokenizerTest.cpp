@@ -231,6 +231,29 @@ TEST(ByteTokenizerTest, RejectsIdsOutsideTheBytes) {
   EXPECT_EQ(error.getStatus().code(), ErrorCode::InvalidArgument);
 }
 
+/// A model folder declares the byte tokenizer in its tokenizer_config.json;
+/// another class, or a broken file, is not taken for it.
+TEST(ByteTokenizerTest, DeclaredByTokenizerConfig) {
+  TempDir dir;
+  writeTextFile(dir / "tokenizer_config.json",
+                R"({"tokenizer_class": "ByteLevelTokenizer"})");
+  Expected<std::unique_ptr<Tokenizer>> opened = Tokenizer::open(dir.str());
+  ASSERT_TRUE(opened) << opened.message();
+  EXPECT_EQ((*opened)->getKind(), "bytes");
+  Expected<std::vector<int64_t>> ids = (*opened)->encode("Hi");
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(*ids, (std::vector<int64_t>{72, 105}));
+
+  writeTextFile(dir / "tokenizer_config.json",
+                R"({"tokenizer_class": "GPT2Tokenizer"})");
+  expectError(Tokenizer::open(dir.str()),
+              {"no tokenizer files", "ByteLevelTokenizer"});
+  writeTextFile(dir / "tokenizer_config.json", "[1, 2");
+  expectError(Tokenizer::open(dir.str()), {"tokenizer_config.json"});
+  writeTextFile(dir / "tokenizer_config.json", "[1, 2]");
+  expectError(Tokenizer::open(dir.str()), {"expected a JSON object"});
+}
+
 /// Each maximal ill-formed subpart is one U+FFFD, as in Python's
 /// bytes.decode('utf-8', errors='replace') and node's Buffer.toString.
 TEST(ByteTokenizerTest, DecodingReplacesMaximalSubparts) {

@@ -34,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace llm {
@@ -135,6 +136,11 @@ struct CheckpointSaveOptions {
   /// Save weights and moments holding NaN or infinity. Off by default so
   /// that a diverged run cannot replace the last good checkpoint.
   bool allowNonFinite = false;
+  /// Further files written into the checkpoint with the others, as (file
+  /// name, contents): a model's config.json and tokenizer files make the
+  /// checkpoint a model folder that llm-compile and llm-run take. Names are
+  /// plain file names other than the checkpoint's own.
+  std::vector<std::pair<std::string, std::string>> companionFiles;
 };
 
 /// Saves a checkpoint as folder \p dir, replacing the checkpoint there

@@ -14,7 +14,9 @@
 //     stores so that a resumed run sees exactly the batches the interrupted
 //     run would have seen.
 //   - buildMaskedLMBatch masks a batch BERT-style for masked-LM training.
-//   - readLabelledFile reads `label<TAB>text` lines for classification.
+//   - readLabelledFile reads `label<TAB>text` lines for classification, and
+//     ClassificationDataLoader batches them, padded, for fine-tuning, with
+//     the same seeded per-epoch order and resumable cursor.
 //
 // The shuffles and draws use the loader's own generator (splitmix64 with
 // Fisher-Yates and unbiased bounded draws), so a seed gives the same data
@@ -54,9 +56,10 @@ struct DataLoaderOptions {
   uint64_t seed = 0;
 };
 
-/// Where a CausalLMDataLoader is in its data order, together with what that
-/// order depends on, so that restoring it into a loader built differently is
-/// refused instead of silently changing the data order.
+/// Where a CausalLMDataLoader (or a ClassificationDataLoader, which reads
+/// its fields as its own class documents) is in its data order, together
+/// with what that order depends on, so that restoring it into a loader built
+/// differently is refused instead of silently changing the data order.
 struct DataCursor {
   /// The seed of the shuffled order.
   uint64_t seed = 0;
@@ -255,6 +258,127 @@ struct LabelledDataset {
 Expected<LabelledDataset>
 readLabelledFile(const std::string &path,
                  const std::vector<std::string> &knownLabels = {});
+
+/// The settings of a ClassificationDataLoader.
+struct ClassificationOptions {
+  /// Examples per training batch (and per validation batch but the last);
+  /// > 0.
+  int64_t batchSize = 8;
+  /// The most tokens of an example; > 0. Longer texts keep their first
+  /// maxLength tokens.
+  int64_t maxLength = 128;
+  /// The fraction of the training file held out for validation when no
+  /// validation file is given; in [0, 1). 0 disables validation.
+  double validationFraction = 0.1;
+  /// The seed of the held-out split and of the shuffled order.
+  uint64_t seed = 0;
+  /// The id written after a row's last token.
+  int64_t padId = 0;
+};
+
+/// A batch of labelled texts, right-padded to the longest in the batch. The
+/// class is predicted from the last real token of each row (as GPT-2's
+/// sequence classification does), so that is where its label sits.
+struct ClassificationBatch {
+  int64_t batchSize = 0;
+  /// The longest row's token count.
+  int64_t seqLength = 0;
+  /// [batchSize, seqLength] row-major: each row's tokens, then padId.
+  std::vector<int64_t> inputs;
+  /// [batchSize, seqLength] row-major: IgnoreLabel everywhere except at each
+  /// row's last real token, which holds the row's class id.
+  std::vector<int64_t> labels;
+  /// [batchSize]: the real tokens of each row (>= 1).
+  std::vector<int64_t> lengths;
+  /// [batchSize]: the class id of each row.
+  std::vector<int64_t> classes;
+};
+
+/// Batches of labelled texts for sequence-classification fine-tuning.
+///
+/// The examples are tokenized once (encodeWithSpecialTokens, so WordPiece
+/// texts get [CLS] and [SEP]) and truncated to maxLength tokens. Without a
+/// validation file, the last floor(n * validationFraction) examples of an
+/// order shuffled once from the seed are held out; both parts then keep the
+/// file's order, so the training examples depend on the seed only through
+/// which of them are held out. Each epoch visits the training examples in a
+/// new order, shuffled from (seed, epoch); those left over after the last
+/// full batch are skipped for that epoch. Validation batches come in file
+/// order, the last one possibly smaller, so that every validation example
+/// counts.
+///
+/// The DataCursor of this loader holds maxLength as its seqLength, the
+/// number of training examples as its numTrainTokens, and as its
+/// trainTokenHash the FNV-1a hash over each training example's class id,
+/// token count and token ids.
+class ClassificationDataLoader {
+public:
+  /// Reads \p trainPath with readLabelledFile and tokenizes each text with
+  /// \p tokenizer. With a non-empty \p validationPath, the validation
+  /// examples come from that file, whose labels must be among the training
+  /// file's; otherwise they are held out of the training file. Errors: those
+  /// of readLabelledFile; bad options; a tokenizer error or a text without
+  /// tokens (naming the file and line); fewer training examples than one
+  /// batch (with the counts). All but the I/O ones have code
+  /// InvalidArgument, unless the tokenizer says otherwise.
+  static Expected<ClassificationDataLoader>
+  fromFiles(const std::string &trainPath, const std::string &validationPath,
+            const Tokenizer &tokenizer, const ClassificationOptions &options);
+
+  /// Returns the label names, indexed by class id (sorted by their bytes).
+  const std::vector<std::string> &getLabelNames() const { return labelNames; }
+  int64_t getNumTrainExamples() const {
+    return static_cast<int64_t>(trainExamples.size());
+  }
+  int64_t getNumValidationExamples() const {
+    return static_cast<int64_t>(validationExamples.size());
+  }
+  const ClassificationOptions &getOptions() const { return options; }
+
+  /// Returns the number of training batches in an epoch (>= 1).
+  int64_t getBatchesPerEpoch() const;
+  /// Returns the next training batch and advances the cursor, into the next
+  /// epoch after the last batch of one.
+  ClassificationBatch nextBatch();
+
+  /// Returns the number of validation batches: ceil(validation examples /
+  /// batchSize), 0 without validation.
+  int64_t getNumValidationBatches() const;
+  /// Returns validation batch \p index, in [0, getNumValidationBatches()):
+  /// the examples from index * batchSize on, in order.
+  Expected<ClassificationBatch> getValidationBatch(int64_t index) const;
+
+  /// Returns the position of the next training batch.
+  const DataCursor &getCursor() const { return cursor; }
+
+  /// Continues from \p saved, a cursor of an earlier run: its seed replaces
+  /// the loader's for the epoch orders (the held-out split stays as built).
+  /// Refused (code InvalidArgument, the loader unchanged) when the batch
+  /// size, maximum length or training examples differ from the loader's, or
+  /// the position is out of range.
+  Status restoreCursor(const DataCursor &saved);
+
+private:
+  /// One tokenized example.
+  struct Example {
+    int64_t label = 0;
+    std::vector<int64_t> tokens;
+  };
+
+  ClassificationDataLoader() = default;
+  /// Recomputes the example order of the cursor's epoch.
+  void shuffleForEpoch();
+  /// Returns the batch of \p rows, padded to the longest.
+  ClassificationBatch makeBatch(const std::vector<const Example *> &rows) const;
+
+  ClassificationOptions options;
+  std::vector<std::string> labelNames;
+  std::vector<Example> trainExamples;
+  std::vector<Example> validationExamples;
+  DataCursor cursor;
+  /// The example order of cursor.epoch.
+  std::vector<int64_t> order;
+};
 
 } // namespace rt
 } // namespace llm

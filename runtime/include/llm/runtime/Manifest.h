@@ -130,6 +130,9 @@ struct ModelInfo {
   /// The longest sequence the model takes; 0 when the manifest sets no
   /// bound (models without a position table).
   int64_t maxPositions = 0;
+  /// A sequence classifier's classes (its logits' last dim); 0 for a
+  /// language model, whose logits are over the vocabulary.
+  int64_t numLabels = 0;
 };
 
 /// A parsed and validated manifest.json.

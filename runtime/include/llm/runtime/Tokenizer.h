@@ -85,7 +85,9 @@ public:
   /// Loads the tokenizer of a model folder: vocab.json + merges.txt (Hugging
   /// Face's GPT-2 layout) or encoder.json + vocab.bpe (OpenAI's layout) give
   /// GPT-2's byte-level BPE; vocab.txt gives WordPiece, with the settings of
-  /// tokenizer_config.json when the folder has one (readWordPieceConfig).
+  /// tokenizer_config.json when the folder has one (readWordPieceConfig);
+  /// a tokenizer_config.json alone whose "tokenizer_class" is
+  /// "ByteLevelTokenizer" gives the byte tokenizer (ids 0..255).
   static Expected<std::unique_ptr<Tokenizer>> open(const std::string &folder);
 
   /// Loads a GPT-2 byte-level BPE tokenizer from its vocabulary (a JSON

@@ -61,6 +61,10 @@ public:
 
   int64_t getVocabSize() const { return vocabSize; }
   int64_t getMaxPositions() const { return maxPositions; }
+  /// A sequence classifier's classes; 0 for a language model.
+  int64_t getNumLabels() const { return numLabels; }
+  /// The logits' last dim: the classes, or the vocabulary.
+  int64_t getNumOutputs() const { return numLabels ? numLabels : vocabSize; }
   Status setNumThreads(int32_t n);
 
   /// One update on \p inputs and \p labels ([batch, seq] each; label -100
@@ -70,10 +74,11 @@ public:
   Expected<StepResult> step(const std::vector<int64_t> &inputs,
                             const std::vector<int64_t> &labels, int64_t batch,
                             int64_t seq, const StepSettings &settings);
-  /// The mean loss of \p labels, without an update.
+  /// The mean loss of \p labels, without an update. With \p logits, also
+  /// the logits, [batch, seq, getNumOutputs()] row-major.
   Expected<double> evaluate(const std::vector<int64_t> &inputs,
                             const std::vector<int64_t> &labels, int64_t batch,
-                            int64_t seq);
+                            int64_t seq, std::vector<float> *logits = nullptr);
 
   /// The parameters (checkpoint names) and moments ("<name>.exp_avg",
   /// "<name>.exp_avg_sq"), views of the owned buffers.
@@ -93,13 +98,14 @@ private:
                                      const std::vector<int64_t> &inputs,
                                      const std::vector<int64_t> &labels,
                                      int64_t batch, int64_t seq,
-                                     const float *optimizer);
+                                     const float *optimizer,
+                                     std::vector<float> *logits);
 
   std::unique_ptr<Artifact> artifact;
   const EntryPoint *trainEntry = nullptr, *evalEntry = nullptr;
   EntryFunction trainFunction = nullptr, evalFunction = nullptr;
   std::vector<Buffer> params, moments;
-  int64_t vocabSize = 0, maxPositions = 0;
+  int64_t vocabSize = 0, maxPositions = 0, numLabels = 0;
 };
 
 } // namespace rt

@@ -50,6 +50,10 @@ def LLM_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kPackedAttrName = "llm.packed";
     /// The module attribute naming the model family (`gpt2`, `bert`, ...).
     static constexpr ::llvm::StringLiteral kFamilyAttrName = "llm.family";
+    /// The module attribute of a sequence classifier: its number of
+    /// classes (the logits' last dim), read at each sequence's last token.
+    static constexpr ::llvm::StringLiteral kNumLabelsAttrName =
+        "llm.num_labels";
   }];
   let useDefaultAttributePrinterParser = 1;
 }
