@@ -4,11 +4,13 @@
 // settings; loss and gradient norm out, parameters and moments updated in
 // place (results marked llm.in_place), weight decay on matrices only.
 
-// eval_step is the loss alone; the gradient function does not survive.
+// eval_step is the loss and the logits it is computed from; the gradient
+// function does not survive.
 // CHECK-LABEL: func.func @eval_step(
-// CHECK-SAME: tensor<2x3xi64> {llm.input = "labels"}) -> (tensor<f32> {llm.name = "loss"})
+// CHECK-SAME: tensor<2x3xi64> {llm.input = "labels"}) -> (tensor<f32> {llm.name = "loss"}, tensor<2x3x7xf32> {llm.name = "logits"})
 // CHECK-SAME: attributes {llm.unpacked_params}
-// CHECK: llm.cross_entropy
+// CHECK: %[[LOSS:.*]] = llm.cross_entropy %[[LOGITS:[^ ,]+]]
+// CHECK: return %[[LOSS]], %[[LOGITS]]
 // CHECK-NOT: func.func @forward_loss_vjp
 // CHECK-NOT: func.func @forward_loss_vjp
 // CHECK-LABEL: func.func @train_step(
