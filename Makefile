@@ -14,7 +14,6 @@
 BUILD_DIR ?= build
 ASAN_BUILD_DIR ?= build-asan
 LLVM_PREFIX ?= /usr/lib/llvm-22
-DEMO_MODEL ?= examples/gpt2-tiny/model.mlir
 
 CMAKE_COMMON := -G Ninja \
   -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
@@ -41,25 +40,20 @@ build: setup $(BUILD_DIR)/build.ninja
 build-asan: setup $(ASAN_BUILD_DIR)/build.ninja
 	ninja -C $(ASAN_BUILD_DIR) llm-test-depends
 
-# The main job at this stage: verify and canonicalize the bundled GPT-2-style
-# model written in the llm dialect, compile it ahead of time to a native
-# artifact, and run a forward pass with llm-run. The bundled model has no
-# trained weights yet: the demo writes seeded random ones in GPT-2's
-# checkpoint layout (utils/make-tiny-model.py).
+# The main job: compile the bundled default model (examples/kjv-gpt/model, a
+# byte-level GPT-2-style model trained by llm-run train on the King James
+# Bible; examples/kjv-gpt/README.md) ahead of time with llm-compile, then
+# generate text from a prompt with llm-run generate. llm-compile prints the
+# compiled arena size; llm-run generate ends with tokens/s.
 DEMO_DIR := $(BUILD_DIR)/demo
+DEMO_MODEL_DIR ?= examples/kjv-gpt/model
+DEMO_PROMPT ?= And God said,
 demo: build
 	@mkdir -p $(DEMO_DIR)
-	$(BUILD_DIR)/bin/llm-opt $(DEMO_MODEL) --canonicalize \
-	  -o $(DEMO_DIR)/model.canonical.mlir
-	@echo "demo: $(DEMO_MODEL) verified and canonicalized:" \
-	  "$$(grep -c ' = llm\.' $(DEMO_DIR)/model.canonical.mlir) llm ops," \
-	  "$$(grep -o 'llm.param' $(DEMO_DIR)/model.canonical.mlir | wc -l) parameters"
-	$(BUILD_DIR)/bin/llm-compile $(DEMO_MODEL) -o $(DEMO_DIR)/artifact
-	/usr/bin/python3 utils/make-tiny-model.py --family gpt2 --hidden 64 \
-	  --heads 4 --layers 2 --vocab 256 --ctx 64 --seed 1 --out $(DEMO_DIR)/weights
-	$(BUILD_DIR)/bin/llm-run forward --artifact $(DEMO_DIR)/artifact \
-	  --weights $(DEMO_DIR)/weights --tokens 72,101,108,108,111 --top 5 \
-	  --npy $(DEMO_DIR)/logits.npy
+	$(BUILD_DIR)/bin/llm-compile $(DEMO_MODEL_DIR) -o $(DEMO_DIR)/artifact
+	$(BUILD_DIR)/bin/llm-run generate $(DEMO_DIR)/artifact \
+	  --weights $(DEMO_MODEL_DIR) --prompt "$(DEMO_PROMPT)" \
+	  --max-new-tokens 200 --top-k 20 --temperature 0.8 --seed 1 --stream
 
 test: build build-asan
 	utils/run-tests.sh $(BUILD_DIR) $(ASAN_BUILD_DIR)

@@ -24,6 +24,9 @@ PACKAGES=(
   # ONNX import: the ONNX protobuf library, its backend conformance cases,
   # and the exporter the model tests use.
   libonnx-dev libprotobuf-dev libonnx-testdata python3-onnx
+  # The bundled model's corpus (examples/kjv-gpt/train.sh): the King James
+  # Bible, public domain.
+  bible-kjv
 )
 # The npm packages (utils/ort/setup.sh) need node and npm, from Debian
 # unless the machine has them already (a NodeSource node bundles its npm,

@@ -20,7 +20,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <new>
+#include <random>
 #include <set>
 
 using namespace llm::rt;
@@ -45,7 +47,7 @@ Trainer::~Trainer() = default;
 
 Expected<std::unique_ptr<Trainer>>
 Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
-              const ModelOptions &options) {
+              const ModelOptions &options, const TrainerInitOptions &init) {
   try {
     std::unique_ptr<Trainer> trainer(new Trainer());
     Expected<std::unique_ptr<Artifact>> artifact = Artifact::open(artifactDir);
@@ -82,6 +84,7 @@ Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
       return checkpoint.getStatus().withDefaultCode(ErrorCode::Weights);
     BindOptions bindOptions;
     bindOptions.strict = options.strict;
+    bindOptions.allowMissing = init.initializeMissing;
     Expected<BoundWeights> bound =
         bindWeights(*trainer->trainEntry, **checkpoint, bindOptions);
     if (!bound)
@@ -104,7 +107,20 @@ Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
       Buffer buffer{input.name, input.shape,
                     std::vector<float>(static_cast<size_t>(count), 0.0f)};
       if (input.kind == InputKind::Param) {
-        std::memcpy(buffer.data.data(), bound->getData(i), count * 4);
+        if (const void *data = bound->getData(i)) {
+          std::memcpy(buffer.data.data(), data, count * 4);
+        } else {
+          // Not in the checkpoint: matrices normal, vectors zero, from a
+          // stream of the seed and the name (independent of the order).
+          if (input.shape.size() >= 2) {
+            std::mt19937_64 rng(init.seed ^
+                                std::hash<std::string>()(input.name));
+            std::normal_distribution<double> normal(0.0, init.stddev);
+            for (float &value : buffer.data)
+              value = static_cast<float>(normal(rng));
+          }
+          trainer->initialized.push_back(input.name);
+        }
         trainer->params.push_back(std::move(buffer));
       } else {
         trainer->moments.push_back(std::move(buffer));

@@ -158,6 +158,10 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
       if (input.kind != InputKind::Param || plans.count(key))
         continue;
       const TensorView *view = checkpoint.lookup(input.name);
+      if (!view && options.allowMissing) {
+        bound.missing.push_back(input.name);
+        continue;
+      }
       if (!view) {
         std::string message = "the checkpoint has no tensor " +
                               quote(input.name) + ", which entry point " +
@@ -306,7 +310,9 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
 
     for (size_t i = 0; i < entry.inputs.size(); ++i)
       if (entry.inputs[i].kind == InputKind::Param)
-        bound.data[i] = plans[getParamKey(entry.inputs[i])].data;
+        if (auto it = plans.find(getParamKey(entry.inputs[i]));
+            it != plans.end())
+          bound.data[i] = it->second.data;
     return bound;
   } catch (const std::bad_alloc &) {
     return Status::error(ErrorCode::OutOfMemory,

@@ -16,6 +16,7 @@
 #define LLM_TOOLS_LLM_RUN_COMMANDS_H
 
 #include "llm/runtime/DataLoader.h"
+#include "llm/runtime/Tokenizer.h"
 #include "llm/runtime/Trainer.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -63,6 +64,11 @@ struct ClassifierScore {
 /// label (Train.cpp).
 rt::Expected<ClassifierScore>
 scoreClassifier(rt::Trainer &trainer, const rt::ClassificationDataLoader &loader);
+
+/// The tokenizer of --tokenizer \p path: "bytes", a folder, or (empty) the
+/// weights folder \p weights (llm-run.cpp).
+rt::Expected<std::unique_ptr<rt::Tokenizer>>
+openTokenizer(const std::string &path, const std::string &weights);
 
 /// Prints "llm-run: error: \p message" and returns the exit code 1.
 int fail(const llvm::Twine &message);

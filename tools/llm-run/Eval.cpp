@@ -119,17 +119,11 @@ int llm::run::runEval() {
   if (seqLength < 1 || batchSize < 1)
     return fail("--seq and --batch must be positive");
 
-  std::unique_ptr<rt::Tokenizer> tokenizer;
-  if (tokenizerPath == "bytes") {
-    tokenizer = rt::Tokenizer::createByteLevel();
-  } else {
-    rt::Expected<std::unique_ptr<rt::Tokenizer>> opened = rt::Tokenizer::open(
-        tokenizerPath.empty() ? std::string(weights)
-                              : std::string(tokenizerPath));
-    if (!opened)
-      return fail(opened.message());
-    tokenizer = opened.take();
-  }
+  rt::Expected<std::unique_ptr<rt::Tokenizer>> openedTokenizer =
+      llm::run::openTokenizer(tokenizerPath, weights);
+  if (!openedTokenizer)
+    return fail(openedTokenizer.message());
+  std::unique_ptr<rt::Tokenizer> tokenizer = openedTokenizer.take();
 
   if (task == "classify")
     return evaluateClassifier(*tokenizer);

@@ -128,10 +128,22 @@ cl::opt<bool> resume("resume", cl::desc("Continue from the checkpoint in --out")
                      cl::sub(TrainCommand), cl::cat(TrainCategory));
 cl::opt<std::string> task(
     "task",
-    cl::desc("lm: causal language modelling on a text corpus; classify: "
+    cl::desc("lm: causal language modelling on a text corpus; mlm: masked "
+             "language modelling (BERT: 15% masked, 80/10/10); classify: "
              "sequence classification on `label<TAB>text` lines (a model "
              "with a classification head)"),
     cl::init("lm"), cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<bool> initMissing(
+    "init-missing",
+    cl::desc("Initialize parameters --weights lacks (a new classification "
+             "head on a pretrained model: N(0, 0.02) matrices, zero vectors) "
+             "instead of refusing it"),
+    cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<std::string> configPath(
+    "config",
+    cl::desc("config.json saved with the checkpoints (default: --weights' "
+             "own; give the fine-tuned model's when it differs)"),
+    cl::value_desc("file"), cl::sub(TrainCommand), cl::cat(TrainCategory));
 cl::opt<std::string> validationData(
     "validation",
     cl::desc("--task classify: labelled validation file (default: 10% of "
@@ -168,7 +180,7 @@ class TrainingTask {
 public:
   virtual ~TrainingTask() = default;
   /// The next training batch; advances the data order.
-  virtual StepBatch next() = 0;
+  virtual rt::Expected<StepBatch> next() = 0;
   /// The first line of the run: what it trains on.
   virtual std::string describe() const = 0;
   /// Prints the validation line for \p step.
@@ -183,10 +195,10 @@ public:
   explicit LanguageModelTask(rt::CausalLMDataLoader loader)
       : loader(std::move(loader)) {}
 
-  StepBatch next() override {
+  rt::Expected<StepBatch> next() override {
     rt::TrainingBatch batch = loader.nextBatch();
-    return {batch.getInputs(), batch.getTargets(), batch.batchSize,
-            batch.seqLength};
+    return StepBatch{batch.getInputs(), batch.getTargets(), batch.batchSize,
+                     batch.seqLength};
   }
   std::string describe() const override {
     return formatv("training on {0} tokens ({1} for validation), {2} x {3} "
@@ -230,6 +242,85 @@ private:
   rt::CausalLMDataLoader loader;
 };
 
+/// Masked language modelling (BERT's pretraining loss): windows of the
+/// corpus with 15% of their tokens chosen by the 80/10/10 rule
+/// (buildMaskedLMBatch); the masking of each batch depends only on the seed
+/// and the batch's place in the data order, so --resume repeats it.
+class MaskedLanguageModelTask final : public TrainingTask {
+public:
+  MaskedLanguageModelTask(rt::CausalLMDataLoader loader,
+                          rt::MaskedLMOptions options, uint64_t seed)
+      : loader(std::move(loader)), options(std::move(options)), seed(seed) {}
+
+  rt::Expected<StepBatch> next() override {
+    const rt::DataCursor &at = loader.getCursor();
+    uint64_t batchSeed = seed * 0x9E3779B97F4A7C15ULL ^
+                         static_cast<uint64_t>(at.epoch) << 32 ^
+                         static_cast<uint64_t>(at.nextBatch);
+    rt::TrainingBatch batch = loader.nextBatch();
+    return mask(batch, batchSeed);
+  }
+  std::string describe() const override {
+    return formatv("masked-LM training on {0} tokens ({1} for validation), "
+                   "{2} x {3} tokens per step, {4:f0}% of them masked",
+                   loader.getNumTrainTokens(), loader.getNumValidationTokens(),
+                   loader.getOptions().batchSize,
+                   loader.getOptions().seqLength,
+                   100.0 * options.maskFraction);
+  }
+  /// Mean masked-token loss over up to --eval-batches validation batches,
+  /// each masked the same way at every evaluation.
+  rt::Status validate(rt::Trainer &trainer, int64_t step) override {
+    int64_t count =
+        std::min<int64_t>(evalBatches, loader.getNumValidationBatches());
+    if (count <= 0)
+      return rt::Status::error(rt::ErrorCode::InvalidArgument,
+                               "the validation split holds no full batch");
+    double total = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      rt::Expected<rt::TrainingBatch> batch = loader.getValidationBatch(i);
+      if (!batch)
+        return batch.getStatus();
+      rt::Expected<StepBatch> masked = mask(*batch, ~static_cast<uint64_t>(i));
+      if (!masked)
+        return masked.getStatus();
+      rt::Expected<double> loss = trainer.evaluate(
+          masked->inputs, masked->labels, masked->batch, masked->seq);
+      if (!loss)
+        return loss.getStatus();
+      total += *loss;
+    }
+    double loss = total / static_cast<double>(count);
+    outs() << formatv("step {0}: validation masked-LM loss {1:f4}, "
+                      "perplexity {2:f2}\n",
+                      step, loss, std::exp(loss));
+    return rt::Status::success();
+  }
+  const rt::DataCursor &getCursor() const override {
+    return loader.getCursor();
+  }
+  rt::Status restoreCursor(const rt::DataCursor &cursor) override {
+    return loader.restoreCursor(cursor);
+  }
+
+private:
+  /// The window's first seqLength tokens, masked.
+  rt::Expected<StepBatch> mask(const rt::TrainingBatch &batch,
+                               uint64_t batchSeed) const {
+    rt::Expected<rt::MaskedLMBatch> masked =
+        rt::buildMaskedLMBatch(batch.getInputs(), batch.batchSize,
+                               batch.seqLength, options, batchSeed);
+    if (!masked)
+      return masked.getStatus();
+    return StepBatch{std::move(masked->inputIds), std::move(masked->labels),
+                     batch.batchSize, batch.seqLength};
+  }
+
+  rt::CausalLMDataLoader loader;
+  rt::MaskedLMOptions options;
+  uint64_t seed;
+};
+
 /// Sequence classification: each text's class is predicted at its last
 /// token (labels -100 elsewhere), so the loss is the batch's mean
 /// cross-entropy over classes.
@@ -238,10 +329,10 @@ public:
   explicit ClassificationTask(rt::ClassificationDataLoader loader)
       : loader(std::move(loader)) {}
 
-  StepBatch next() override {
+  rt::Expected<StepBatch> next() override {
     rt::ClassificationBatch batch = loader.nextBatch();
-    return {std::move(batch.inputs), std::move(batch.labels), batch.batchSize,
-            batch.seqLength};
+    return StepBatch{std::move(batch.inputs), std::move(batch.labels),
+                     batch.batchSize, batch.seqLength};
   }
   std::string describe() const override {
     std::string labels;
@@ -392,18 +483,13 @@ int llm::run::runTrain() {
     return fail(toString(std::move(e)));
 
   // The tokenizer and the data.
-  std::unique_ptr<rt::Tokenizer> tokenizer;
-  if (tokenizerPath == "bytes") {
-    tokenizer = rt::Tokenizer::createByteLevel();
-  } else {
-    rt::Expected<std::unique_ptr<rt::Tokenizer>> opened = rt::Tokenizer::open(
-        tokenizerPath.empty() ? std::string(weights) : std::string(tokenizerPath));
-    if (!opened)
-      return fail(opened.message());
-    tokenizer = opened.take();
-  }
+  rt::Expected<std::unique_ptr<rt::Tokenizer>> openedTokenizer =
+      llm::run::openTokenizer(tokenizerPath, weights);
+  if (!openedTokenizer)
+    return fail(openedTokenizer.message());
+  std::unique_ptr<rt::Tokenizer> tokenizer = openedTokenizer.take();
   std::unique_ptr<TrainingTask> training;
-  if (task == "lm") {
+  if (task == "lm" || task == "mlm") {
     if (!validationData.empty())
       return fail("--validation is for --task classify; a language model "
                   "validates on the corpus's last 5%");
@@ -415,7 +501,16 @@ int llm::run::runTrain() {
         rt::CausalLMDataLoader::fromCorpus(data, *tokenizer, dataOptions);
     if (!loader)
       return fail(loader.message());
-    training = std::make_unique<LanguageModelTask>(loader.take());
+    if (task == "lm") {
+      training = std::make_unique<LanguageModelTask>(loader.take());
+    } else {
+      rt::Expected<rt::MaskedLMOptions> masking =
+          rt::MaskedLMOptions::fromTokenizer(*tokenizer);
+      if (!masking)
+        return fail("--task mlm: " + masking.message());
+      training = std::make_unique<MaskedLanguageModelTask>(
+          loader.take(), masking.take(), seed);
+    }
   } else if (task == "classify") {
     rt::ClassificationOptions dataOptions;
     dataOptions.batchSize = batchSize;
@@ -429,16 +524,31 @@ int llm::run::runTrain() {
     numClasses = static_cast<int64_t>(loader->getLabelNames().size());
     training = std::make_unique<ClassificationTask>(loader.take());
   } else {
-    return fail("--task must be lm or classify, got '" + task + "'");
+    return fail("--task must be lm, mlm or classify, got '" + task + "'");
   }
 
   rt::ModelOptions modelOptions;
   modelOptions.numThreads = threads;
+  rt::TrainerInitOptions init;
+  init.initializeMissing = initMissing;
+  init.seed = seed;
   rt::Expected<std::unique_ptr<rt::Trainer>> opened =
-      rt::Trainer::open(artifact, weights, modelOptions);
+      rt::Trainer::open(artifact, weights, modelOptions, init);
   if (!opened)
-    return fail(opened.message());
+    return fail(opened.message() +
+                (!initMissing && StringRef(opened.message())
+                                     .contains("the checkpoint has no tensor")
+                     ? " (--init-missing initializes parameters a "
+                       "pretrained checkpoint lacks)"
+                     : ""));
   rt::Trainer &trainer = **opened;
+  if (!trainer.getInitialized().empty()) {
+    outs() << "llm-run: initialized " << trainer.getInitialized().size()
+           << " parameters " << weights << " lacks:";
+    for (const std::string &name : trainer.getInitialized())
+      outs() << " " << name;
+    outs() << "\n";
+  }
   if (tokenizer->getVocabSize() > trainer.getVocabSize())
     return fail("the tokenizer has " + Twine(tokenizer->getVocabSize()) +
                 " tokens but the model's vocabulary holds " +
@@ -452,7 +562,7 @@ int llm::run::runTrain() {
                             "classification head (e.g. architectures "
                             "[\"GPT2ForSequenceClassification\"] and "
                             "num_labels in config.json)"));
-  if (task == "lm" && trainer.getNumLabels())
+  if (task != "classify" && trainer.getNumLabels())
     return fail("the model is a sequence classifier; train it with --task "
                 "classify");
 
@@ -462,6 +572,25 @@ int llm::run::runTrain() {
     return fail(toString(companions.takeError()));
   rt::CheckpointSaveOptions saveOptions;
   saveOptions.companionFiles = std::move(*companions);
+  auto &files = saveOptions.companionFiles;
+  auto config = llvm::find_if(files, [](const auto &file) {
+    return file.first == "config.json";
+  });
+  if (!configPath.empty()) {
+    ErrorOr<std::unique_ptr<MemoryBuffer>> text =
+        MemoryBuffer::getFile(configPath, /*IsText=*/false,
+                              /*RequiresNullTerminator=*/false);
+    if (!text)
+      return fail(configPath + ": " + text.getError().message());
+    if (config == files.end())
+      config = files.insert(files.end(), {"config.json", ""});
+    config->second = (*text)->getBuffer().str();
+  } else if (!trainer.getInitialized().empty() && config != files.end()) {
+    // --weights' config describes a model without the new parameters.
+    files.erase(config);
+    outs() << "llm-run: the checkpoints get no config.json (" << weights
+           << "'s lacks the new parameters; --config gives one)\n";
+  }
 
   int64_t first = 0;
   if (resume) {
@@ -514,7 +643,10 @@ int llm::run::runTrain() {
   if (stopAfter > 0)
     last = std::min<int64_t>(steps, first + stopAfter);
   for (int64_t step = first; step < last; ++step) {
-    StepBatch batch = training->next();
+    rt::Expected<StepBatch> next = training->next();
+    if (!next)
+      return fail(next.message());
+    StepBatch &batch = *next;
     settings.learningRate = lrSchedule->lr(step);
     settings.step = step + 1;
     rt::Expected<rt::StepResult> result = trainer.step(

@@ -116,6 +116,13 @@ int llm::run::fail(const Twine &message) {
 }
 using llm::run::fail;
 
+llm::rt::Expected<std::unique_ptr<llm::rt::Tokenizer>>
+llm::run::openTokenizer(const std::string &path, const std::string &weights) {
+  if (path == "bytes")
+    return llm::rt::Tokenizer::createByteLevel();
+  return llm::rt::Tokenizer::open(path.empty() ? weights : path);
+}
+
 /// Returns true if \p name (without dashes) is an option of a subcommand
 /// or a help option, i.e. worth suggesting to the user.
 static bool isOwnOption(StringRef name) {

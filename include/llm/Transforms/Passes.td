@@ -362,7 +362,8 @@ def LLMBuildTrainStep : Pass<"llm-build-train-step", "::mlir::ModuleOp"> {
     step t (the runtime computes the bias corrections). The updated
     parameters and moments are results marked `llm.in_place`, written into
     the caller's buffers (llm-drop-in-place-results). `eval_step(forward's
-    args, labels) -> loss` computes the same loss without an update. Both
+    args, labels) -> (loss, logits)` computes the same loss without an
+    update, and returns the logits too. Both
     carry `llm.unpacked_params`: llm-pack-weights leaves their parameters in
     the checkpoint layout the runtime keeps and updates.
   }];

@@ -41,6 +41,16 @@ struct StepSettings {
   int64_t step = 1;
 };
 
+/// How Trainer::open treats parameters the checkpoint lacks.
+struct TrainerInitOptions {
+  /// Initialize them instead of refusing the checkpoint: matrices from
+  /// N(0, stddev^2) (seeded), vectors at zero (as transformers initializes
+  /// a new classification head). getInitialized() lists them.
+  bool initializeMissing = false;
+  double stddev = 0.02;
+  uint64_t seed = 0;
+};
+
 /// What one step reports.
 struct StepResult {
   double loss = 0;
@@ -54,7 +64,8 @@ public:
   /// the moments start at zero.
   static Expected<std::unique_ptr<Trainer>>
   open(const std::string &artifactDir, const std::string &weightsPath,
-       const ModelOptions &options = {});
+       const ModelOptions &options = {},
+       const TrainerInitOptions &init = {});
   ~Trainer();
   Trainer(const Trainer &) = delete;
   Trainer &operator=(const Trainer &) = delete;
@@ -79,6 +90,11 @@ public:
   Expected<double> evaluate(const std::vector<int64_t> &inputs,
                             const std::vector<int64_t> &labels, int64_t batch,
                             int64_t seq, std::vector<float> *logits = nullptr);
+
+  /// The parameters Trainer::open initialized (TrainerInitOptions).
+  const std::vector<std::string> &getInitialized() const {
+    return initialized;
+  }
 
   /// The parameters (checkpoint names) and moments ("<name>.exp_avg",
   /// "<name>.exp_avg_sq"), views of the owned buffers.
@@ -105,6 +121,7 @@ private:
   const EntryPoint *trainEntry = nullptr, *evalEntry = nullptr;
   EntryFunction trainFunction = nullptr, evalFunction = nullptr;
   std::vector<Buffer> params, moments;
+  std::vector<std::string> initialized;
   int64_t vocabSize = 0, maxPositions = 0, numLabels = 0;
 };
 

@@ -42,6 +42,10 @@ namespace rt {
 struct BindOptions {
   /// Refuse checkpoint tensors that no input uses instead of warning.
   bool strict = false;
+  /// Leave params the checkpoint lacks unbound (getData returns null) and
+  /// list them in getMissing(), instead of refusing: a classification head
+  /// new to a pretrained model, which the trainer initializes.
+  bool allowMissing = false;
 };
 
 /// The bound parameters of one entry point. Zero-copy bindings point into
@@ -61,6 +65,9 @@ public:
   /// Returns one message per checkpoint tensor that no input uses.
   const std::vector<std::string> &getWarnings() const { return warnings; }
 
+  /// Returns the params the checkpoint lacks (only with allowMissing).
+  const std::vector<std::string> &getMissing() const { return missing; }
+
   /// Returns the number of bytes held in owned (converted or realigned)
   /// buffers.
   uint64_t getOwnedBytes() const { return ownedBytes; }
@@ -79,6 +86,7 @@ private:
   std::vector<const void *> data;
   std::vector<std::unique_ptr<void, FreeDeleter>> owned;
   std::vector<std::string> warnings;
+  std::vector<std::string> missing;
   uint64_t ownedBytes = 0;
   size_t numZeroCopy = 0;
 };
