@@ -53,7 +53,8 @@ demo: build
 	$(BUILD_DIR)/bin/llm-compile $(DEMO_MODEL_DIR) -o $(DEMO_DIR)/artifact
 	$(BUILD_DIR)/bin/llm-run generate $(DEMO_DIR)/artifact \
 	  --weights $(DEMO_MODEL_DIR) --prompt "$(DEMO_PROMPT)" \
-	  --max-new-tokens 200 --top-k 20 --temperature 0.8 --seed 1 --stream
+	  --max-new-tokens 300 --context slide --top-k 20 --temperature 0.8 \
+	  --seed 1 --stream
 
 test: build build-asan
 	utils/run-tests.sh $(BUILD_DIR) $(ASAN_BUILD_DIR)

@@ -59,7 +59,7 @@ cp "$MODEL/tokenizer_config.json" "$WORK/classifier/"
 # llm-compile reads the config; the weights it checks against are the
 # bundled ones plus the head, which training initializes.
 /usr/bin/python3 "$ROOT/utils/make-tiny-model.py" --family gpt2 --vocab 256 \
-  --ctx 256 --hidden 256 --heads 4 --layers 4 --num-labels 4 --out "$WORK/shape" >/dev/null
+  --ctx 128 --hidden 256 --heads 4 --layers 4 --num-labels 4 --out "$WORK/shape" >/dev/null
 cp "$WORK/classifier/config.json" "$WORK/shape/config.json"
 "$BUILD/bin/llm-compile" "$WORK/shape" -o "$WORK/art" --train
 

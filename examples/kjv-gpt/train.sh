@@ -52,5 +52,19 @@ cp "$MODEL/tokenizer_config.json" "$WORK/init/"
   --weight-decay 0.1 --eval-every 500 --eval-batches 32 --save-every 500 \
   --threads 2 --seed 1 | tee "$WORK/train.log"
 
-cp "$WORK/ckpt/model.safetensors" "$WORK/ckpt/config.json" "$MODEL/"
-echo "train.sh: copied the trained weights to $MODEL"
+# Training saw positions 0..127 only: the bundled model keeps those rows of
+# the position table, and its context is 128 tokens (llm-run generate
+# --context slide goes on past it).
+/usr/bin/python3 - "$ROOT/utils" "$WORK/ckpt" "$MODEL" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from llm_ref import safetensors_io
+ckpt, model = sys.argv[2], sys.argv[3]
+tensors = safetensors_io.load_file(ckpt + "/model.safetensors")
+tensors["transformer.wpe.weight"] = tensors["transformer.wpe.weight"][:128].clone()
+safetensors_io.save_file(tensors, model + "/model.safetensors", metadata={"format": "pt"})
+config = json.load(open(ckpt + "/config.json"))
+config["n_positions"] = config["n_ctx"] = 128
+open(model + "/config.json", "w").write(json.dumps(config, indent=2) + "\n")
+PY
+echo "train.sh: wrote the trained weights to $MODEL"
