@@ -189,6 +189,35 @@ public:
   virtual rt::Status restoreCursor(const rt::DataCursor &cursor) = 0;
 };
 
+/// The mean loss over up to --eval-batches validation windows of
+/// \p loader, each turned into inputs and labels by \p prepare(window,
+/// index).
+static rt::Expected<double> meanValidationLoss(
+    rt::Trainer &trainer, const rt::CausalLMDataLoader &loader,
+    function_ref<rt::Expected<StepBatch>(const rt::TrainingBatch &, int64_t)>
+        prepare) {
+  int64_t count =
+      std::min<int64_t>(evalBatches, loader.getNumValidationBatches());
+  if (count <= 0)
+    return rt::Status::error(rt::ErrorCode::InvalidArgument,
+                             "the validation split holds no full batch");
+  double total = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    rt::Expected<rt::TrainingBatch> window = loader.getValidationBatch(i);
+    if (!window)
+      return window.getStatus();
+    rt::Expected<StepBatch> batch = prepare(*window, i);
+    if (!batch)
+      return batch.getStatus();
+    rt::Expected<double> loss =
+        trainer.evaluate(batch->inputs, batch->labels, batch->batch, batch->seq);
+    if (!loss)
+      return loss.getStatus();
+    total += *loss;
+  }
+  return total / static_cast<double>(count);
+}
+
 /// Causal language modelling: every token predicts the next.
 class LanguageModelTask final : public TrainingTask {
 public:
@@ -209,26 +238,16 @@ public:
   }
   /// Mean loss over up to --eval-batches validation batches.
   rt::Status validate(rt::Trainer &trainer, int64_t step) override {
-    int64_t count =
-        std::min<int64_t>(evalBatches, loader.getNumValidationBatches());
-    if (count <= 0)
-      return rt::Status::error(rt::ErrorCode::InvalidArgument,
-                               "the validation split holds no full batch");
-    double total = 0;
-    for (int64_t i = 0; i < count; ++i) {
-      rt::Expected<rt::TrainingBatch> batch = loader.getValidationBatch(i);
-      if (!batch)
-        return batch.getStatus();
-      rt::Expected<double> loss =
-          trainer.evaluate(batch->getInputs(), batch->getTargets(),
-                           batch->batchSize, batch->seqLength);
-      if (!loss)
-        return loss.getStatus();
-      total += *loss;
-    }
-    double loss = total / static_cast<double>(count);
+    rt::Expected<double> loss = meanValidationLoss(
+        trainer, loader,
+        [](const rt::TrainingBatch &batch, int64_t) -> rt::Expected<StepBatch> {
+          return StepBatch{batch.getInputs(), batch.getTargets(),
+                           batch.batchSize, batch.seqLength};
+        });
+    if (!loss)
+      return loss.getStatus();
     outs() << formatv("step {0}: validation loss {1:f4}, perplexity {2:f2}\n",
-                      step, loss, std::exp(loss));
+                      step, *loss, std::exp(*loss));
     return rt::Status::success();
   }
   const rt::DataCursor &getCursor() const override {
@@ -271,29 +290,15 @@ public:
   /// Mean masked-token loss over up to --eval-batches validation batches,
   /// each masked the same way at every evaluation.
   rt::Status validate(rt::Trainer &trainer, int64_t step) override {
-    int64_t count =
-        std::min<int64_t>(evalBatches, loader.getNumValidationBatches());
-    if (count <= 0)
-      return rt::Status::error(rt::ErrorCode::InvalidArgument,
-                               "the validation split holds no full batch");
-    double total = 0;
-    for (int64_t i = 0; i < count; ++i) {
-      rt::Expected<rt::TrainingBatch> batch = loader.getValidationBatch(i);
-      if (!batch)
-        return batch.getStatus();
-      rt::Expected<StepBatch> masked = mask(*batch, ~static_cast<uint64_t>(i));
-      if (!masked)
-        return masked.getStatus();
-      rt::Expected<double> loss = trainer.evaluate(
-          masked->inputs, masked->labels, masked->batch, masked->seq);
-      if (!loss)
-        return loss.getStatus();
-      total += *loss;
-    }
-    double loss = total / static_cast<double>(count);
+    rt::Expected<double> loss = meanValidationLoss(
+        trainer, loader, [&](const rt::TrainingBatch &batch, int64_t index) {
+          return mask(batch, ~static_cast<uint64_t>(index));
+        });
+    if (!loss)
+      return loss.getStatus();
     outs() << formatv("step {0}: validation masked-LM loss {1:f4}, "
                       "perplexity {2:f2}\n",
-                      step, loss, std::exp(loss));
+                      step, *loss, std::exp(*loss));
     return rt::Status::success();
   }
   const rt::DataCursor &getCursor() const override {
