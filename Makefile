@@ -32,7 +32,7 @@ $(BUILD_DIR)/build.ninja: | setup
 
 $(ASAN_BUILD_DIR)/build.ninja: | setup
 	cmake -S . -B $(ASAN_BUILD_DIR) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug \
-	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DLLM_ENABLE_SANITIZERS=ON
+	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" -DLLM_ENABLE_SANITIZERS=ON
 
 build: setup $(BUILD_DIR)/build.ninja
 	ninja -C $(BUILD_DIR) all llm-test-depends llm-doc

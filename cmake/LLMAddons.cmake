@@ -6,6 +6,21 @@
 #
 #===----------------------------------------------------------------------===#
 
+# The precompiled upstream headers (cmake/LLMPrecompiled.h), built once and
+# reused by every target that links MLIR. Off with -DLLM_PRECOMPILED_HEADERS=OFF.
+option(LLM_PRECOMPILED_HEADERS "Precompile the common MLIR headers once" ON)
+if(LLM_PRECOMPILED_HEADERS)
+  add_library(LLMPrecompiled OBJECT "${CMAKE_CURRENT_LIST_DIR}/LLMPrecompiled.cpp")
+  target_precompile_headers(LLMPrecompiled PRIVATE
+    "${CMAKE_CURRENT_LIST_DIR}/LLMPrecompiled.h")
+endif()
+
+function(llm_use_precompiled_headers name)
+  if(LLM_PRECOMPILED_HEADERS)
+    target_precompile_headers(${name} REUSE_FROM LLMPrecompiled)
+  endif()
+endfunction()
+
 # llm_add_library(name SOURCES...
 #                 [DEPENDS targets...] [LINK_LIBS llm libraries...]
 #                 [MLIR_LIBS upstream MLIR libraries...])
@@ -18,6 +33,9 @@ function(llm_add_library name)
   target_link_libraries(${name} PUBLIC ${ARG_LINK_LIBS})
   mlir_target_link_libraries(${name} PUBLIC ${ARG_MLIR_LIBS})
   target_link_libraries(${name} PUBLIC LLVM)
+  if(ARG_MLIR_LIBS)
+    llm_use_precompiled_headers(${name})
+  endif()
 endfunction()
 
 # llm_add_tool(name SOURCES... [LINK_LIBS ...] [MLIR_LIBS ...])
@@ -27,6 +45,9 @@ function(llm_add_tool name)
   target_link_libraries(${name} PRIVATE ${ARG_LINK_LIBS})
   mlir_target_link_libraries(${name} PRIVATE ${ARG_MLIR_LIBS})
   target_link_libraries(${name} PRIVATE LLVM)
+  if(ARG_MLIR_LIBS)
+    llm_use_precompiled_headers(${name})
+  endif()
 endfunction()
 
 # ASan + UBSan for every target; a finding aborts the process so that the

@@ -507,6 +507,40 @@ struct EmbeddingGradient
   }
 };
 
+/// The weight of each position of a loss over labelled positions: 0 where
+/// the label is \p ignore, else dL (sum), dL / count (mean) or dL[...]
+/// (none).
+static Value positionWeights(GradBuilder &g, Value labels, int64_t ignore,
+                             Reduction reduction, Value dl, Type element) {
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  Type labelElement = cast<RankedTensorType>(labels.getType()).getElementType();
+  Value counted = g.map({labels}, [&](OpBuilder &nb, Location l,
+                                      ValueRange a) {
+    Value ignoreValue = arith::ConstantOp::create(
+        nb, l, labelElement, nb.getIntegerAttr(labelElement, ignore));
+    Value keep = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ne, a[0],
+                                       ignoreValue);
+    return arith::UIToFPOp::create(nb, l, element, keep).getResult();
+  }, element);
+  if (reduction == Reduction::None)
+    return g.map({counted, dl}, [&](OpBuilder &nb, Location l, ValueRange a) {
+      return Scalar{nb, l}.mul(a[0], a[1]);
+    });
+  // A scalar factor: dL, divided by the count for the mean.
+  Value factor = tensor::ExtractOp::create(b, loc, dl, ValueRange{});
+  if (reduction == Reduction::Mean) {
+    Value total = counted;
+    while (cast<RankedTensorType>(total.getType()).getRank() > 0)
+      total = g.rowSum(total);
+    Value count = tensor::ExtractOp::create(b, loc, total, ValueRange{});
+    factor = arith::DivFOp::create(b, loc, factor, count);
+  }
+  return g.map({counted}, [&](OpBuilder &nb, Location l, ValueRange a) {
+    return Scalar{nb, l}.mul(a[0], factor);
+  });
+}
+
 /// Softmax cross-entropy: d logits = (p - target) * scale on counted
 /// positions, with target (1 - s) onehot(label) + s / C.
 struct CrossEntropyGradient
@@ -528,45 +562,13 @@ struct CrossEntropyGradient
       return failure();
     auto logitsType = cast<RankedTensorType>(logits.getType());
     Type element = logitsType.getElementType();
-    Type labelElement =
-        cast<RankedTensorType>(labels.getType()).getElementType();
     unsigned rank = logitsType.getRank();
     MLIRContext *ctx = b.getContext();
     double smoothing = op.getLabelSmoothing().convertToDouble();
     int64_t ignore = op.getIgnoreIndex();
     Reduction reduction = op.getReduction();
 
-    // The weight of each position: 0 when ignored, else dL (sum), dL / count
-    // (mean) or dL[...] (none).
-    Value counted = g.map({labels}, [&](OpBuilder &nb, Location l,
-                                        ValueRange a) {
-      Value ignoreValue = arith::ConstantOp::create(
-          nb, l, labelElement, nb.getIntegerAttr(labelElement, ignore));
-      Value keep = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ne,
-                                         a[0], ignoreValue);
-      return arith::UIToFPOp::create(nb, l, element, keep).getResult();
-    }, element);
-    Value weights;
-    if (reduction == Reduction::None) {
-      weights = g.map({counted, dl}, [&](OpBuilder &nb, Location l,
-                                         ValueRange a) {
-        return Scalar{nb, l}.mul(a[0], a[1]);
-      });
-    } else {
-      // A scalar factor: dL, divided by the count for the mean.
-      Value factor = tensor::ExtractOp::create(b, loc, dl, ValueRange{});
-      if (reduction == Reduction::Mean) {
-        Value total = counted;
-        while (cast<RankedTensorType>(total.getType()).getRank() > 0)
-          total = g.rowSum(total);
-        Value count = tensor::ExtractOp::create(b, loc, total, ValueRange{});
-        factor = arith::DivFOp::create(b, loc, factor, count);
-      }
-      weights = g.map({counted}, [&](OpBuilder &nb, Location l,
-                                     ValueRange a) {
-        return Scalar{nb, l}.mul(a[0], factor);
-      });
-    }
+    Value weights = positionWeights(g, labels, ignore, reduction, dl, element);
     Value probabilities = SoftmaxOp::create(b, loc, logits.getType(), logits,
                                             b.getI64IntegerAttr(-1));
     // Loops (rows..., c): p and dlogits full, labels and weights per row.
@@ -599,6 +601,63 @@ struct CrossEntropyGradient
             })
             .getResult(0);
     operandGrads[0] = dlogits;
+    return success();
+  }
+};
+
+/// KL(softmax(t / T) || softmax(s / T)) per counted position, averaged:
+/// d s = (softmax(s / T) - softmax(t / T)) / T * weight. The teacher's
+/// logits and the temperature get no gradient.
+struct KLDivGradient
+    : GradientOpInterface::ExternalModel<KLDivGradient, KLDivOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<KLDivOp>(operation);
+    Location loc = op.getLoc();
+    GradBuilder g{b, loc};
+    operandGrads.assign(op->getNumOperands(), Value());
+    Value dl = resultGrads[0];
+    if (!dl)
+      return success();
+    Value logits = op.getLogits(), target = op.getTarget();
+    if (failed(staticLastDim(op, logits)))
+      return failure();
+    auto logitsType = cast<RankedTensorType>(logits.getType());
+    Type element = logitsType.getElementType();
+    unsigned rank = logitsType.getRank();
+    MLIRContext *ctx = b.getContext();
+    Value weights = positionWeights(g, op.getLabels(), op.getIgnoreIndex(),
+                                    Reduction::Mean, dl, element);
+    Value temperature =
+        tensor::ExtractOp::create(b, loc, op.getTemperature(), ValueRange{});
+    auto softmaxAt = [&](Value x) -> Value {
+      Value scaled = g.map({x}, [&](OpBuilder &nb, Location l, ValueRange a) {
+        return arith::DivFOp::create(nb, l, a[0], temperature).getResult();
+      });
+      return SoftmaxOp::create(b, loc, scaled.getType(), scaled,
+                               b.getI64IntegerAttr(-1));
+    };
+    Value q = softmaxAt(logits), p = softmaxAt(target);
+    SmallVector<AffineExpr> rows;
+    for (unsigned d = 0; d + 1 < rank; ++d)
+      rows.push_back(getAffineDimExpr(d, ctx));
+    AffineMap full = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap perRow = AffineMap::get(rank, 0, rows, ctx);
+    Value init = g.emptyLike(logits);
+    operandGrads[0] =
+        linalg::GenericOp::create(
+            b, loc, init.getType(), ValueRange{q, p, weights}, init,
+            ArrayRef<AffineMap>{full, full, perRow, full},
+            SmallVector<utils::IteratorType>(rank,
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              Scalar s{nb, l};
+              Value scale = arith::DivFOp::create(nb, l, a[2], temperature);
+              linalg::YieldOp::create(nb, l,
+                                      s.mul(s.sub(a[0], a[1]), scale));
+            })
+            .getResult(0);
     return success();
   }
 };
@@ -1249,6 +1308,7 @@ void mlir::llm::registerGradientExternalModels(DialectRegistry &registry) {
     GeluOp::attachInterface<GeluGradient>(*ctx);
     EmbeddingOp::attachInterface<EmbeddingGradient>(*ctx);
     CrossEntropyOp::attachInterface<CrossEntropyGradient>(*ctx);
+    KLDivOp::attachInterface<KLDivGradient>(*ctx);
     RMSNormOp::attachInterface<RMSNormGradient>(*ctx);
     SoftmaxOp::attachInterface<SoftmaxGradient>(*ctx);
     PositionalEncodingOp::attachInterface<PositionalEncodingGradient>(*ctx);

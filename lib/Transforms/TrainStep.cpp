@@ -8,9 +8,12 @@
 //
 //   train_step(forward's args, labels, adam.m.*, adam.v.*, optimizer)
 //       -> (loss, grad_norm)
-//   eval_step(forward's args, labels) -> loss
+//   eval_step(forward's args, labels) -> (loss, logits)
+//   distill_step(forward's args, labels, teacher_logits, distill, adam.m.*,
+//                adam.v.*, optimizer) -> (loss, grad_norm)   [distill=true]
 //
-// the causal-LM (or masked-LM) cross-entropy, its gradients (llm-autodiff's
+// the causal-LM (or masked-LM) cross-entropy (mixed with a teacher's KL
+// divergence for distill_step), its gradients (llm-autodiff's
 // builder), clipping by the global norm and an AdamW update of every
 // parameter and its two moments, written in place: the updated tensors are
 // results marked llm.in_place, which bufferization must place in the
@@ -94,11 +97,19 @@ static Value sumOfSquares(OpBuilder &b, Location loc, Value x,
                                    ValueRange{});
 }
 
-/// Builds train_step next to \p forward.
-static LogicalResult buildTrainStep(func::FuncOp forward) {
-  MLIRContext *ctx = forward.getContext();
-  Location loc = forward.getLoc();
-  OpBuilder b(ctx);
+/// The loss a step minimizes.
+enum class StepLoss {
+  /// loss(args, labels) = cross_entropy(logits, labels).
+  CrossEntropy,
+  /// loss(args, labels, teacher_logits, distill) =
+  ///   alpha * T^2 * kl_div(logits, teacher_logits, labels, T)
+  ///     + (1 - alpha) * cross_entropy(logits, labels),
+  /// with distill = [T, alpha].
+  Distillation,
+};
+
+/// Checks that \p forward returns logits [batch, seq, classes] only.
+static FailureOr<RankedTensorType> logitsTypeOf(func::FuncOp forward) {
   if (forward.getNumResults() != 1)
     return forward.emitError("llm-build-train-step: '")
            << forward.getName() << "' must return logits only";
@@ -106,49 +117,110 @@ static LogicalResult buildTrainStep(func::FuncOp forward) {
   if (!logitsType || logitsType.getRank() != 3)
     return forward.emitError("llm-build-train-step: '")
            << forward.getName() << "' must return logits [batch, seq, vocab]";
-  auto ret = cast<func::ReturnOp>(forward.front().getTerminator());
-  // Labels [batch, seq] like the logits' leading dims.
-  auto labelsType = RankedTensorType::get(
-      {logitsType.getDimSize(0), logitsType.getDimSize(1)}, b.getI64Type());
+  return logitsType;
+}
 
-  // 1. loss(args, labels) = cross_entropy(forward(args), labels), private.
+static DictionaryAttr inputNamed(OpBuilder &b, StringRef name) {
+  return b.getDictionaryAttr(
+      b.getNamedAttr(LLMDialect::kInputAttrName, b.getStringAttr(name)));
+}
+
+/// Builds the private function NAME(forward's args, labels[, teacher_logits,
+/// distill]) -> loss after \p after: forward's body cloned, then the loss
+/// of \p kind.
+static func::FuncOp buildLossFunction(func::FuncOp forward, Operation *after,
+                                      RankedTensorType logitsType,
+                                      StepLoss kind, StringRef name) {
+  MLIRContext *ctx = forward.getContext();
+  Location loc = forward.getLoc();
+  OpBuilder b(ctx);
+  auto ret = cast<func::ReturnOp>(forward.front().getTerminator());
   // Labels may index classes rather than tokens: a sequence classifier's
   // logits are [batch, seq, num_labels], labelled at each sequence's last
   // token only (-100 elsewhere), which makes the mean the batch's mean.
-  SmallVector<Type> lossArgs(forward.getArgumentTypes());
-  lossArgs.push_back(labelsType);
-  b.setInsertionPointAfter(forward);
-  auto scalar = RankedTensorType::get({}, logitsType.getElementType());
-  auto lossFunc = func::FuncOp::create(
-      b, loc, (forward.getName() + "_loss").str(),
-      b.getFunctionType(lossArgs, {scalar}));
-  lossFunc.setPrivate();
-  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
-    lossFunc.setArgAttrs(i, forward.getArgAttrDict(i));
-  Block *lossBody = lossFunc.addEntryBlock();
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(lossBody);
-    IRMapping mapping;
-    for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
-      mapping.map(forward.getArgument(i), lossBody->getArgument(i));
-    for (Operation &op : forward.front().without_terminator())
-      b.clone(op, mapping);
-    Value logits = mapping.lookup(ret.getOperand(0));
-    Value loss = CrossEntropyOp::create(
-        b, loc, scalar, logits, lossBody->getArguments().back(),
-        b.getI64IntegerAttr(-100),
-        ReductionAttr::get(ctx, Reduction::Mean), b.getF64FloatAttr(0.0));
-    func::ReturnOp::create(b, loc, loss);
+  auto labelsType = RankedTensorType::get(
+      {logitsType.getDimSize(0), logitsType.getDimSize(1)}, b.getI64Type());
+  Type element = logitsType.getElementType();
+  auto scalar = RankedTensorType::get({}, element);
+  SmallVector<Type> argTypes(forward.getArgumentTypes());
+  argTypes.push_back(labelsType);
+  if (kind == StepLoss::Distillation) {
+    argTypes.push_back(logitsType);
+    argTypes.push_back(RankedTensorType::get({2}, element));
   }
+  b.setInsertionPointAfter(after);
+  auto func = func::FuncOp::create(b, loc, name,
+                                   b.getFunctionType(argTypes, {scalar}));
+  func.setPrivate();
+  unsigned numForwardArgs = forward.getNumArguments();
+  for (unsigned i = 0; i < numForwardArgs; ++i)
+    func.setArgAttrs(i, forward.getArgAttrDict(i));
+  func.setArgAttrs(numForwardArgs, inputNamed(b, "labels"));
+  if (kind == StepLoss::Distillation) {
+    func.setArgAttrs(numForwardArgs + 1, inputNamed(b, "teacher_logits"));
+    func.setArgAttrs(numForwardArgs + 2, inputNamed(b, "distill"));
+  }
+  Block *body = func.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  IRMapping mapping;
+  for (unsigned i = 0; i < numForwardArgs; ++i)
+    mapping.map(forward.getArgument(i), body->getArgument(i));
+  for (Operation &op : forward.front().without_terminator())
+    b.clone(op, mapping);
+  Value logits = mapping.lookup(ret.getOperand(0));
+  Value labels = body->getArgument(numForwardArgs);
+  Value loss = CrossEntropyOp::create(
+      b, loc, scalar, logits, labels, b.getI64IntegerAttr(-100),
+      ReductionAttr::get(ctx, Reduction::Mean), b.getF64FloatAttr(0.0));
+  if (kind == StepLoss::Distillation) {
+    // Scalars read from distill; they carry no gradient (from_elements has
+    // no float tensor operand).
+    Value distill = body->getArgument(numForwardArgs + 2);
+    auto slot = [&](int64_t index) -> Value {
+      Value i = arith::ConstantIndexOp::create(b, loc, index);
+      return tensor::ExtractOp::create(b, loc, distill, ValueRange{i});
+    };
+    Value temperature = slot(0), alpha = slot(1);
+    auto asTensor = [&](Value x) -> Value {
+      return tensor::FromElementsOp::create(b, loc, scalar, ValueRange{x});
+    };
+    Value one = arith::ConstantOp::create(b, loc, element,
+                                          b.getFloatAttr(element, 1.0));
+    Value soft = KLDivOp::create(b, loc, scalar, logits,
+                                 body->getArgument(numForwardArgs + 1), labels,
+                                 asTensor(temperature),
+                                 b.getI64IntegerAttr(-100));
+    // Hinton et al.'s T^2 keeps the soft gradients' scale independent of T.
+    Value softWeight = arith::MulFOp::create(
+        b, loc, alpha, arith::MulFOp::create(b, loc, temperature, temperature));
+    Value hardWeight = arith::SubFOp::create(b, loc, one, alpha);
+    loss = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, soft, asTensor(softWeight)),
+        arith::MulFOp::create(b, loc, loss, asTensor(hardWeight)));
+  }
+  func::ReturnOp::create(b, loc, loss);
+  return func;
+}
 
-  // 2. Its gradients.
+/// Builds the public STEPNAME(loss's args, adam.m.*, adam.v.*, optimizer) ->
+/// (loss, grad_norm, updated params and moments in place) after \p lossFunc:
+/// its gradients (llm-autodiff's builder), clipping by the global norm and
+/// AdamW.
+static FailureOr<func::FuncOp> buildUpdateStep(func::FuncOp forward,
+                                               func::FuncOp lossFunc,
+                                               StringRef stepName) {
+  MLIRContext *ctx = forward.getContext();
+  Location loc = forward.getLoc();
+  OpBuilder b(ctx);
+  auto scalar = cast<RankedTensorType>(lossFunc.getResultTypes()[0]);
+
   FailureOr<func::FuncOp> vjp = buildVJP(lossFunc);
   if (failed(vjp))
     return failure();
   (*vjp).setPrivate();
 
-  // 3. train_step: the gradient function inlined, then clipping and AdamW.
+  // The parameters: forward's float arguments (the loss's later float
+  // inputs, a teacher's logits, are constants).
   SmallVector<unsigned> params;
   for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
     auto type = dyn_cast<RankedTensorType>(forward.getArgument(i).getType());
@@ -159,59 +231,59 @@ static LogicalResult buildTrainStep(func::FuncOp forward) {
     if (!forward.getArgAttr(i, LLMDialect::kParamAttrName))
       return forward.emitError("llm-build-train-step: float argument #")
              << i << " is not a parameter (llm.param)";
-  SmallVector<Type> argTypes(lossArgs);
+  SmallVector<Type> argTypes(lossFunc.getArgumentTypes());
   SmallVector<DictionaryAttr> argAttrs;
-  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
-    argAttrs.push_back(forward.getArgAttrDict(i));
-  auto named = [&](StringRef name) {
-    return b.getDictionaryAttr(b.getNamedAttr(LLMDialect::kInputAttrName,
-                                              b.getStringAttr(name)));
-  };
-  argAttrs.push_back(named("labels"));
+  for (unsigned i = 0, e = lossFunc.getNumArguments(); i < e; ++i)
+    argAttrs.push_back(lossFunc.getArgAttrDict(i));
   unsigned firstMoment = argTypes.size();
   for (StringRef which : {"adam.m.", "adam.v."})
     for (unsigned i : params) {
       argTypes.push_back(forward.getArgument(i).getType());
       auto name =
           forward.getArgAttrOfType<StringAttr>(i, LLMDialect::kParamAttrName);
-      argAttrs.push_back(named((which + name.getValue()).str()));
+      argAttrs.push_back(inputNamed(b, (which + name.getValue()).str()));
     }
   unsigned optimizerIndex = argTypes.size();
   argTypes.push_back(RankedTensorType::get({NumSlots}, b.getF32Type()));
-  argAttrs.push_back(named("optimizer"));
+  argAttrs.push_back(inputNamed(b, "optimizer"));
 
   SmallVector<Type> resultTypes = {scalar, scalar};
   for (unsigned round = 0; round < 3; ++round)
     for (unsigned i : params)
       resultTypes.push_back(forward.getArgument(i).getType());
   b.setInsertionPointAfter(*vjp);
-  auto step = func::FuncOp::create(b, loc, "train_step",
+  auto step = func::FuncOp::create(b, loc, stepName,
                                    b.getFunctionType(argTypes, resultTypes));
   step.setAllArgAttrs(argAttrs);
   step->setAttr("llm.train_step", b.getUnitAttr());
+  step->setAttr("llm.unpacked_params", b.getUnitAttr());
   Block *body = step.addEntryBlock();
   b.setInsertionPointToStart(body);
 
   // Inline the gradient function with a seed of 1.
+  unsigned numLossArgs = lossFunc.getNumArguments();
   IRMapping mapping;
-  for (unsigned i = 0, e = lossArgs.size(); i < e; ++i)
+  for (unsigned i = 0; i < numLossArgs; ++i)
     mapping.map((*vjp).getArgument(i), body->getArgument(i));
   Value one = arith::ConstantOp::create(
-      b, loc, scalar, DenseElementsAttr::get(scalar, b.getFloatAttr(
-                                                          scalar.getElementType(),
-                                                          1.0)));
-  mapping.map((*vjp).getArgument(lossArgs.size()), one);
+      b, loc, scalar,
+      DenseElementsAttr::get(scalar,
+                             b.getFloatAttr(scalar.getElementType(), 1.0)));
+  mapping.map((*vjp).getArgument(numLossArgs), one);
   for (Operation &op : (*vjp).front().without_terminator())
     b.clone(op, mapping);
   auto vjpReturn = cast<func::ReturnOp>((*vjp).front().getTerminator());
   Value loss = mapping.lookup(vjpReturn.getOperand(0));
+  // The gradient function returns a gradient per float argument: the
+  // parameters first, in order (checked above), then the loss's other
+  // float inputs, whose (zero) gradients are dropped.
   SmallVector<Value> grads;
   for (Value grad : vjpReturn.getOperands().drop_front())
     grads.push_back(mapping.lookup(grad));
-  // The gradient function also differentiates float inputs that are not
-  // params: none here (checked above), so grads line up with params.
-  if (grads.size() != params.size())
+  if (grads.size() < params.size())
     return forward.emitError("llm-build-train-step: gradient count mismatch");
+  grads.resize(params.size());
+  (*vjp).erase();
 
   Type f32 = b.getF32Type();
   Value optimizer = body->getArgument(optimizerIndex);
@@ -307,26 +379,46 @@ static LogicalResult buildTrainStep(func::FuncOp forward) {
   for (unsigned a = firstMoment; a < optimizerIndex; ++a)
     step.setResultAttr(r++, kInPlaceAttrName,
                        step.getArgAttr(a, LLMDialect::kInputAttrName));
+  return step;
+}
+
+/// Builds train_step and eval_step (and distill_step with \p distill) next
+/// to \p forward.
+static LogicalResult buildTrainStep(func::FuncOp forward, bool distill) {
+  FailureOr<RankedTensorType> logitsType = logitsTypeOf(forward);
+  if (failed(logitsType))
+    return failure();
+  func::FuncOp lossFunc = buildLossFunction(
+      forward, forward, *logitsType, StepLoss::CrossEntropy, "eval_step");
+  FailureOr<func::FuncOp> trainStep =
+      buildUpdateStep(forward, lossFunc, "train_step");
+  if (failed(trainStep))
+    return failure();
+  if (distill) {
+    func::FuncOp distillLoss =
+        buildLossFunction(forward, *trainStep, *logitsType,
+                          StepLoss::Distillation, "distill_loss");
+    if (failed(buildUpdateStep(forward, distillLoss, "distill_step")))
+      return failure();
+    distillLoss.erase();
+  }
 
   // eval_step(forward's args, labels) -> (loss, logits): the loss function
   // itself, public, with the parameters unpacked as train_step has them,
   // also returning the logits (a classifier's accuracy needs them).
-  auto lossReturn = cast<func::ReturnOp>(lossBody->getTerminator());
+  OpBuilder b(forward.getContext());
+  auto lossReturn = cast<func::ReturnOp>(lossFunc.front().getTerminator());
   Value evalLogits =
       cast<CrossEntropyOp>(lossReturn.getOperand(0).getDefiningOp())
           .getLogits();
   lossReturn->insertOperands(1, evalLogits);
-  lossFunc.setType(b.getFunctionType(lossArgs, {scalar, logitsType}));
-  lossFunc.setName("eval_step");
+  lossFunc.setType(b.getFunctionType(lossFunc.getArgumentTypes(),
+                                     {lossReturn.getOperand(0).getType(),
+                                      *logitsType}));
   lossFunc.setPublic();
-  lossFunc.setArgAttrs(forward.getNumArguments(), named("labels"));
   lossFunc.setResultAttr(0, "llm.name", b.getStringAttr("loss"));
   lossFunc.setResultAttr(1, "llm.name", b.getStringAttr("logits"));
   lossFunc->setAttr("llm.unpacked_params", b.getUnitAttr());
-  step->setAttr("llm.unpacked_params", b.getUnitAttr());
-
-  // The gradient function was only a template.
-  (*vjp).erase();
   return success();
 }
 
@@ -343,13 +435,13 @@ struct LLMBuildTrainStepPass
                          << forwardName << "'";
       return signalPassFailure();
     }
-    for (StringRef name : {"train_step", "eval_step"})
+    for (StringRef name : {"train_step", "eval_step", "distill_step"})
       if (module.lookupSymbol(name)) {
         module.emitError() << "llm-build-train-step: '" << name
                            << "' exists already";
         return signalPassFailure();
       }
-    if (failed(buildTrainStep(forward)))
+    if (failed(buildTrainStep(forward, distill)))
       signalPassFailure();
   }
 };

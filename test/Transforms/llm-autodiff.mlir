@@ -41,6 +41,28 @@ func.func @g(%ids: tensor<2x3xi64>, %t: tensor<10x4xf32>, %unused: tensor<5xf32>
 
 // -----
 
+// llm.kl_div's gradient reaches the student's logits only: (softmax(s / T) -
+// softmax(t / T)) / T per counted position; the teacher's logits and the
+// temperature get zeros.
+
+// CHECK-LABEL: func.func @kl_vjp(
+// CHECK-SAME: %[[S:[a-z0-9]+]]: tensor<4x9xf32>, %[[T:[a-z0-9]+]]: tensor<4x9xf32>, %{{[a-z0-9]+}}: tensor<4xi64>, %[[TEMP:[a-z0-9]+]]: tensor<f32>
+// CHECK: %[[TV:.*]] = tensor.extract %[[TEMP]][]
+// CHECK: %[[SS:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<4x9xf32>)
+// CHECK: %[[Q:.*]] = llm.softmax %[[SS]]
+// CHECK: %[[TS:.*]] = linalg.generic {{.*}} ins(%[[T]] : tensor<4x9xf32>)
+// CHECK: %[[P:.*]] = llm.softmax %[[TS]]
+// CHECK: %[[DS:.*]] = linalg.generic {{.*}} ins(%[[Q]], %[[P]], %{{.*}} : tensor<4x9xf32>, tensor<4x9xf32>, tensor<4xf32>)
+// CHECK: arith.divf %{{.*}}, %[[TV]]
+// CHECK: arith.subf
+// CHECK: return %{{.*}}, %[[DS]], %{{.*}}, %{{.*}} : tensor<f32>, tensor<4x9xf32>, tensor<4x9xf32>, tensor<f32>
+func.func @kl(%s: tensor<4x9xf32>, %t: tensor<4x9xf32>, %y: tensor<4xi64>, %temp: tensor<f32>) -> tensor<f32> {
+  %0 = llm.kl_div %s, %t, %y, %temp : (tensor<4x9xf32>, tensor<4x9xf32>, tensor<4xi64>, tensor<f32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
 // A form without a gradient on the gradient path is an error naming the op.
 
 func.func @h(%q: tensor<1x1x8xf32>, %kc: tensor<1x2x4x4xf32>, %pos: tensor<1xi64>) -> tensor<1x1x8xf32> {

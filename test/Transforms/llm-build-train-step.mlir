@@ -1,4 +1,5 @@
 // RUN: llm-opt --llm-build-train-step --split-input-file --verify-diagnostics %s | FileCheck %s
+// RUN: llm-opt --llm-build-train-step=distill=true %s --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=DISTILL
 
 // train_step: forward's args, labels, the AdamW moments, the optimizer
 // settings; loss and gradient norm out, parameters and moments updated in
@@ -34,6 +35,27 @@
 // CHECK: linalg.generic {{.*}} outs(%[[EMB]], %[[ME]], %[[VE]] : tensor<7x4xf32>, tensor<7x4xf32>, tensor<7x4xf32>)
 // CHECK: linalg.generic
 // CHECK: return %[[LOSS]]
+// distill_step: train_step's update on alpha * T^2 * KL(teacher || student)
+// at temperature T + (1 - alpha) * cross-entropy, distill = [T, alpha].
+// DISTILL-LABEL: func.func @train_step(
+// DISTILL-LABEL: func.func @distill_step(
+// DISTILL-SAME: tensor<2x3xi64> {llm.input = "labels"}
+// DISTILL-SAME: %[[TEACHER:[a-z0-9]+]]: tensor<2x3x7xf32> {llm.input = "teacher_logits"}
+// DISTILL-SAME: %[[D:[a-z0-9]+]]: tensor<2xf32> {llm.input = "distill"}
+// DISTILL-SAME: tensor<7x4xf32> {llm.input = "adam.m.emb"}
+// DISTILL-SAME: tensor<8xf32> {llm.input = "optimizer"})
+// DISTILL-SAME: -> (tensor<f32> {llm.name = "loss"}, tensor<f32> {llm.name = "grad_norm"},
+// DISTILL-SAME: attributes {llm.train_step, llm.unpacked_params}
+// DISTILL-DAG: %[[T:.*]] = tensor.extract %[[D]][%c0
+// DISTILL-DAG: %[[ALPHA:.*]] = tensor.extract %[[D]][%c1
+// DISTILL-DAG: %[[HARD:.*]] = llm.cross_entropy
+// DISTILL-DAG: %[[TT:.*]] = tensor.from_elements %[[T]] : tensor<f32>
+// DISTILL-DAG: %[[SOFT:.*]] = llm.kl_div %{{.*}}, %[[TEACHER]], %{{.*}}, %[[TT]]
+// DISTILL-DAG: %[[T2:.*]] = arith.mulf %[[T]], %[[T]] : f32
+// DISTILL-DAG: arith.mulf %[[ALPHA]], %[[T2]] : f32
+// DISTILL-DAG: arith.subf %{{.*}}, %[[ALPHA]] : f32
+// DISTILL: math.sqrt
+// DISTILL-NOT: func.func @distill_loss
 func.func @forward(%ids: tensor<2x3xi64> {llm.input = "input_ids"},
                    %emb: tensor<7x4xf32> {llm.param = "emb"},
                    %b: tensor<7xf32> {llm.param = "b"}) -> tensor<2x3x7xf32> {

@@ -112,6 +112,26 @@ for reduction, extra in [("mean", "{ignore_index = 2 : i64, label_smoothing = 1.
          [rand(4, 3, 7), np.array([[0, 2, 6], [2, 5, 1], [3, 3, 2], [4, 0, 6]], dtype=np.int64)],
          reference)
 
+
+
+def kl_reference(s, t, labels, temperature):
+    # The teacher and the temperature are constants: no gradient (zeros).
+    t, temperature = t.detach(), temperature.detach()
+    per = F.kl_div(F.log_softmax(s / temperature, -1), F.softmax(t / temperature, -1),
+                   reduction="none").sum(-1)
+    counted = labels != -100
+    return [per[counted].mean()]
+
+
+case("kl_div at a temperature",
+     "func.func @f(%s: {l}, %t: {l}, %y: tensor<4x3xi64>, %temp: tensor<f32>) -> tensor<f32> {{\n"
+     "  %loss = llm.kl_div %s, %t, %y, %temp : ({l}, {l}, tensor<4x3xi64>, tensor<f32>) -> tensor<f32>\n"
+     "  return %loss : tensor<f32>\n}}".format(l=T(4, 3, 7)),
+     [rand(4, 3, 7) * 2, rand(4, 3, 7) * 2,
+      np.array([[0, -100, 6], [2, 5, 1], [-100, 3, 2], [4, 0, 6]], dtype=np.int64),
+      np.array(2.5, dtype=np.float32)],
+     kl_reference)
+
 case("elementwise arith, slices and reshapes",
      "func.func @f(%a: {a}, %b: {a}) -> {o} {{\n"
      "  %s = arith.addf %a, %b : {a}\n"
@@ -346,7 +366,10 @@ def run(index, name, mlir, inputs, reference):
              else rand(*o.shape) for o in outputs]
     float_inputs = [t for t in tensors if t.dtype == torch.float64]
     want = torch.autograd.grad(outputs, float_inputs,
-                               grad_outputs=[torch.tensor(s, dtype=torch.float64) for s in seeds])
+                               grad_outputs=[torch.tensor(s, dtype=torch.float64) for s in seeds],
+                               allow_unused=True)
+    # An input the reference treats as a constant gets a zero gradient.
+    want = [torch.zeros_like(t) if w is None else w for w, t in zip(want, float_inputs)]
 
     # The vjp's inputs: params by name (packing may add or reorder them),
     # the other arguments and then the seeds in order.

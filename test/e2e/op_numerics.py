@@ -433,6 +433,26 @@ def _():
     return results
 
 
+@case("kl_div")
+def _():
+    results = []
+    student = rand(3, 7, 29) * 3
+    teacher = rand(3, 7, 29) * 3
+    labels = rng.randint(0, 29, size=(3, 7)).astype(np.int64)
+    labels[0, :2] = -100
+    counted = torch.tensor(labels) != -100
+    for temperature in [1.0, 2.0, 0.5]:
+        per = F.kl_div(F.log_softmax(t64(student) / temperature, -1),
+                       F.softmax(t64(teacher) / temperature, -1), reduction="none").sum(-1)
+        want = per[counted].mean().numpy()
+        types = ["tensor<?x?x29xf32>", "tensor<?x?x29xf32>", "tensor<?x?xi64>", "tensor<f32>"]
+        text = ("%%r = llm.kl_div %%a0, %%a1, %%a2, %%a3 : (%s) -> tensor<f32>" % ", ".join(types))
+        results.append(run_case("kl_%d" % len(results), types, "tensor<f32>", text,
+                                [student, teacher, labels,
+                                 np.array(temperature, dtype=np.float32)], want))
+    return results
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     failures = 0

@@ -98,6 +98,11 @@ static cl::opt<bool> train(
     cl::desc("Also emit train_step: cross-entropy loss, gradients, global-norm "
              "clipping and an AdamW update of the parameters and moments in "
              "place (llm-build-train-step; docs/ABI.md)"));
+static cl::opt<bool> distill(
+    "distill", cl::init(false), cl::cat(compileCategory),
+    cl::desc("With --train, also emit distill_step: the update on a "
+             "teacher's logits at a temperature mixed with the hard-label "
+             "loss (llm-run train --distill-from)"));
 static cl::opt<bool>
     serial("no-parallel", cl::init(false), cl::cat(compileCategory),
            cl::desc("Generate serial loops (no OpenMP, no libomp)"));
@@ -243,6 +248,8 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
                : StringRef(name).starts_with("cache.") ? "kv_cache"
                : name == "labels"                     ? "labels"
                : name == "optimizer"                  ? "optimizer"
+               : name == "teacher_logits"             ? "teacher_logits"
+               : name == "distill"                    ? "distill"
                : StringRef(name).starts_with("adam.") ? "optimizer_state"
                                                       : "input";
         numTokenInputs += kind == "tokens";
@@ -600,7 +607,9 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   }
   if (train) {
     mlir::PassManager trainStep(&context);
-    trainStep.addPass(llm::createLLMBuildTrainStep());
+    llm::LLMBuildTrainStepOptions trainOptions;
+    trainOptions.distill = distill;
+    trainStep.addPass(llm::createLLMBuildTrainStep(trainOptions));
     if (failed(trainStep.run(*module)))
       return failure();
   }
@@ -697,6 +706,11 @@ int main(int argc, char **argv) {
 
   if (optLevel > 3) {
     toolError() << "-O" << optLevel << " is not a level; use -O0 to -O3\n";
+    return 1;
+  }
+  if (distill && !train) {
+    toolError() << "--distill needs --train (distill_step is a training "
+                   "step)\n";
     return 1;
   }
   if (outputPath.empty()) {

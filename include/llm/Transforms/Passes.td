@@ -366,10 +366,25 @@ def LLMBuildTrainStep : Pass<"llm-build-train-step", "::mlir::ModuleOp"> {
     update, and returns the logits too. Both
     carry `llm.unpacked_params`: llm-pack-weights leaves their parameters in
     the checkpoint layout the runtime keeps and updates.
+
+    With `distill=true` it also builds
+
+    ```
+    distill_step(forward's args, labels, teacher_logits [batch, seq, vocab],
+                 distill tensor<2xf32>, adam.m.P..., adam.v.P...,
+                 optimizer) -> (loss, grad_norm)
+    ```
+
+    the same update on the knowledge-distillation loss of Hinton et al.:
+    `alpha * T^2 * llm.kl_div(logits, teacher_logits, labels, T) + (1 -
+    alpha) * cross_entropy(logits, labels)` with `distill = [T, alpha]`
+    given at run time.
   }];
   let options = [
     Option<"forwardName", "forward", "std::string", /*default=*/"\"forward\"",
-           "The function computing the logits">
+           "The function computing the logits">,
+    Option<"distill", "distill", "bool", /*default=*/"false",
+           "Also build distill_step (a teacher's logits as soft targets)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

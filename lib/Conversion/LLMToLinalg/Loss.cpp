@@ -1,8 +1,9 @@
-//===- Loss.cpp - llm.cross_entropy to linalg -------------------*- C++ -*-===//
+//===- Loss.cpp - llm.cross_entropy and llm.kl_div to linalg ----*- C++ -*-===//
 //
 // Cross-entropy per position as log-sum-exp minus the label's logit (mixed
 // with the mean logit under label smoothing), computed in f32 or wider, then
-// reduced over the counted positions as PyTorch's F.cross_entropy does.
+// reduced over the counted positions as PyTorch's F.cross_entropy does. The
+// distillation KL divergence is reduced the same way.
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,6 +58,34 @@ static Value reduceAll(OpBuilder &b, Location loc, Value input) {
                    nb, l, arith::AddFOp::create(nb, l, args[0], args[1]));
              })
       .getResult(0);
+}
+
+/// sum(losses) / sum(counts) as a rank-0 tensor; with nothing counted this is
+/// 0/0 = NaN, as in PyTorch.
+static Value meanOfCounted(OpBuilder &b, Location loc, Value losses,
+                           Value counts) {
+  Value total = reduceAll(b, loc, losses);
+  Value count = reduceAll(b, loc, counts);
+  Value init = createEmpty(b, loc, {}, getElementTypeOrSelf(total));
+  AffineMap scalar = AffineMap::get(0, 0, {}, b.getContext());
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{total, count}, init,
+             {scalar, scalar, scalar}, iterators(0),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               yieldValue(nb, l,
+                          arith::DivFOp::create(nb, l, args[0], args[1]));
+             })
+      .getResult(0);
+}
+
+/// \p value (computed in a wider type) converted to \p elementType.
+static Value resultIn(OpBuilder &b, Location loc, Value value,
+                      Type elementType) {
+  if (getElementTypeOrSelf(value) == elementType)
+    return value;
+  return mapElementwise(
+      b, loc, value, [](OpBuilder &, Location, Value x) { return x; },
+      elementType);
 }
 
 namespace {
@@ -172,28 +201,114 @@ struct CrossEntropyToLinalg : OpRewritePattern<CrossEntropyOp> {
     case Reduction::Sum:
       result = reduceAll(rewriter, loc, losses);
       break;
-    case Reduction::Mean: {
-      // sum / count; with nothing counted this is 0/0 = NaN, as in PyTorch.
-      Value total = reduceAll(rewriter, loc, losses);
-      Value count = reduceAll(rewriter, loc, perPosition.getResult(1));
-      Value init = createEmpty(rewriter, loc, {}, compute);
-      AffineMap scalar = AffineMap::get(0, 0, {}, getContext());
-      result = linalg::GenericOp::create(
-                   rewriter, loc, init.getType(), ValueRange{total, count},
-                   init, {scalar, scalar, scalar}, iterators(0),
-                   [&](OpBuilder &b, Location l, ValueRange args) {
-                     yieldValue(
-                         b, l, arith::DivFOp::create(b, l, args[0], args[1]));
-                   })
-                   .getResult(0);
+    case Reduction::Mean:
+      result = meanOfCounted(rewriter, loc, losses, perPosition.getResult(1));
       break;
     }
-    }
-    if (compute != elementType)
-      result = mapElementwise(
-          rewriter, loc, result,
-          [](OpBuilder &, Location, Value x) { return x; }, elementType);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, resultIn(rewriter, loc, result, elementType));
+    return success();
+  }
+};
+
+/// Per position, with p = softmax(t / T) and q = softmax(s / T):
+///   KL(p || q) = sum_c p_c (t_c - s_c) / T - lse(t / T) + lse(s / T),
+/// from one pass over the classes that sums exp((s - max s) / T),
+/// exp((t - max t) / T) and exp((t - max t) / T) * (t - s).
+struct KLDivToLinalg : OpRewritePattern<KLDivOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(KLDivOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value logits = op.getLogits(), target = op.getTarget();
+    auto logitsType = cast<RankedTensorType>(logits.getType());
+    Type elementType = logitsType.getElementType();
+    FloatType compute = computeType(elementType);
+    unsigned rank = logitsType.getRank();
+    unsigned positionRank = rank - 1;
+    int64_t ignoreIndex = op.getIgnoreIndex();
+    Value temperature = extendTo(
+        rewriter, loc,
+        tensor::ExtractOp::create(rewriter, loc, op.getTemperature(),
+                                  ValueRange{}),
+        compute);
+
+    auto rowMax = [&](Value x) {
+      return reduceClasses(
+          rewriter, loc, x, compute, -std::numeric_limits<double>::infinity(),
+          [](OpBuilder &b, Location l, Value v, Value acc) {
+            return arith::MaximumFOp::create(b, l, v, acc).getResult();
+          });
+    };
+    Value maxS = rowMax(logits), maxT = rowMax(target);
+    SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, logits);
+    SmallVector<OpFoldResult> positionSizes(sizes.begin(), sizes.end() - 1);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap positions = identityPrefix(getContext(), rank, positionRank);
+    Value zeros = createFilled(rewriter, loc, positionSizes, compute, 0.0);
+    auto sums = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{zeros.getType(), zeros.getType(),
+                                 zeros.getType()},
+        ValueRange{logits, target, maxS, maxT},
+        ValueRange{zeros, zeros, zeros},
+        {identity, identity, positions, positions, positions, positions,
+         positions},
+        iterators(positionRank, 1),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value s = extendTo(b, l, args[0], compute);
+          Value t = extendTo(b, l, args[1], compute);
+          auto scaledExp = [&](Value x, Value max) -> Value {
+            return math::ExpOp::create(
+                b, l,
+                arith::DivFOp::create(
+                    b, l, arith::SubFOp::create(b, l, x, max), temperature));
+          };
+          Value es = scaledExp(s, args[2]), et = scaledExp(t, args[3]);
+          Value weighted = arith::MulFOp::create(
+              b, l, et, arith::SubFOp::create(b, l, t, s));
+          linalg::YieldOp::create(
+              b, l,
+              ValueRange{arith::AddFOp::create(b, l, args[4], es),
+                         arith::AddFOp::create(b, l, args[5], et),
+                         arith::AddFOp::create(b, l, args[6], weighted)});
+        });
+
+    AffineMap identityPositions =
+        rewriter.getMultiDimIdentityMap(positionRank);
+    Value lossInit = createEmpty(rewriter, loc, positionSizes, compute);
+    Value countInit = createEmpty(rewriter, loc, positionSizes, compute);
+    auto perPosition = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{lossInit.getType(), countInit.getType()},
+        ValueRange{op.getLabels(), maxS, maxT, sums.getResult(0),
+                   sums.getResult(1), sums.getResult(2)},
+        ValueRange{lossInit, countInit},
+        SmallVector<AffineMap>(8, identityPositions), iterators(positionRank),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value label = args[0];
+          Value ignore = arith::ConstantOp::create(
+              b, l, b.getIntegerAttr(label.getType(), ignoreIndex));
+          Value counted = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne,
+                                                label, ignore);
+          auto lse = [&](Value max, Value sumExp) -> Value {
+            return arith::AddFOp::create(
+                b, l, arith::DivFOp::create(b, l, max, temperature),
+                math::LogOp::create(b, l, sumExp));
+          };
+          Value cross = arith::DivFOp::create(
+              b, l, args[5], arith::MulFOp::create(b, l, args[4], temperature));
+          Value kl = arith::AddFOp::create(
+              b, l, arith::SubFOp::create(b, l, cross, lse(args[2], args[4])),
+              lse(args[1], args[3]));
+          Value zero = floatConstant(b, l, compute, 0.0);
+          Value one = floatConstant(b, l, compute, 1.0);
+          linalg::YieldOp::create(
+              b, l,
+              ValueRange{arith::SelectOp::create(b, l, counted, kl, zero),
+                         arith::SelectOp::create(b, l, counted, one, zero)});
+        });
+    Value result = meanOfCounted(rewriter, loc, perPosition.getResult(0),
+                                 perPosition.getResult(1));
+    rewriter.replaceOp(op, resultIn(rewriter, loc, result, elementType));
     return success();
   }
 };
@@ -201,5 +316,5 @@ struct CrossEntropyToLinalg : OpRewritePattern<CrossEntropyOp> {
 } // namespace
 
 void mlir::llm::populateLossToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<CrossEntropyToLinalg>(patterns.getContext());
+  patterns.add<CrossEntropyToLinalg, KLDivToLinalg>(patterns.getContext());
 }

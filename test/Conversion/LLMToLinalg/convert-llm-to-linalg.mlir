@@ -108,6 +108,28 @@ func.func @cross_entropy_mean(%l: tensor<4x9xf32>, %y: tensor<4xi64>) -> tensor<
 
 // -----
 
+// KL divergence at a temperature: one pass over the classes sums both
+// exponentials and the teacher-weighted difference; ignored positions are
+// masked out of the mean.
+// CHECK-LABEL: func.func @kl_div
+// CHECK-SAME: %[[S:[^:]*]]: tensor<4x9xf32>, %[[T:[^:]*]]: tensor<4x9xf32>, %{{[^:]*}}: tensor<4xi64>, %[[TEMP:[^:]*]]: tensor<f32>
+// CHECK: %[[TV:.*]] = tensor.extract %[[TEMP]][]
+// CHECK: arith.maximumf
+// CHECK: arith.maximumf
+// CHECK: linalg.generic {{.*}} ins(%[[S]], %[[T]], %{{.*}}, %{{.*}} : tensor<4x9xf32>, tensor<4x9xf32>, tensor<4xf32>, tensor<4xf32>) outs({{.*}} : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+// CHECK: arith.divf %{{.*}}, %[[TV]]
+// CHECK: math.exp
+// CHECK: arith.cmpi ne
+// CHECK: math.log
+// CHECK: arith.select
+// CHECK-NOT: llm.
+func.func @kl_div(%s: tensor<4x9xf32>, %t: tensor<4x9xf32>, %y: tensor<4xi64>, %temp: tensor<f32>) -> tensor<f32> {
+  %0 = llm.kl_div %s, %t, %y, %temp : (tensor<4x9xf32>, tensor<4x9xf32>, tensor<4xi64>, tensor<f32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
 // With a KV cache: a loop over the batch writes each sequence's new rows
 // into the caches at its (clamped) position, transposing heads in the same
 // write; attention then reads cache rows [0, end) and masks rows past each

@@ -563,6 +563,33 @@ func.func @cross_entropy_smoothing(%l: tensor<8x97xf32>, %y: tensor<8xi64>) {
 
 // -----
 
+func.func @kl_div_target(%s: tensor<8x97xf32>, %t: tensor<8x96xf32>, %y: tensor<8xi64>, %temp: tensor<f32>) {
+  // expected-error @+2 {{target must have the logits' shape [8x97], got [8x96]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = llm.kl_div %s, %t, %y, %temp : (tensor<8x97xf32>, tensor<8x96xf32>, tensor<8xi64>, tensor<f32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @kl_div_temperature(%s: tensor<8x97xf32>, %t: tensor<8x97xf32>, %y: tensor<8xi64>, %temp: tensor<1xf32>) {
+  // expected-error @+2 {{temperature must be a rank-0 tensor}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = llm.kl_div %s, %t, %y, %temp : (tensor<8x97xf32>, tensor<8x97xf32>, tensor<8xi64>, tensor<1xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @kl_div_labels(%s: tensor<8x97xf32>, %t: tensor<8x97xf32>, %y: tensor<7xi64>, %temp: tensor<f32>) {
+  // expected-error @+2 {{labels must have shape [8], got [7]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = llm.kl_div %s, %t, %y, %temp : (tensor<8x97xf32>, tensor<8x97xf32>, tensor<7xi64>, tensor<f32>) -> tensor<f32>
+  return
+}
+
+// -----
+
 func.func @cross_entropy_scalar_logits(%l: tensor<f32>, %y: tensor<i64>) {
   // expected-error @+2 {{logits must have rank >= 1 [..., classes]}}
   // expected-error @+1 {{failed to infer returned types}}

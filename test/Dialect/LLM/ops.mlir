@@ -129,6 +129,13 @@ func.func @activations(%x: tensor<?x3072xf32>) -> (tensor<?x3072xf32>, tensor<?x
   return %0, %1, %2 : tensor<?x3072xf32>, tensor<?x3072xf32>, tensor<?x3072xf32>
 }
 
+// CHECK-LABEL: func.func @kl_div
+func.func @kl_div(%s: tensor<8x?x97xf32>, %t: tensor<8x?x97xf32>, %y: tensor<8x?xi64>, %temp: tensor<f32>) -> tensor<f32> {
+  // CHECK: llm.kl_div %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {ignore_index = 0 : i64} : (tensor<8x?x97xf32>, tensor<8x?x97xf32>, tensor<8x?xi64>, tensor<f32>) -> tensor<f32>
+  %0 = llm.kl_div %s, %t, %y, %temp {ignore_index = 0 : i64} : (tensor<8x?x97xf32>, tensor<8x?x97xf32>, tensor<8x?xi64>, tensor<f32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
 // CHECK-LABEL: func.func @cross_entropy
 func.func @cross_entropy(%logits: tensor<8x?x97xf32>, %labels: tensor<8x?xi64>)
     -> (tensor<f32>, tensor<f32>, tensor<8x?xf32>) {

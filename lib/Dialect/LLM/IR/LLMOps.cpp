@@ -752,5 +752,41 @@ CrossEntropyOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// KLDivOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+KLDivOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                          Adaptor adaptor,
+                          SmallVectorImpl<Type> &inferredReturnTypes) {
+  InferDiag diag(loc, getOperationName());
+  RankedTensorType logits = rankedType(adaptor.getLogits());
+  RankedTensorType target = rankedType(adaptor.getTarget());
+  RankedTensorType labels = rankedType(adaptor.getLabels());
+  RankedTensorType temperature = rankedType(adaptor.getTemperature());
+  if (!logits || !target || !labels || !temperature)
+    return diag.fail("operands must be ranked tensors");
+  if (logits.getRank() < 1)
+    return diag.fail("logits must have rank >= 1 [..., classes]");
+  if (!compatibleShapes(target.getShape(), logits.getShape()))
+    return diag.fail("target must have the logits' shape [",
+                     formatShape(logits.getShape()), "], got [",
+                     formatShape(target.getShape()), "]");
+  if (target.getElementType() != logits.getElementType() ||
+      temperature.getElementType() != logits.getElementType())
+    return diag.fail("target and temperature must have the logits' element "
+                     "type");
+  if (temperature.getRank() != 0)
+    return diag.fail("temperature must be a rank-0 tensor");
+  ArrayRef<int64_t> positions = logits.getShape().drop_back();
+  if (!compatibleShapes(labels.getShape(), positions))
+    return diag.fail("labels must have shape [", formatShape(positions),
+                     "], got [", formatShape(labels.getShape()), "]");
+  inferredReturnTypes.push_back(
+      RankedTensorType::get({}, logits.getElementType()));
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "llm/Dialect/LLM/IR/LLMOps.cpp.inc"

@@ -23,14 +23,12 @@ from collections import OrderedDict
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "..", "utils"))
 
-import torch  # noqa: E402
-
-from llm_ref import safetensors_io  # noqa: E402
-
-_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-    "U8": torch.uint8, "BOOL": torch.bool,
+# torch (about 3 s to import) is loaded only for tensor edits: most bad-input
+# tests edit config.json alone and run this script dozens of times.
+_DTYPE_NAMES = {
+    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
+    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
+    "U8": "uint8", "BOOL": "bool",
 }
 
 
@@ -69,8 +67,10 @@ def main():
         with open(config_path, "wb") as f:
             f.write(text.encode("latin-1"))
 
-    checkpoint = os.path.join(args.dir, safetensors_io.SINGLE_FILE_NAME)
+    checkpoint = os.path.join(args.dir, "model.safetensors")
     if args.drop or args.rename or args.reshape or args.retype or args.add:
+        import torch
+        from llm_ref import safetensors_io
         tensors = safetensors_io.load_file(checkpoint)
         for name in args.drop:
             del tensors[name]
@@ -81,7 +81,7 @@ def main():
             tensors[name] = torch.zeros(shape_of(dims), dtype=tensors[name].dtype)
         for item in args.retype:
             name, dtype = item.split("=", 1)
-            tensors[name] = torch.zeros(tensors[name].shape, dtype=_DTYPES[dtype])
+            tensors[name] = torch.zeros(tensors[name].shape, dtype=getattr(torch, _DTYPE_NAMES[dtype]))
         for item in args.add:
             name, dims = item.split("=", 1)
             tensors[name] = torch.zeros(shape_of(dims), dtype=torch.float32)

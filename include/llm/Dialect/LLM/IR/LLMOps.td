@@ -457,4 +457,38 @@ def LLM_CrossEntropyOp : LLM_Op<"cross_entropy", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
+def LLM_KLDivOp : LLM_Op<"kl_div", [Pure, InferTypeOpAdaptor]> {
+  let summary = "KL divergence from a teacher's distribution at a temperature";
+  let description = [{
+    The distillation loss of Hinton et al.: at every position,
+    `KL(softmax(target / T) || softmax(logits / T))` summed over the classes,
+    where `target` holds a teacher's logits and `T` is the rank-0
+    `temperature` (read at run time, > 0). `logits` and `target` are
+    `[..., classes]`; positions whose `labels` entry equals `ignore_index`
+    do not count, and the result is the mean over the counted ones (as
+    `llm.cross_entropy`'s default), i.e. PyTorch's
+    `F.kl_div(F.log_softmax(logits / T, -1), F.softmax(target / T, -1),
+    reduction="none").sum(-1)` averaged over the counted positions. The
+    usual `T^2` factor and the mix with the hard-label loss are left to the
+    caller (llm-build-train-step's `distill_step`). Gradients flow to
+    `logits` only: the teacher and the temperature are constants.
+
+    Example:
+
+    ```mlir
+    %kl = llm.kl_div %logits, %teacher, %labels, %t
+        : (tensor<8x128x256xf32>, tensor<8x128x256xf32>, tensor<8x128xi64>,
+           tensor<f32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$logits, LLM_FloatTensor:$target,
+                       LLM_IndexTensor:$labels, LLM_FloatTensor:$temperature,
+                       DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $target `,` $labels `,` $temperature attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
 #endif // LLM_DIALECT_LLM_IR_LLMOPS_TD
