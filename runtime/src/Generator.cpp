@@ -103,6 +103,8 @@ static Status describeEntry(const EntryPoint &entry, bool isPrefill,
     case InputKind::Labels:
     case InputKind::Optimizer:
     case InputKind::OptimizerState:
+    case InputKind::TeacherLogits:
+    case InputKind::Distill:
       break;
     }
     if (!slot || *slot)

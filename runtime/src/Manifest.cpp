@@ -53,6 +53,8 @@ constexpr InputKindInfo inputKinds[] = {
     {InputKind::Labels, "labels"},
     {InputKind::Optimizer, "optimizer"},
     {InputKind::OptimizerState, "optimizer_state"},
+    {InputKind::TeacherLogits, "teacher_logits"},
+    {InputKind::Distill, "distill"},
 };
 
 /// Renders a JSON value for a message: scalars as JSON text (shortened),
@@ -402,6 +404,22 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
     if (input.dtype != ElementType::F32 || input.shape != std::vector<int64_t>{8})
       return fieldError(path, "optimizer " + quote(input.name) +
                                   " must be f32 of shape [8], got " +
+                                  getElementTypeName(input.dtype) + " " +
+                                  shapeText(input.shape));
+    break;
+  case InputKind::TeacherLogits:
+    if (input.dtype != ElementType::F32 || input.shape.size() != 3)
+      return fieldError(path, "teacher_logits " + quote(input.name) +
+                                  " must be f32 of shape [batch, seq, "
+                                  "vocab], got " +
+                                  getElementTypeName(input.dtype) + " " +
+                                  shapeText(input.shape));
+    break;
+  case InputKind::Distill:
+    if (input.dtype != ElementType::F32 ||
+        input.shape != std::vector<int64_t>{2})
+      return fieldError(path, "distill " + quote(input.name) +
+                                  " must be f32 of shape [2], got " +
                                   getElementTypeName(input.dtype) + " " +
                                   shapeText(input.shape));
     break;

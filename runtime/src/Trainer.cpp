@@ -40,6 +40,16 @@ static Status invalid(std::string message) {
   return Status::error(ErrorCode::InvalidArgument, std::move(message));
 }
 
+/// What an entry point call reads besides the owned parameters and moments.
+struct Trainer::CallInputs {
+  const std::vector<int64_t> &inputs;
+  const std::vector<int64_t> &labels;
+  int64_t batch, seq;
+  const float *optimizer = nullptr;
+  const std::vector<float> *teacherLogits = nullptr;
+  const float *distill = nullptr;
+};
+
 static constexpr const char *MomentPrefixes[2] = {"adam.m.", "adam.v."};
 static constexpr const char *MomentSuffixes[2] = {".exp_avg", ".exp_avg_sq"};
 
@@ -70,13 +80,20 @@ Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
         trainer->artifact->getEntryFunction(trainer->trainEntry->name);
     trainer->evalFunction =
         trainer->artifact->getEntryFunction(trainer->evalEntry->name);
-    for (const EntryPoint *entry : {trainer->trainEntry, trainer->evalEntry})
+    if ((trainer->distillEntry = manifest.findEntryPoint("distill_step")))
+      trainer->distillFunction =
+          trainer->artifact->getEntryFunction(trainer->distillEntry->name);
+    for (const EntryPoint *entry :
+         {trainer->trainEntry, trainer->evalEntry, trainer->distillEntry}) {
+      if (!entry)
+        continue;
       for (const InputSpec &input : entry->inputs)
         if (input.kind == InputKind::Param && input.packing)
           return Status::error(ErrorCode::Artifact,
                                where + ": " + quote(entry->name) +
                                    " takes packed parameters; a training "
                                    "step updates them in place");
+    }
 
     Expected<std::unique_ptr<SafeTensorsModel>> checkpoint =
         SafeTensorsModel::open(weightsPath);
@@ -169,9 +186,9 @@ Status Trainer::checkTokens(const std::vector<int64_t> &inputs,
 
 Expected<std::vector<double>>
 Trainer::call(const EntryPoint &entry, EntryFunction function,
-              const std::vector<int64_t> &inputs,
-              const std::vector<int64_t> &labels, int64_t batch, int64_t seq,
-              const float *optimizer, std::vector<float> *logits) {
+              const CallInputs &in, std::vector<float> *logits) {
+  const std::vector<int64_t> &inputs = in.inputs;
+  int64_t batch = in.batch, seq = in.seq;
   auto findBuffer = [](std::vector<Buffer> &buffers,
                        const std::string &name) -> Buffer * {
     for (Buffer &buffer : buffers)
@@ -203,7 +220,23 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
       data = const_cast<int64_t *>(inputs.data());
       break;
     case InputKind::Labels:
-      data = const_cast<int64_t *>(labels.data());
+      data = const_cast<int64_t *>(in.labels.data());
+      break;
+    case InputKind::TeacherLogits:
+      if (!in.teacherLogits)
+        return Status::error(ErrorCode::Artifact,
+                             "entry point " + quote(entry.name) +
+                                 " takes a teacher's logits");
+      data = const_cast<float *>(in.teacherLogits->data());
+      shape = {batch, seq, getNumOutputs()};
+      break;
+    case InputKind::Distill:
+      if (!in.distill)
+        return Status::error(ErrorCode::Artifact,
+                             "entry point " + quote(entry.name) +
+                                 " takes distillation settings");
+      data = const_cast<float *>(in.distill);
+      shape = {2};
       break;
     case InputKind::Mask:
       if (input.dtype != ElementType::I64)
@@ -215,7 +248,11 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
       data = zeros.data();
       break;
     case InputKind::Optimizer:
-      data = const_cast<float *>(optimizer);
+      if (!in.optimizer)
+        return Status::error(ErrorCode::Artifact,
+                             "entry point " + quote(entry.name) +
+                                 " takes optimizer settings");
+      data = const_cast<float *>(in.optimizer);
       shape = {8};
       break;
     case InputKind::Positions:
@@ -280,42 +317,81 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
   return values;
 }
 
+Expected<StepResult> Trainer::update(const EntryPoint &entry,
+                                     EntryFunction function, CallInputs &in,
+                                     const StepSettings &settings) {
+  Status s = checkTokens(in.inputs, in.labels, in.batch, in.seq);
+  if (s.isError())
+    return s;
+  const AdamWSettings &a = settings.adamW;
+  if (!(settings.learningRate >= 0) || settings.step < 1 ||
+      !(a.beta1 >= 0 && a.beta1 < 1) || !(a.beta2 >= 0 && a.beta2 < 1) ||
+      !(a.epsilon > 0) || !(a.weightDecay >= 0) ||
+      !(settings.maxGradNorm >= 0))
+    return invalid("invalid optimizer settings (learning rate >= 0, betas "
+                   "in [0, 1), epsilon > 0, weight decay >= 0, clip >= 0, "
+                   "step >= 1)");
+  double t = static_cast<double>(settings.step);
+  float optimizer[8] = {static_cast<float>(settings.learningRate),
+                        static_cast<float>(a.beta1),
+                        static_cast<float>(a.beta2),
+                        static_cast<float>(a.epsilon),
+                        static_cast<float>(a.weightDecay),
+                        static_cast<float>(1.0 - std::pow(a.beta1, t)),
+                        static_cast<float>(1.0 - std::pow(a.beta2, t)),
+                        static_cast<float>(settings.maxGradNorm)};
+  in.optimizer = optimizer;
+  Expected<std::vector<double>> values =
+      call(entry, function, in, /*logits=*/nullptr);
+  if (!values)
+    return values.getStatus();
+  if (values->size() != 2)
+    return Status::error(ErrorCode::Artifact,
+                         quote(entry.name) + " must return the loss and the "
+                                             "gradient norm");
+  return StepResult{(*values)[0], (*values)[1]};
+}
+
 Expected<StepResult> Trainer::step(const std::vector<int64_t> &inputs,
                                    const std::vector<int64_t> &labels,
                                    int64_t batch, int64_t seq,
                                    const StepSettings &settings) {
   try {
-    Status s = checkTokens(inputs, labels, batch, seq);
-    if (s.isError())
-      return s;
-    const AdamWSettings &a = settings.adamW;
-    if (!(settings.learningRate >= 0) || settings.step < 1 ||
-        !(a.beta1 >= 0 && a.beta1 < 1) || !(a.beta2 >= 0 && a.beta2 < 1) ||
-        !(a.epsilon > 0) || !(a.weightDecay >= 0) ||
-        !(settings.maxGradNorm >= 0))
-      return invalid("invalid optimizer settings (learning rate >= 0, betas "
-                     "in [0, 1), epsilon > 0, weight decay >= 0, clip >= 0, "
-                     "step >= 1)");
-    double t = static_cast<double>(settings.step);
-    float optimizer[8] = {
-        static_cast<float>(settings.learningRate),
-        static_cast<float>(a.beta1),
-        static_cast<float>(a.beta2),
-        static_cast<float>(a.epsilon),
-        static_cast<float>(a.weightDecay),
-        static_cast<float>(1.0 - std::pow(a.beta1, t)),
-        static_cast<float>(1.0 - std::pow(a.beta2, t)),
-        static_cast<float>(settings.maxGradNorm)};
-    Expected<std::vector<double>> values =
-        call(*trainEntry, trainFunction, inputs, labels, batch, seq, optimizer,
-             /*logits=*/nullptr);
-    if (!values)
-      return values.getStatus();
-    if (values->size() != 2)
+    CallInputs in{inputs, labels, batch, seq};
+    return update(*trainEntry, trainFunction, in, settings);
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory, "out of memory in a step");
+  }
+}
+
+Expected<StepResult>
+Trainer::distillStep(const std::vector<int64_t> &inputs,
+                     const std::vector<int64_t> &labels,
+                     const std::vector<float> &teacherLogits, int64_t batch,
+                     int64_t seq, const StepSettings &settings,
+                     const DistillSettings &distill) {
+  try {
+    if (!distillEntry)
       return Status::error(ErrorCode::Artifact,
-                           "train_step must return the loss and the "
-                           "gradient norm");
-    return StepResult{(*values)[0], (*values)[1]};
+                           "the artifact has no distill_step entry point; "
+                           "compile the student with llm-compile --train "
+                           "--distill");
+    if (!(distill.temperature > 0) || !std::isfinite(distill.temperature) ||
+        !(distill.alpha >= 0 && distill.alpha <= 1))
+      return invalid("invalid distillation settings (temperature > 0, alpha "
+                     "in [0, 1])");
+    if (batch < 1 || seq < 1 ||
+        teacherLogits.size() !=
+            static_cast<size_t>(batch * seq * getNumOutputs()))
+      return invalid("the teacher's logits must be [" + std::to_string(batch) +
+                     ", " + std::to_string(seq) + ", " +
+                     std::to_string(getNumOutputs()) + "]");
+    float settingsData[2] = {static_cast<float>(distill.temperature),
+                             static_cast<float>(distill.alpha)};
+    CallInputs in{inputs, labels, batch, seq};
+    in.teacherLogits = &teacherLogits;
+    in.distill = settingsData;
+    return update(*distillEntry, distillFunction, in, settings);
   } catch (const std::bad_alloc &) {
     return Status::error(ErrorCode::OutOfMemory, "out of memory in a step");
   }
@@ -336,8 +412,9 @@ Expected<double> Trainer::evaluate(const std::vector<int64_t> &inputs,
       return Status::error(ErrorCode::Artifact,
                            "eval_step does not return the logits; recompile "
                            "the model with this llm-compile --train");
-    Expected<std::vector<double>> values = call(
-        *evalEntry, evalFunction, inputs, labels, batch, seq, nullptr, logits);
+    CallInputs in{inputs, labels, batch, seq};
+    Expected<std::vector<double>> values =
+        call(*evalEntry, evalFunction, in, logits);
     if (!values)
       return values.getStatus();
     if (values->size() != 1)

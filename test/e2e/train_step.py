@@ -1,5 +1,9 @@
 """The compiled training step against PyTorch's AdamW, 20 steps.
 
+A last GPT-2 case takes distill_step (llm-compile --train --distill) with a
+wider teacher's logits as soft targets: alpha * T^2 * KL + (1 - alpha) *
+cross-entropy against the same loss in PyTorch.
+
 Usage: train_step.py LLM_COMPILE REPO_ROOT WORK_DIR
 
 For tiny GPT-2 (tied head, causal LM), LLaMA-style (GQA, causal LM), BERT
@@ -41,19 +45,34 @@ STEPS, LR, BETAS, EPS, DECAY, MAX_NORM = 20, 3e-3, (0.9, 0.95), 1e-8, 0.1, 1.0
 PARAM_TOLERANCE = 5 * LR
 
 
-def check(family, *args, classes=0):
-    label = family + ("-classify" if classes else "")
-    folder = os.path.join(WORK, label)
-    if classes:
-        args += ("--num-labels", str(classes))
+# Distillation: distill_step at temperature T with weight ALPHA on the
+# teacher's soft targets.
+TEMPERATURE, ALPHA = 2.0, 0.7
+
+
+def make_model(folder, family, *args):
     subprocess.run([sys.executable, os.path.join(ROOT, "utils", "make-tiny-model.py"),
                     "--family", family, "--out", folder, "--init-std", "0.1", *args],
                    check=True, stdout=subprocess.DEVNULL)
+    return models.load_model_dir(folder)
+
+
+def check(family, *args, classes=0, distill=False):
+    label = family + ("-classify" if classes else "") + ("-distill" if distill else "")
+    folder = os.path.join(WORK, label)
+    if classes:
+        args += ("--num-labels", str(classes))
+    config, state = make_model(folder, family, *args)
     artifact = folder + ".art"
-    subprocess.run([LLM_COMPILE, folder, "-o", artifact, "--train", "--generation=false"],
+    subprocess.run([LLM_COMPILE, folder, "-o", artifact, "--train", "--generation=false"]
+                   + (["--distill"] if distill else []),
                    check=True, stdout=subprocess.DEVNULL)
     art = llm_artifact.Artifact(artifact)
-    config, state = models.load_model_dir(folder)
+    teacher = None
+    if distill:
+        # A wider, deeper teacher over the same vocabulary, seeded apart.
+        teacher = make_model(folder + "-teacher", family, "--layers", "3", "--hidden", "48",
+                             "--seed", "7")
     vocab = config["vocab_size"]
     rng = np.random.RandomState(2)
     batch, seq = 2, 8
@@ -89,13 +108,31 @@ def check(family, *args, classes=0):
               {"params": [p for p in params.values() if p.dim() < 2], "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS, eps=EPS)
     forward = models._FORWARD[config["model_type"]]
+    teacher_logits = []
+    if teacher:
+        with torch.no_grad():
+            for inputs, _, extra in batches:
+                teacher_logits.append(np.ascontiguousarray(forward(
+                    teacher[0], {k: v.float() for k, v in teacher[1].items()},
+                    torch.tensor(inputs),
+                    **{k: torch.tensor(v) for k, v in extra.items()}).numpy()))
     want_loss, want_norm = [], []
     for step in range(STEPS):
         inputs, labels, extra = batches[step % len(batches)]
         logits = forward(config, params, torch.tensor(inputs),
                          **{k: torch.tensor(v) for k, v in extra.items()})
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                               torch.tensor(labels).reshape(-1))
+        flat_logits = logits.reshape(-1, logits.shape[-1])
+        flat_labels = torch.tensor(labels).reshape(-1)
+        loss = F.cross_entropy(flat_logits, flat_labels)
+        if teacher:
+            # Hinton et al.: KL(teacher || student) at T, times T^2, over the
+            # labelled positions, mixed with the hard-label loss.
+            target = torch.tensor(teacher_logits[step % len(batches)]).reshape(flat_logits.shape)
+            counted = flat_labels != -100
+            kl = F.kl_div(F.log_softmax(flat_logits[counted] / TEMPERATURE, -1),
+                          F.softmax(target[counted] / TEMPERATURE, -1),
+                          reduction="batchmean")
+            loss = ALPHA * TEMPERATURE ** 2 * kl + (1 - ALPHA) * loss
         optimizer.zero_grad()
         loss.backward()
         want_norm.append(float(torch.nn.utils.clip_grad_norm_(list(params.values()), MAX_NORM)))
@@ -104,7 +141,8 @@ def check(family, *args, classes=0):
 
     # llm-opt: the script owns parameters and moments; train_step updates
     # them in place.
-    entry = art.entries["train_step"]
+    entry_name = "distill_step" if teacher else "train_step"
+    entry = art.entries[entry_name]
     weights = {k: np.ascontiguousarray(v.detach().float().numpy()).copy()
                for k, v in state.items() if v.is_floating_point()}
     moments = {}
@@ -128,9 +166,13 @@ def check(family, *args, classes=0):
                 values.append(labels)
             elif kind == "optimizer":
                 values.append(settings)
+            elif kind == "teacher_logits":
+                values.append(teacher_logits[step % len(batches)])
+            elif kind == "distill":
+                values.append(np.array([TEMPERATURE, ALPHA], dtype=np.float32))
             else:
                 values.append(runtime.pop(0))
-        loss, norm = art.call("train_step", *values)
+        loss, norm = art.call(entry_name, *values)
         got_loss.append(float(loss))
         got_norm.append(float(norm))
 
@@ -152,6 +194,7 @@ def main():
     ok &= check("llama", "--kv-heads", "2")
     ok &= check("bert")
     ok &= check("gpt2", classes=3)
+    ok &= check("gpt2", distill=True)
     print("training steps: " + ("all within tolerance" if ok else "FAILED"))
     return 0 if ok else 1
 

@@ -9,7 +9,8 @@
 //        --min-lr L --warmup W --schedule cosine|linear|constant
 //        --weight-decay D --beta1 B1 --beta2 B2 --clip C --eval-every K
 //        --eval-batches N --save-every K --seed S --threads N --resume
-//        --stop-after N]
+//        --stop-after N] [--distill-from TEACHER --teacher-weights PATH
+//        --temperature T --alpha A]
 //
 // Trains a model compiled with `llm-compile --train` on a text corpus:
 // the corpus is tokenized with the model's tokenizer and split into
@@ -22,6 +23,12 @@
 // atomically (docs/Training.md). --resume continues from --out exactly:
 // weights, moments, step and data order. A NaN or infinite loss stops the
 // run with a message; the last checkpoint is left as it was.
+//
+// With --distill-from, a compiled teacher (its forward entry point, its
+// weights from --teacher-weights) computes logits for every training batch
+// and the student, compiled with `llm-compile --train --distill`, takes
+// its distill_step instead: alpha * T^2 * KL(teacher || student) at
+// temperature T plus (1 - alpha) times the usual loss.
 //
 //===----------------------------------------------------------------------===//
 
@@ -149,6 +156,25 @@ cl::opt<std::string> validationData(
     cl::desc("--task classify: labelled validation file (default: 10% of "
              "--data held out)"),
     cl::value_desc("file"), cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<std::string> distillFrom(
+    "distill-from",
+    cl::desc("Distil from this teacher artifact (its forward entry point): "
+             "the student must be compiled with llm-compile --train "
+             "--distill"),
+    cl::value_desc("artifact"), cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<std::string> teacherWeights(
+    "teacher-weights", cl::desc("The teacher's weights (with --distill-from)"),
+    cl::value_desc("path"), cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<double> temperature(
+    "temperature",
+    cl::desc("Distillation temperature T: both distributions are "
+             "softmax(logits / T)"),
+    cl::init(2.0), cl::sub(TrainCommand), cl::cat(TrainCategory));
+cl::opt<double> alpha(
+    "alpha",
+    cl::desc("Weight of the teacher's soft targets (times T^2); the "
+             "hard-label loss gets 1 - alpha"),
+    cl::init(0.5), cl::sub(TrainCommand), cl::cat(TrainCategory));
 } // namespace
 
 using llm::run::fail;
@@ -461,6 +487,11 @@ int llm::run::runTrain() {
     return fail("train: ARTIFACT, --weights, --data and --out are required");
   if (steps < 1 || batchSize < 1 || seqLength < 1)
     return fail("--steps, --batch and --seq must be positive");
+  if (distillFrom.empty() != teacherWeights.empty())
+    return fail("--distill-from and --teacher-weights go together");
+  if (!(temperature > 0) || !std::isfinite(temperature) ||
+      !(alpha >= 0 && alpha <= 1))
+    return fail("--temperature must be positive and --alpha in [0, 1]");
   if (evalEvery < 0 || saveEvery < 0 || evalBatches < 1)
     return fail("--eval-every and --save-every must not be negative, "
                 "--eval-batches must be positive");
@@ -571,6 +602,33 @@ int llm::run::runTrain() {
     return fail("the model is a sequence classifier; train it with --task "
                 "classify");
 
+  // The teacher: its logits on each batch are the student's soft targets.
+  std::unique_ptr<rt::Model> teacher;
+  rt::DistillSettings distill{temperature, alpha};
+  if (!distillFrom.empty()) {
+    if (!trainer.canDistill())
+      return fail(artifact + ": the student has no distill_step; compile it "
+                             "with llm-compile --train --distill");
+    rt::Expected<std::unique_ptr<rt::Model>> openedTeacher =
+        rt::Model::open(distillFrom, teacherWeights, modelOptions);
+    if (!openedTeacher)
+      return fail("--distill-from: " + openedTeacher.message());
+    teacher = openedTeacher.take();
+    const rt::ModelInfo &info = teacher->getManifest().model;
+    int64_t teacherOutputs = info.numLabels ? info.numLabels : info.vocabSize;
+    if (teacherOutputs != trainer.getNumOutputs())
+      return fail("--distill-from: the teacher predicts " +
+                  Twine(teacherOutputs) + " " +
+                  (info.numLabels ? "classes" : "tokens") +
+                  " but the student " + Twine(trainer.getNumOutputs()) +
+                  " (teacher and student must share the tokenizer or the "
+                  "classes)");
+    if (info.maxPositions > 0 && seqLength > info.maxPositions)
+      return fail("--distill-from: --seq " + Twine(int64_t(seqLength)) +
+                  " exceeds the teacher's " + Twine(info.maxPositions) +
+                  " positions");
+  }
+
   Expected<std::vector<std::pair<std::string, std::string>>> companions =
       readCompanionFiles(weights);
   if (!companions)
@@ -641,6 +699,12 @@ int llm::run::runTrain() {
 
   outs() << "llm-run: " << training->describe() << ", " << steps
          << " steps\n";
+  if (teacher)
+    outs() << formatv("llm-run: distilling from {0} at temperature {1}, "
+                      "alpha {2} (loss = alpha * T^2 * KL + (1 - alpha) * "
+                      "cross-entropy)\n",
+                      distillFrom, double(temperature), double(alpha));
+  std::vector<float> teacherLogits;
   using Clock = std::chrono::steady_clock;
   Clock::time_point start = Clock::now();
   double tokensSeen = 0;
@@ -654,8 +718,21 @@ int llm::run::runTrain() {
     StepBatch &batch = *next;
     settings.learningRate = lrSchedule->lr(step);
     settings.step = step + 1;
-    rt::Expected<rt::StepResult> result = trainer.step(
-        batch.inputs, batch.labels, batch.batch, batch.seq, settings);
+    auto runStep = [&]() -> rt::Expected<rt::StepResult> {
+      if (!teacher)
+        return trainer.step(batch.inputs, batch.labels, batch.batch,
+                            batch.seq, settings);
+      teacherLogits.resize(static_cast<size_t>(batch.batch * batch.seq *
+                                               trainer.getNumOutputs()));
+      rt::Status s = teacher->forwardInto(
+          rt::TokenView{batch.inputs.data(), batch.batch, batch.seq},
+          teacherLogits.data(), teacherLogits.size());
+      if (s.isError())
+        return rt::Status::error(s.code(), "the teacher: " + s.message());
+      return trainer.distillStep(batch.inputs, batch.labels, teacherLogits,
+                                 batch.batch, batch.seq, settings, distill);
+    };
+    rt::Expected<rt::StepResult> result = runStep();
     if (!result)
       return fail(result.message());
     if (!std::isfinite(result->loss))

@@ -67,6 +67,9 @@ enum class InputKind : uint8_t {
   Labels,    ///< Target ids [batch, seq] of a training step (-100: none).
   Optimizer, ///< A training step's AdamW settings, f32 [8] (docs/ABI.md).
   OptimizerState, ///< An AdamW moment of a parameter, updated in place.
+  TeacherLogits,  ///< A teacher's logits [batch, seq, vocab], f32, for
+                  ///< distill_step.
+  Distill,        ///< distill_step's [temperature, alpha], f32 [2].
 };
 
 /// Returns the manifest spelling of \p kind, e.g. "param".

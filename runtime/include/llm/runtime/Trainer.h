@@ -51,6 +51,14 @@ struct TrainerInitOptions {
   uint64_t seed = 0;
 };
 
+/// The knowledge-distillation loss of distill_step (llm-compile --train
+/// --distill): alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T))
+/// + (1 - alpha) * cross-entropy, over the labelled positions.
+struct DistillSettings {
+  double temperature = 2.0;
+  double alpha = 0.5;
+};
+
 /// What one step reports.
 struct StepResult {
   double loss = 0;
@@ -85,6 +93,18 @@ public:
   Expected<StepResult> step(const std::vector<int64_t> &inputs,
                             const std::vector<int64_t> &labels, int64_t batch,
                             int64_t seq, const StepSettings &settings);
+  /// True when the artifact has distill_step (llm-compile --train
+  /// --distill).
+  bool canDistill() const { return distillEntry != nullptr; }
+  /// One update on the distillation loss: step() with a teacher's logits
+  /// for the same inputs, [batch, seq, getNumOutputs()] row-major, as soft
+  /// targets.
+  Expected<StepResult> distillStep(const std::vector<int64_t> &inputs,
+                                   const std::vector<int64_t> &labels,
+                                   const std::vector<float> &teacherLogits,
+                                   int64_t batch, int64_t seq,
+                                   const StepSettings &settings,
+                                   const DistillSettings &distill);
   /// The mean loss of \p labels, without an update. With \p logits, also
   /// the logits, [batch, seq, getNumOutputs()] row-major.
   Expected<double> evaluate(const std::vector<int64_t> &inputs,
@@ -109,17 +129,19 @@ private:
   Status checkTokens(const std::vector<int64_t> &inputs,
                      const std::vector<int64_t> &labels, int64_t batch,
                      int64_t seq) const;
+  struct CallInputs;
   Expected<std::vector<double>> call(const EntryPoint &entry,
                                      EntryFunction function,
-                                     const std::vector<int64_t> &inputs,
-                                     const std::vector<int64_t> &labels,
-                                     int64_t batch, int64_t seq,
-                                     const float *optimizer,
+                                     const CallInputs &in,
                                      std::vector<float> *logits);
+  Expected<StepResult> update(const EntryPoint &entry, EntryFunction function,
+                              CallInputs &in, const StepSettings &settings);
 
   std::unique_ptr<Artifact> artifact;
-  const EntryPoint *trainEntry = nullptr, *evalEntry = nullptr;
-  EntryFunction trainFunction = nullptr, evalFunction = nullptr;
+  const EntryPoint *trainEntry = nullptr, *evalEntry = nullptr,
+                   *distillEntry = nullptr;
+  EntryFunction trainFunction = nullptr, evalFunction = nullptr,
+                distillFunction = nullptr;
   std::vector<Buffer> params, moments;
   std::vector<std::string> initialized;
   int64_t vocabSize = 0, maxPositions = 0, numLabels = 0;
