@@ -41,6 +41,21 @@ if config.llm_sanitizers:
 else:
     config.available_features.add("no-sanitizers")
 
+# Unprivileged user + mount namespaces with tmpfs: the disk-full tests mount
+# a small file system (test/tools/llm-run/Inputs/on-small-disk.sh).
+import subprocess
+import tempfile
+with tempfile.TemporaryDirectory() as probe:
+    try:
+        if subprocess.run(["unshare", "-rm", "mount", "-t", "tmpfs", "-o",
+                           "size=64k", "tmpfs", probe],
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL,
+                          timeout=30).returncode == 0:
+            config.available_features.add("user-mount-namespaces")
+    except (OSError, subprocess.SubprocessError):
+        pass
+
 tool_dirs = [config.llm_tools_dir, config.llvm_tools_dir]
 tools = ["llm-opt", "llm-translate", "llm-run", "llm-compile",
          "llm-generate-example"]
