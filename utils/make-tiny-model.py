@@ -38,10 +38,9 @@ def build(args):
     if args.family != "llama" and args.kv_heads is not None:
         raise SystemExit("--kv-heads only applies to --family llama")
     if args.num_labels:
-        if args.family == "bert":
-            raise SystemExit("--num-labels applies to gpt2 and llama")
-        cfg["architectures"] = ["GPT2ForSequenceClassification" if args.family == "gpt2"
-                                else "LlamaForSequenceClassification"]
+        cfg["architectures"] = [{"gpt2": "GPT2ForSequenceClassification",
+                                 "bert": "BertForSequenceClassification",
+                                 "llama": "LlamaForSequenceClassification"}[args.family]]
         cfg["num_labels"] = args.num_labels
         cfg["pad_token_id"] = 0
     tdtype, tname = _DTYPES[args.dtype]
@@ -85,7 +84,7 @@ def main(argv=None):
                     help="gpt2: use the original hub names without 'transformer.'")
     ap.add_argument("--init-std", type=float, default=0.02, help="stddev of weights (default 0.02)")
     ap.add_argument("--num-labels", type=int, default=0,
-                    help="gpt2/llama: a *ForSequenceClassification model with a `score` head "
+                    help="a *ForSequenceClassification model (gpt2/llama: a `score` head; bert: pooler + `classifier`) "
                          "over this many classes instead of the LM head")
     args = ap.parse_args(argv)
     if args.shards < 1:

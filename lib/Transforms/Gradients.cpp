@@ -1232,6 +1232,28 @@ struct NegGradient
   }
 };
 
+/// y = tanh(x) on a tensor (BERT's pooler): dx = dy * (1 - y^2).
+struct TanhGradient
+    : GradientOpInterface::ExternalModel<TanhGradient, math::TanhOp> {
+  LogicalResult buildGradients(Operation *operation, OpBuilder &b,
+                               ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) const {
+    auto op = cast<math::TanhOp>(operation);
+    operandGrads.assign(1, Value());
+    Value dy = resultGrads[0];
+    if (!dy)
+      return success();
+    GradBuilder g{b, op.getLoc()};
+    Type element = getElementTypeOrSelf(op.getType());
+    operandGrads[0] = g.map(
+        {op.getResult(), dy}, [&](OpBuilder &nb, Location l, ValueRange a) {
+          Scalar s{nb, l};
+          return s.mul(a[1], s.sub(s.c(element, 1.0), s.mul(a[0], a[0])));
+        });
+    return success();
+  }
+};
+
 /// A slice's gradient lands in the same place of a zero source.
 struct ExtractSliceGradient
     : GradientOpInterface::ExternalModel<ExtractSliceGradient,
@@ -1322,6 +1344,9 @@ void mlir::llm::registerGradientExternalModels(DialectRegistry &registry) {
     arith::MulFOp::attachInterface<BinaryGradient<arith::MulFOp>>(*ctx);
     arith::DivFOp::attachInterface<BinaryGradient<arith::DivFOp>>(*ctx);
     arith::NegFOp::attachInterface<NegGradient>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, math::MathDialect *) {
+    math::TanhOp::attachInterface<TanhGradient>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, tensor::TensorDialect *) {
     tensor::ExtractSliceOp::attachInterface<ExtractSliceGradient>(*ctx);

@@ -709,6 +709,7 @@ ClassificationBatch ClassificationDataLoader::makeBatch(
   size_t cells = static_cast<size_t>(batch.batchSize * batch.seqLength);
   batch.inputs.assign(cells, options.padId);
   batch.labels.assign(cells, IgnoreLabel);
+  batch.attentionMask.assign(cells, 0);
   batch.lengths.reserve(rows.size());
   batch.classes.reserve(rows.size());
   for (size_t row = 0; row < rows.size(); ++row) {
@@ -716,7 +717,12 @@ ClassificationBatch ClassificationDataLoader::makeBatch(
     size_t begin = row * static_cast<size_t>(batch.seqLength);
     std::copy(example.tokens.begin(), example.tokens.end(),
               batch.inputs.begin() + static_cast<std::ptrdiff_t>(begin));
-    batch.labels[begin + example.tokens.size() - 1] = example.label;
+    batch.labels[begin + (options.labelFirstToken
+                              ? 0
+                              : example.tokens.size() - 1)] = example.label;
+    std::fill_n(batch.attentionMask.begin() +
+                    static_cast<std::ptrdiff_t>(begin),
+                example.tokens.size(), 1);
     batch.lengths.push_back(static_cast<int64_t>(example.tokens.size()));
     batch.classes.push_back(example.label);
   }

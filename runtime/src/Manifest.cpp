@@ -642,8 +642,16 @@ Status ManifestParser::parse(const Json &root, Manifest &manifest) {
   if (s.isOk())
     s = getInteger(*model, "model", "num_labels", /*required=*/false, 1,
                    manifest.model.numLabels);
+  std::string classifyToken = "last";
+  if (s.isOk())
+    s = getString(*model, "model", "classify_token", /*required=*/false,
+                  classifyToken);
+  if (s.isOk() && classifyToken != "first" && classifyToken != "last")
+    s = fail("model.classify_token must be \"first\" or \"last\", got " +
+             quote(classifyToken));
   if (s.isError())
     return s;
+  manifest.model.classifiesFirstToken = classifyToken == "first";
 
   int64_t arenaBytes = 0;
   s = getInteger(root, "", "arena_bytes", /*required=*/false, 0, arenaBytes);

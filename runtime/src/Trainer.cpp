@@ -48,6 +48,7 @@ struct Trainer::CallInputs {
   const float *optimizer = nullptr;
   const std::vector<float> *teacherLogits = nullptr;
   const float *distill = nullptr;
+  const std::vector<int64_t> *attentionMask = nullptr;
 };
 
 static constexpr const char *MomentPrefixes[2] = {"adam.m.", "adam.v."};
@@ -69,6 +70,7 @@ Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
     trainer->vocabSize = manifest.model.vocabSize;
     trainer->maxPositions = manifest.model.maxPositions;
     trainer->numLabels = manifest.model.numLabels;
+    trainer->firstTokenClassifier = manifest.model.classifiesFirstToken;
     trainer->trainEntry = manifest.findEntryPoint("train_step");
     trainer->evalEntry = manifest.findEntryPoint("eval_step");
     if (!trainer->trainEntry || !trainer->evalEntry)
@@ -242,7 +244,15 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
       if (input.dtype != ElementType::I64)
         return Status::error(ErrorCode::Artifact,
                              "training takes i64 attention masks");
-      data = ones.data();
+      if (in.attentionMask) {
+        if (in.attentionMask->size() != inputs.size())
+          return invalid("the attention mask must be [" +
+                         std::to_string(batch) + ", " + std::to_string(seq) +
+                         "]");
+        data = const_cast<int64_t *>(in.attentionMask->data());
+      } else {
+        data = ones.data();
+      }
       break;
     case InputKind::Segments:
       data = zeros.data();
@@ -355,9 +365,11 @@ Expected<StepResult> Trainer::update(const EntryPoint &entry,
 Expected<StepResult> Trainer::step(const std::vector<int64_t> &inputs,
                                    const std::vector<int64_t> &labels,
                                    int64_t batch, int64_t seq,
-                                   const StepSettings &settings) {
+                                   const StepSettings &settings,
+                                   const std::vector<int64_t> *attentionMask) {
   try {
     CallInputs in{inputs, labels, batch, seq};
+    in.attentionMask = attentionMask;
     return update(*trainEntry, trainFunction, in, settings);
   } catch (const std::bad_alloc &) {
     return Status::error(ErrorCode::OutOfMemory, "out of memory in a step");
@@ -369,7 +381,8 @@ Trainer::distillStep(const std::vector<int64_t> &inputs,
                      const std::vector<int64_t> &labels,
                      const std::vector<float> &teacherLogits, int64_t batch,
                      int64_t seq, const StepSettings &settings,
-                     const DistillSettings &distill) {
+                     const DistillSettings &distill,
+                     const std::vector<int64_t> *attentionMask) {
   try {
     if (!distillEntry)
       return Status::error(ErrorCode::Artifact,
@@ -391,6 +404,7 @@ Trainer::distillStep(const std::vector<int64_t> &inputs,
     CallInputs in{inputs, labels, batch, seq};
     in.teacherLogits = &teacherLogits;
     in.distill = settingsData;
+    in.attentionMask = attentionMask;
     return update(*distillEntry, distillFunction, in, settings);
   } catch (const std::bad_alloc &) {
     return Status::error(ErrorCode::OutOfMemory, "out of memory in a step");
@@ -400,7 +414,8 @@ Trainer::distillStep(const std::vector<int64_t> &inputs,
 Expected<double> Trainer::evaluate(const std::vector<int64_t> &inputs,
                                    const std::vector<int64_t> &labels,
                                    int64_t batch, int64_t seq,
-                                   std::vector<float> *logits) {
+                                   std::vector<float> *logits,
+                                   const std::vector<int64_t> *attentionMask) {
   try {
     Status s = checkTokens(inputs, labels, batch, seq);
     if (s.isError())
@@ -413,6 +428,7 @@ Expected<double> Trainer::evaluate(const std::vector<int64_t> &inputs,
                            "eval_step does not return the logits; recompile "
                            "the model with this llm-compile --train");
     CallInputs in{inputs, labels, batch, seq};
+    in.attentionMask = attentionMask;
     Expected<std::vector<double>> values =
         call(*evalEntry, evalFunction, in, logits);
     if (!values)

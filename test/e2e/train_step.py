@@ -7,9 +7,10 @@ cross-entropy against the same loss in PyTorch.
 Usage: train_step.py LLM_COMPILE REPO_ROOT WORK_DIR
 
 For tiny GPT-2 (tied head, causal LM), LLaMA-style (GQA, causal LM), BERT
-(masked LM with a padding mask) and GPT-2 sequence-classifier (a `score`
+(masked LM with a padding mask), GPT-2 sequence-classifier (a `score`
 head; right-padded texts labelled at their last token, as
-GPT2ForSequenceClassification pools) models with random weights, `llm-compile
+GPT2ForSequenceClassification pools) and BERT sequence-classifier (pooler
++ classifier; labelled at [CLS], padding masked) models with random weights, `llm-compile
 --train` emits train_step (loss, gradients, global-norm clipping, AdamW on
 every parameter and its moments, in place). The script owns the parameters
 and moments, calls train_step 20 times on fixed batches, and runs the same
@@ -93,12 +94,18 @@ def check(family, *args, classes=0, distill=False):
             extra = {"attention_mask": mask, "token_type_ids": np.zeros_like(mask)}
         if classes:
             # GPT2ForSequenceClassification: each (right-padded) text's
-            # class at its last token, nothing elsewhere.
+            # class at its last token, nothing elsewhere;
+            # BertForSequenceClassification: at the first ([CLS]), with the
+            # padding masked out.
             lengths = rng.randint(2, seq + 1, size=batch)
             labels = np.full_like(inputs, -100)
             for row, length in enumerate(lengths):
                 inputs[row, length:] = 0
-                labels[row, length - 1] = rng.randint(0, classes)
+                if family == "bert":
+                    extra["attention_mask"][row] = np.arange(seq) < length
+                    labels[row, 0] = rng.randint(0, classes)
+                else:
+                    labels[row, length - 1] = rng.randint(0, classes)
         batches.append((inputs, labels, extra))
 
     # PyTorch.
@@ -194,6 +201,7 @@ def main():
     ok &= check("llama", "--kv-heads", "2")
     ok &= check("bert")
     ok &= check("gpt2", classes=3)
+    ok &= check("bert", classes=3)
     ok &= check("gpt2", distill=True)
     print("training steps: " + ("all within tolerance" if ok else "FAILED"))
     return 0 if ok else 1

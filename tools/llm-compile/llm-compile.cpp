@@ -188,6 +188,9 @@ static json::Object collectModelInfo(ModuleOp module) {
   if (auto labels = module->getAttrOfType<IntegerAttr>(
           llm::LLMDialect::kNumLabelsAttrName))
     model["num_labels"] = labels.getInt();
+  if (auto token = module->getAttrOfType<StringAttr>(
+          llm::LLMDialect::kClassifyTokenAttrName))
+    model["classify_token"] = token.getValue().str();
   return model;
 }
 

@@ -102,6 +102,7 @@ static int evaluateClassifier(const rt::Tokenizer &tokenizer) {
     return fail(data + ": " + Twine(loader->getLabelNames().size()) +
                 " classes, but the model's head has " +
                 Twine(trainer.getNumLabels()));
+  loader->setLabelFirstToken(trainer.classifiesFirstToken());
   rt::Expected<llm::run::ClassifierScore> score =
       llm::run::scoreClassifier(trainer, *loader);
   if (!score)

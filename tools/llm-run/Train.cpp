@@ -198,6 +198,12 @@ namespace {
 struct StepBatch {
   std::vector<int64_t> inputs, labels;
   int64_t batch = 0, seq = 0;
+  /// [batch, seq], 1 at tokens and 0 at padding; empty: no padding.
+  std::vector<int64_t> attentionMask;
+
+  const std::vector<int64_t> *getMask() const {
+    return attentionMask.empty() ? nullptr : &attentionMask;
+  }
 };
 
 /// What the training loop trains on: windows of a corpus (causal LM) or
@@ -253,7 +259,7 @@ public:
   rt::Expected<StepBatch> next() override {
     rt::TrainingBatch batch = loader.nextBatch();
     return StepBatch{batch.getInputs(), batch.getTargets(), batch.batchSize,
-                     batch.seqLength};
+                     batch.seqLength, {}};
   }
   std::string describe() const override {
     return formatv("training on {0} tokens ({1} for validation), {2} x {3} "
@@ -268,7 +274,7 @@ public:
         trainer, loader,
         [](const rt::TrainingBatch &batch, int64_t) -> rt::Expected<StepBatch> {
           return StepBatch{batch.getInputs(), batch.getTargets(),
-                           batch.batchSize, batch.seqLength};
+                           batch.batchSize, batch.seqLength, {}};
         });
     if (!loss)
       return loss.getStatus();
@@ -344,7 +350,7 @@ private:
     if (!masked)
       return masked.getStatus();
     return StepBatch{std::move(masked->inputIds), std::move(masked->labels),
-                     batch.batchSize, batch.seqLength};
+                     batch.batchSize, batch.seqLength, {}};
   }
 
   rt::CausalLMDataLoader loader;
@@ -363,7 +369,8 @@ public:
   rt::Expected<StepBatch> next() override {
     rt::ClassificationBatch batch = loader.nextBatch();
     return StepBatch{std::move(batch.inputs), std::move(batch.labels),
-                     batch.batchSize, batch.seqLength};
+                     batch.batchSize, batch.seqLength,
+                     std::move(batch.attentionMask)};
   }
   std::string describe() const override {
     std::string labels;
@@ -393,6 +400,8 @@ public:
   rt::Status restoreCursor(const rt::DataCursor &cursor) override {
     return loader.restoreCursor(cursor);
   }
+  /// BERT reads its class at the first token ([CLS]).
+  void setLabelFirstToken(bool first) { loader.setLabelFirstToken(first); }
 
 private:
   rt::ClassificationDataLoader loader;
@@ -416,14 +425,15 @@ llm::run::scoreClassifier(rt::Trainer &trainer,
       return batch.getStatus();
     rt::Expected<double> loss =
         trainer.evaluate(batch->inputs, batch->labels, batch->batchSize,
-                         batch->seqLength, &logits);
+                         batch->seqLength, &logits, &batch->attentionMask);
     if (!loss)
       return loss.getStatus();
     total += *loss * static_cast<double>(batch->batchSize);
     for (int64_t row = 0; row < batch->batchSize; ++row) {
+      int64_t position =
+          trainer.classifiesFirstToken() ? 0 : batch->lengths[row] - 1;
       const float *scores =
-          logits.data() +
-          (row * batch->seqLength + batch->lengths[row] - 1) * classes;
+          logits.data() + (row * batch->seqLength + position) * classes;
       int64_t predicted = std::max_element(scores, scores + classes) - scores;
       score.correct += predicted == batch->classes[row];
     }
@@ -525,6 +535,7 @@ int llm::run::runTrain() {
     return fail(openedTokenizer.message());
   std::unique_ptr<rt::Tokenizer> tokenizer = openedTokenizer.take();
   std::unique_ptr<TrainingTask> training;
+  ClassificationTask *classifier = nullptr;
   if (task == "lm" || task == "mlm") {
     if (!validationData.empty())
       return fail("--validation is for --task classify; a language model "
@@ -558,7 +569,9 @@ int llm::run::runTrain() {
     if (!loader)
       return fail(loader.message());
     numClasses = static_cast<int64_t>(loader->getLabelNames().size());
-    training = std::make_unique<ClassificationTask>(loader.take());
+    auto classification = std::make_unique<ClassificationTask>(loader.take());
+    classifier = classification.get();
+    training = std::move(classification);
   } else {
     return fail("--task must be lm, mlm or classify, got '" + task + "'");
   }
@@ -601,6 +614,8 @@ int llm::run::runTrain() {
   if (task != "classify" && trainer.getNumLabels())
     return fail("the model is a sequence classifier; train it with --task "
                 "classify");
+  if (classifier)
+    classifier->setLabelFirstToken(trainer.classifiesFirstToken());
 
   // The teacher: its logits on each batch are the student's soft targets.
   std::unique_ptr<rt::Model> teacher;
@@ -721,7 +736,7 @@ int llm::run::runTrain() {
     auto runStep = [&]() -> rt::Expected<rt::StepResult> {
       if (!teacher)
         return trainer.step(batch.inputs, batch.labels, batch.batch,
-                            batch.seq, settings);
+                            batch.seq, settings, batch.getMask());
       teacherLogits.resize(static_cast<size_t>(batch.batch * batch.seq *
                                                trainer.getNumOutputs()));
       rt::Status s = teacher->forwardInto(
@@ -730,7 +745,8 @@ int llm::run::runTrain() {
       if (s.isError())
         return rt::Status::error(s.code(), "the teacher: " + s.message());
       return trainer.distillStep(batch.inputs, batch.labels, teacherLogits,
-                                 batch.batch, batch.seq, settings, distill);
+                                 batch.batch, batch.seq, settings, distill,
+                                 batch.getMask());
     };
     rt::Expected<rt::StepResult> result = runStep();
     if (!result)

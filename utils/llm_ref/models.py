@@ -61,6 +61,9 @@ Canonical tensor names (what save_pretrained writes):
     Also accepted: legacy LayerNorm names *.gamma / *.beta, the un-prefixed
     names of a bare BertModel ("embeddings.*", "encoder.*"), and (ignored)
     bert.pooler.*, cls.seq_relationship.*.
+    BertForSequenceClassification has, instead of cls.predictions.*:
+    bert.pooler.dense.{weight [H,H], bias [H]}, classifier.{weight [C,H],
+    bias [C]}.
 
   LLaMA (LlamaForCausalLM), Dh = head_dim = hidden_size / num_attention_heads:
     model.embed_tokens.weight                          [V, H]
@@ -254,7 +257,8 @@ def _llama_kv_heads(cfg):
 # "norm_w" -> 1 + noise; "norm_b" -> noise.
 
 
-CLASSIFIER_ARCHITECTURES = ("GPT2ForSequenceClassification", "LlamaForSequenceClassification")
+CLASSIFIER_ARCHITECTURES = ("GPT2ForSequenceClassification", "LlamaForSequenceClassification",
+                            "BertForSequenceClassification")
 
 
 def num_labels(config: Dict) -> int:
@@ -326,6 +330,14 @@ def param_spec(config: Dict) -> List[Tuple[str, Tuple[int, ...], str]]:
                 (l + "output.LayerNorm.weight", (hdim,), "norm_w"),
                 (l + "output.LayerNorm.bias", (hdim,), "norm_b"),
             ]
+        if num_labels(config):
+            spec += [
+                ("bert.pooler.dense.weight", (hdim, hdim), "weight"),
+                ("bert.pooler.dense.bias", (hdim,), "bias"),
+                ("classifier.weight", (num_labels(config), hdim), "weight"),
+                ("classifier.bias", (num_labels(config),), "bias"),
+            ]
+            return spec
         spec += [
             ("cls.predictions.bias", (v,), "bias"),
             ("cls.predictions.transform.dense.weight", (hdim, hdim), "weight"),
@@ -434,7 +446,8 @@ def canonicalize_state_dict(config: Dict, state: Dict[str, torch.Tensor]) -> "Or
         elif mt == "bert":
             if k.startswith(("embeddings.", "encoder.", "pooler.")):
                 k = "bert." + k
-            if _BERT_IGNORED.match(k):
+            if _BERT_IGNORED.match(k) and not (num_labels(config)
+                                               and k.startswith("bert.pooler.")):
                 continue
             k = re.sub(r"\.LayerNorm\.gamma$", ".LayerNorm.weight", k)
             k = re.sub(r"\.LayerNorm\.beta$", ".LayerNorm.bias", k)
@@ -644,6 +657,13 @@ def bert_forward(config, state, input_ids, attention_mask=None, token_type_ids=N
     x = _bert_encoder(config, sd, input_ids, attention_mask, token_type_ids, position_ids)
     if return_hidden:
         return x
+    if num_labels(config):
+        # BertForSequenceClassification pools position 0 ([CLS]); the pooler
+        # and classifier run at every position here, as llm-opt's import
+        # does, and position 0 holds HF's logits.
+        pooled = torch.tanh(F.linear(x, sd["bert.pooler.dense.weight"],
+                                     sd["bert.pooler.dense.bias"]))
+        return F.linear(pooled, sd["classifier.weight"], sd["classifier.bias"])
     hd = config["hidden_size"]
     eps = float(config.get("layer_norm_eps", 1e-12))
     act = _act(config.get("hidden_act", "gelu"))

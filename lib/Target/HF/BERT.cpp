@@ -11,6 +11,13 @@
 // BertModel, legacy LayerNorm gamma/beta names and the decoder's copy of the
 // output bias; skips the position_ids buffer.
 //
+// BertForSequenceClassification replaces the MLM head with the pooler
+// (dense + tanh) and a `classifier` linear over num_labels classes. HF pools
+// the first token ([CLS]) only; here the pooler and classifier run at every
+// position (the logits stay [batch, seq, num_labels], like the decoders'
+// classifiers) and the module says the answer is at the first token
+// (llm.classify_token = "first").
+//
 //===----------------------------------------------------------------------===//
 
 #include "HFImporter.h"
@@ -18,6 +25,7 @@
 #include "llm/Dialect/LLM/IR/LLMOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <limits>
@@ -50,6 +58,8 @@ public:
   mapTensorName(StringRef name,
                 function_ref<bool(StringRef)> inCheckpoint) const override;
   bool takesAttentionMask() const override { return true; }
+  int64_t getNumLabels() const override { return numLabels; }
+  bool classifiesFirstToken() const override { return true; }
   int64_t
   getTypeVocabSize(function_ref<bool(StringRef)> hasParam) const override {
     return hasParam(kTokenTypeTable) ? typeVocabSize : 0;
@@ -65,6 +75,7 @@ private:
 
   int64_t vocabSize = 0, maxPositions = 0, typeVocabSize = 0, hidden = 0,
           numLayers = 0, numHeads = 0, intermediate = 0;
+  int64_t numLabels = 0;
   double epsilon = 1e-12;
   BertActivation activation = BertActivation::GELU;
   bool tied = true;
@@ -131,6 +142,12 @@ LogicalResult BERTImporter::readConfig(const HFConfig &config) {
         << "'; only 'absolute' is supported";
     return failure();
   }
+  if (config.hasArchitecture("BertForSequenceClassification")) {
+    FailureOr<int64_t> labels = config.getNumLabels();
+    if (failed(labels))
+      return failure();
+    numLabels = *labels;
+  }
   vocabSize = *vocab;
   hidden = *size;
   numLayers = *layers;
@@ -181,6 +198,15 @@ SmallVector<ParamSpec> BERTImporter::getParamSpecs() const {
         {l + "output.LayerNorm.weight", {h}, vector},
         {l + "output.LayerNorm.bias", {h}, vector},
     });
+  }
+  if (numLabels) {
+    specs.append({
+        {"bert.pooler.dense.weight", {h, h}, square},
+        {"bert.pooler.dense.bias", {h}, vector},
+        {"classifier.weight", {numLabels, h}, "[num_labels, hidden_size]"},
+        {"classifier.bias", {numLabels}, "[num_labels]"},
+    });
+    return specs;
   }
   specs.append({
       {"cls.predictions.bias", {vocabSize}, "[vocab_size]"},
@@ -326,6 +352,18 @@ Value BERTImporter::buildLogits(ForwardBuilder &fb) {
     x = LayerNormOp::create(b, fb.loc(l + "output.LayerNorm"), sum2,
                             fb.param(l + "output.LayerNorm.weight"),
                             fb.param(l + "output.LayerNorm.bias"), eps);
+  }
+
+  // A classifier: BertPooler's dense + tanh, then the classifier, at every
+  // position (the runtime reads the first).
+  if (numLabels) {
+    Value pooled = LinearOp::create(b, fb.loc("bert.pooler.dense"), x,
+                                    fb.param("bert.pooler.dense.weight"),
+                                    fb.param("bert.pooler.dense.bias"));
+    pooled = math::TanhOp::create(b, fb.loc("bert.pooler.activation"), pooled);
+    return LinearOp::create(b, fb.loc("classifier"), pooled,
+                            fb.param("classifier.weight"),
+                            fb.param("classifier.bias"));
   }
 
   // The MLM head.

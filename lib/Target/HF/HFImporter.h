@@ -161,6 +161,9 @@ public:
   /// The classes of a sequence-classification head (the logits' last dim,
   /// read at each sequence's last token); 0 for a language-model head.
   virtual int64_t getNumLabels() const { return 0; }
+  /// True when a classifier's answer is at each sequence's first token
+  /// (BERT's pooled [CLS]) rather than its last.
+  virtual bool classifiesFirstToken() const { return false; }
 
   /// True when the function takes BERT's attention_mask.
   virtual bool takesAttentionMask() const { return false; }

@@ -17,6 +17,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/StringSet.h"
@@ -305,6 +306,7 @@ mlir::llm::buildModelFromHFFolder(MLIRContext *context, StringRef folder,
                                   const HFBuildOptions &options,
                                   HFModelInfo *info) {
   context->loadDialect<LLMDialect, arith::ArithDialect, func::FuncDialect,
+                       math::MathDialect,
                        tensor::TensorDialect>();
   Location folderLoc = NameLoc::get(StringAttr::get(context, folder));
   if (!llvm::sys::fs::is_directory(folder)) {
@@ -488,9 +490,14 @@ mlir::llm::buildModelFromHFFolder(MLIRContext *context, StringRef folder,
 
   Location moduleLoc = config->getFileLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(moduleLoc);
-  if (numLabels)
+  if (numLabels) {
     (*module)->setAttr(LLMDialect::kNumLabelsAttrName,
                        builder.getI64IntegerAttr(numLabels));
+    (*module)->setAttr(
+        LLMDialect::kClassifyTokenAttrName,
+        builder.getStringAttr(family->classifiesFirstToken() ? "first"
+                                                             : "last"));
+  }
   builder.setInsertionPointToEnd(module->getBody());
   SmallVector<Type> argumentTypes;
   for (const Argument &argument : arguments)

@@ -697,6 +697,38 @@ TEST(ClassificationDataLoaderTest, BatchesArePaddedWithTheClassAtTheEnd) {
   EXPECT_EQ(loader.getCursor().epoch, 3);
 }
 
+TEST(ClassificationDataLoaderTest, FirstTokenLabelsAndTheAttentionMask) {
+  TempDir dir;
+  writeTextFile(dir / "train.tsv", "pos\tab\nneg\tc\npos\tdefg\n");
+  ClassificationDataLoader loader =
+      makeClassLoader(dir / "train.tsv", "", classOptions(3, 16, 0, 3, 7));
+  std::map<std::string, int64_t> wantClass = {
+      {"ab", 1}, {"c", 0}, {"defg", 1}};
+  for (bool first : {false, true}) {
+    // Set after construction: batches built from then on follow it.
+    loader.setLabelFirstToken(first);
+    ClassificationBatch batch = loader.nextBatch();
+    ASSERT_EQ(batch.batchSize, 3);
+    ASSERT_EQ(batch.seqLength, 4);
+    ASSERT_EQ(batch.attentionMask.size(), 12u);
+    std::vector<std::string> texts = rowTexts(batch);
+    for (int64_t row = 0; row < 3; ++row) {
+      const std::string &text = texts[row];
+      std::vector<int64_t> wantLabels(4, IgnoreLabel), wantMask(4, 0);
+      wantLabels[first ? 0 : text.size() - 1] = wantClass[text];
+      std::fill_n(wantMask.begin(), text.size(), 1);
+      EXPECT_EQ(std::vector<int64_t>(batch.labels.begin() + row * 4,
+                                     batch.labels.begin() + row * 4 + 4),
+                wantLabels)
+          << text << (first ? " (first token)" : " (last token)");
+      EXPECT_EQ(std::vector<int64_t>(batch.attentionMask.begin() + row * 4,
+                                     batch.attentionMask.begin() + row * 4 + 4),
+                wantMask)
+          << text;
+    }
+  }
+}
+
 TEST(ClassificationDataLoaderTest, ValidationFileBatchesComeInOrder) {
   TempDir dir;
   writeTextFile(dir / "train.tsv", "pos\tgood\nneg\tbad\nneu\tok\n");

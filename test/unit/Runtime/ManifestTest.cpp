@@ -72,6 +72,13 @@ TEST(ManifestTest, OptionalFieldsAndExtraDescriptiveKeys) {
   EXPECT_EQ(manifest->model.maxPositions, 0);
   EXPECT_EQ(manifest->target.cpu, "");
   EXPECT_EQ(manifest->entryPoints[0].inputs.size(), 4u);
+  EXPECT_FALSE(manifest->model.classifiesFirstToken);
+  json["model"]["num_labels"] = 2;
+  json["model"]["classify_token"] = "first";
+  Expected<Manifest> classifier = parseManifest(json.dump(), "m.json");
+  ASSERT_TRUE(classifier) << classifier.message();
+  EXPECT_EQ(classifier->model.numLabels, 2);
+  EXPECT_TRUE(classifier->model.classifiesFirstToken);
 }
 
 TEST(ManifestTest, ElementTypeAndKindNames) {
@@ -175,6 +182,10 @@ const std::vector<BadManifest> &getBadManifests() {
       {"family type",
        [](Json &j) { j["model"]["family"] = true; },
        {"field 'model.family' must be a string, got true"}},
+      {"classify token",
+       [](Json &j) { j["model"]["classify_token"] = "middle"; },
+       {"model.classify_token must be \"first\" or \"last\", got "
+        "'middle'"}},
       {"vocab missing",
        [](Json &j) { j["model"].erase("vocab_size"); },
        {"missing field 'model.vocab_size'"}},

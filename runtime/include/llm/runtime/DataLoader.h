@@ -274,11 +274,16 @@ struct ClassificationOptions {
   uint64_t seed = 0;
   /// The id written after a row's last token.
   int64_t padId = 0;
+  /// Put each row's label at its first token (BERT's [CLS], whose pooled
+  /// output the classifier reads) instead of its last real token (GPT-2,
+  /// LLaMA).
+  bool labelFirstToken = false;
 };
 
 /// A batch of labelled texts, right-padded to the longest in the batch. The
 /// class is predicted from the last real token of each row (as GPT-2's
-/// sequence classification does), so that is where its label sits.
+/// sequence classification does), or with labelFirstToken from the first,
+/// so that is where its label sits.
 struct ClassificationBatch {
   int64_t batchSize = 0;
   /// The longest row's token count.
@@ -286,8 +291,12 @@ struct ClassificationBatch {
   /// [batchSize, seqLength] row-major: each row's tokens, then padId.
   std::vector<int64_t> inputs;
   /// [batchSize, seqLength] row-major: IgnoreLabel everywhere except at each
-  /// row's last real token, which holds the row's class id.
+  /// row's last real token (first with labelFirstToken), which holds the
+  /// row's class id.
   std::vector<int64_t> labels;
+  /// [batchSize, seqLength] row-major: 1 at real tokens, 0 at padding (the
+  /// attention mask of a bidirectional encoder).
+  std::vector<int64_t> attentionMask;
   /// [batchSize]: the real tokens of each row (>= 1).
   std::vector<int64_t> lengths;
   /// [batchSize]: the class id of each row.
@@ -334,6 +343,9 @@ public:
     return static_cast<int64_t>(validationExamples.size());
   }
   const ClassificationOptions &getOptions() const { return options; }
+  /// Where the labels of the batches built from now on sit
+  /// (ClassificationOptions::labelFirstToken).
+  void setLabelFirstToken(bool first) { options.labelFirstToken = first; }
 
   /// Returns the number of training batches in an epoch (>= 1).
   int64_t getBatchesPerEpoch() const;

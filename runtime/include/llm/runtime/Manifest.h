@@ -136,6 +136,9 @@ struct ModelInfo {
   /// A sequence classifier's classes (its logits' last dim); 0 for a
   /// language model, whose logits are over the vocabulary.
   int64_t numLabels = 0;
+  /// Whether a classifier answers at each sequence's first token (BERT's
+  /// [CLS]) rather than its last (manifest "classify_token").
+  bool classifiesFirstToken = false;
 };
 
 /// A parsed and validated manifest.json.

@@ -84,15 +84,21 @@ public:
   int64_t getNumLabels() const { return numLabels; }
   /// The logits' last dim: the classes, or the vocabulary.
   int64_t getNumOutputs() const { return numLabels ? numLabels : vocabSize; }
+  /// Whether a classifier answers at each sequence's first token (BERT's
+  /// [CLS]) rather than its last.
+  bool classifiesFirstToken() const { return firstTokenClassifier; }
   Status setNumThreads(int32_t n);
 
   /// One update on \p inputs and \p labels ([batch, seq] each; label -100
   /// is ignored). The weights and moments change in place. A non-finite
   /// loss is returned as it is: the caller decides (the update has
-  /// happened).
-  Expected<StepResult> step(const std::vector<int64_t> &inputs,
-                            const std::vector<int64_t> &labels, int64_t batch,
-                            int64_t seq, const StepSettings &settings);
+  /// happened). \p attentionMask ([batch, seq], 1 for tokens, 0 for
+  /// padding) goes to a model that takes one; without it every token is
+  /// attended to.
+  Expected<StepResult>
+  step(const std::vector<int64_t> &inputs, const std::vector<int64_t> &labels,
+       int64_t batch, int64_t seq, const StepSettings &settings,
+       const std::vector<int64_t> *attentionMask = nullptr);
   /// True when the artifact has distill_step (llm-compile --train
   /// --distill).
   bool canDistill() const { return distillEntry != nullptr; }
@@ -104,12 +110,16 @@ public:
                                    const std::vector<float> &teacherLogits,
                                    int64_t batch, int64_t seq,
                                    const StepSettings &settings,
-                                   const DistillSettings &distill);
+                                   const DistillSettings &distill,
+                                   const std::vector<int64_t> *attentionMask =
+                                       nullptr);
   /// The mean loss of \p labels, without an update. With \p logits, also
   /// the logits, [batch, seq, getNumOutputs()] row-major.
-  Expected<double> evaluate(const std::vector<int64_t> &inputs,
-                            const std::vector<int64_t> &labels, int64_t batch,
-                            int64_t seq, std::vector<float> *logits = nullptr);
+  Expected<double>
+  evaluate(const std::vector<int64_t> &inputs,
+           const std::vector<int64_t> &labels, int64_t batch, int64_t seq,
+           std::vector<float> *logits = nullptr,
+           const std::vector<int64_t> *attentionMask = nullptr);
 
   /// The parameters Trainer::open initialized (TrainerInitOptions).
   const std::vector<std::string> &getInitialized() const {
@@ -145,6 +155,7 @@ private:
   std::vector<Buffer> params, moments;
   std::vector<std::string> initialized;
   int64_t vocabSize = 0, maxPositions = 0, numLabels = 0;
+  bool firstTokenClassifier = false;
 };
 
 } // namespace rt

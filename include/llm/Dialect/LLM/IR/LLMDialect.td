@@ -51,9 +51,15 @@ def LLM_Dialect : Dialect {
     /// The module attribute naming the model family (`gpt2`, `bert`, ...).
     static constexpr ::llvm::StringLiteral kFamilyAttrName = "llm.family";
     /// The module attribute of a sequence classifier: its number of
-    /// classes (the logits' last dim), read at each sequence's last token.
+    /// classes (the logits' last dim), read at each sequence's last token
+    /// unless kClassifyTokenAttrName says otherwise.
     static constexpr ::llvm::StringLiteral kNumLabelsAttrName =
         "llm.num_labels";
+    /// The module attribute naming the token whose logits are a
+    /// classifier's answer: "first" (BERT's [CLS]) or "last" (GPT-2, LLaMA;
+    /// the default).
+    static constexpr ::llvm::StringLiteral kClassifyTokenAttrName =
+        "llm.classify_token";
   }];
   let useDefaultAttributePrinterParser = 1;
 }
