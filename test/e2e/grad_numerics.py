@@ -146,6 +146,13 @@ case("elementwise arith, slices and reshapes",
      [rand(3, 8), rand(3, 8) + np.float32(4.0)],
      lambda a, b: [(-((a + b) * a / b) - a)[:, 2:6].reshape(2, 6)])
 
+case("tanh (BERT's pooler)",
+     "func.func @f(%x: {x}) -> {x} {{\n"
+     "  %y = math.tanh %x : {x}\n"
+     "  return %y : {x}\n}}".format(x=T(3, 8)),
+     [rand(3, 8) * 2],
+     lambda x: [torch.tanh(x)])
+
 case("rms_norm weight",
      "func.func @f(%x: {x}, %g: {g}) -> {x} {{\n"
      "  %y = llm.rms_norm %x weight %g {{epsilon = 1.0e-06 : f64}} : ({x}, {g}) -> {x}\n"
