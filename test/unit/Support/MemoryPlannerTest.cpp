@@ -1,0 +1,197 @@
+//===- MemoryPlannerTest.cpp - arena offsets, the checker, the bound -----===//
+//
+// Part of the llm-opt project.
+//
+//===----------------------------------------------------------------------===//
+//
+// planArena on hand-made and adversarial interval sets: every plan must pass
+// checkArenaPlan (which is itself tested on broken plans), stay within the
+// sum of the sizes, and meet the live lower bound where the optimum is
+// known.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llm/Support/MemoryPlanner.h"
+
+#include "gtest/gtest.h"
+
+#include <random>
+
+using namespace llm;
+
+namespace {
+
+/// The message of \p error, or "" for success.
+std::string messageOf(llvm::Error error) {
+  return error ? llvm::toString(std::move(error)) : std::string();
+}
+
+template <typename T> std::string messageOf(llvm::Expected<T> value) {
+  return value ? std::string() : llvm::toString(value.takeError());
+}
+
+/// Plans \p requests and checks the plan.
+ArenaPlan planAndCheck(llvm::ArrayRef<BufferRequest> requests) {
+  llvm::Expected<ArenaPlan> plan = planArena(requests);
+  if (!plan) {
+    ADD_FAILURE() << llvm::toString(plan.takeError());
+    return {};
+  }
+  EXPECT_EQ(messageOf(checkArenaPlan(requests, *plan)), "");
+  EXPECT_GE(plan->arenaBytes, getLiveLowerBound(requests));
+  return std::move(*plan);
+}
+
+TEST(MemoryPlannerTest, EmptyAndZeroSized) {
+  EXPECT_EQ(planAndCheck({}).arenaBytes, 0u);
+  EXPECT_EQ(planAndCheck({{0, 64, 0, 5}, {0, 1, 2, 3}}).arenaBytes, 0u);
+  EXPECT_EQ(getLiveLowerBound({}), 0u);
+}
+
+TEST(MemoryPlannerTest, DisjointLivesShareOneSlot) {
+  // A chain of temporaries, each dead when the next is born: one slot.
+  std::vector<BufferRequest> chain;
+  for (int64_t i = 0; i < 10; ++i)
+    chain.push_back({1000 + static_cast<uint64_t>(i), 64, i, i});
+  ArenaPlan plan = planAndCheck(chain);
+  EXPECT_EQ(plan.arenaBytes, 1009u); // The largest, at offset 0.
+  for (uint64_t offset : plan.offsets)
+    EXPECT_EQ(offset, 0u);
+}
+
+TEST(MemoryPlannerTest, AllLiveTogetherAreStacked) {
+  std::vector<BufferRequest> all = {
+      {100, 64, 0, 9}, {30, 64, 0, 9}, {64, 64, 0, 9}, {1, 1, 0, 9}};
+  ArenaPlan plan = planAndCheck(all);
+  // Largest first, aligned: 100 at 0, 64 at 128, 30 at 192; the 1-byte
+  // buffer fits the alignment padding at [100, 128).
+  EXPECT_EQ(plan.offsets[0], 0u);
+  EXPECT_EQ(plan.offsets[2], 128u);
+  EXPECT_EQ(plan.offsets[1], 192u);
+  EXPECT_EQ(plan.offsets[3], 100u);
+  EXPECT_EQ(plan.arenaBytes, 222u);
+  EXPECT_EQ(getLiveLowerBound(all), 195u);
+  EXPECT_EQ(getTotalBytes(all), 195u);
+}
+
+TEST(MemoryPlannerTest, BestFitTakesTheSmallestGap) {
+  // Buffers are placed largest first. The short-lived G1 and G2 leave two
+  // holes among the long-lived P1, P2, P3 for buffers born after them: 300
+  // bytes at [400, 700) and 200 at [950, 1150). N2 (250) only fits the
+  // first; N (180) fits both and takes the smaller, leaving nothing wasted.
+  std::vector<BufferRequest> requests = {
+      {400, 1, 0, 10}, // P1: [0, 400)
+      {300, 1, 0, 2},  // G1: [400, 700)
+      {250, 1, 0, 10}, // P2: [700, 950)
+      {200, 1, 0, 2},  // G2: [950, 1150)
+      {150, 1, 0, 10}, // P3: [1150, 1300)
+      {250, 1, 5, 10}, // N2
+      {180, 1, 5, 10}, // N
+  };
+  ArenaPlan plan = planAndCheck(requests);
+  EXPECT_EQ(plan.offsets[1], 400u);
+  EXPECT_EQ(plan.offsets[3], 950u);
+  EXPECT_EQ(plan.offsets[5], 400u);
+  EXPECT_EQ(plan.offsets[6], 950u);
+  EXPECT_EQ(plan.arenaBytes, 1300u);
+  EXPECT_EQ(getLiveLowerBound(requests), 1300u);
+}
+
+TEST(MemoryPlannerTest, AlignmentIsRespectedInGaps) {
+  // A gap of 100 bytes starting at 10 cannot take 80 bytes aligned to 64
+  // (64 + 80 > 110): the buffer goes past the neighbours instead.
+  std::vector<BufferRequest> requests = {
+      {10, 1, 0, 9},  // [0, 10)
+      {100, 1, 0, 3}, // [10, 110) until 3
+      {50, 1, 0, 9},  // after it
+      {80, 64, 5, 9}, // born at 5: the 100-byte hole is free again
+  };
+  ArenaPlan plan = planAndCheck(requests);
+  EXPECT_EQ(plan.offsets[3] % 64, 0u);
+}
+
+TEST(MemoryPlannerTest, RandomIntervalSetsArePlannedSoundly) {
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 300; ++trial) {
+    int n = 1 + static_cast<int>(rng() % 60);
+    int64_t span = 1 + static_cast<int64_t>(rng() % 40);
+    std::vector<BufferRequest> requests;
+    for (int i = 0; i < n; ++i) {
+      int64_t a = static_cast<int64_t>(rng() % span);
+      int64_t b = static_cast<int64_t>(rng() % span);
+      uint64_t size = rng() % 4 == 0 ? rng() % 8 : rng() % 5000;
+      uint64_t alignment = uint64_t(1) << (rng() % 8);
+      requests.push_back({size, alignment, std::min(a, b), std::max(a, b)});
+    }
+    ArenaPlan plan = planAndCheck(requests);
+    uint64_t padding = 0;
+    for (const BufferRequest &r : requests)
+      padding += r.alignment - 1;
+    EXPECT_LE(plan.arenaBytes, getTotalBytes(requests) + padding)
+        << "trial " << trial;
+  }
+}
+
+TEST(MemoryPlannerTest, StaircaseAndNestedLives) {
+  // Staircase: buffer i lives [i, i + 3]; at most 4 are live together.
+  std::vector<BufferRequest> stairs;
+  for (int64_t i = 0; i < 50; ++i)
+    stairs.push_back({256, 64, i, i + 3});
+  EXPECT_EQ(planAndCheck(stairs).arenaBytes, 4 * 256u);
+  // Nested: buffer i lives [i, 99 - i], sizes growing inwards.
+  std::vector<BufferRequest> nested;
+  for (int64_t i = 0; i < 50; ++i)
+    nested.push_back({64 * static_cast<uint64_t>(i + 1), 64, i, 99 - i});
+  ArenaPlan plan = planAndCheck(nested);
+  EXPECT_EQ(plan.arenaBytes, getLiveLowerBound(nested));
+}
+
+TEST(MemoryPlannerTest, CheckerFindsEveryViolation) {
+  std::vector<BufferRequest> requests = {{100, 64, 0, 5}, {100, 64, 3, 9}};
+  ArenaPlan good = planAndCheck(requests);
+  ASSERT_EQ(good.offsets.size(), 2u);
+
+  ArenaPlan overlap = good;
+  overlap.offsets = {0, 64};
+  EXPECT_EQ(messageOf(checkArenaPlan(requests, overlap)),
+            "buffers 0 and 1 are both live at point 3 and share "
+                        "bytes [64, 100)");
+  ArenaPlan misaligned = good;
+  misaligned.offsets[1] = 130;
+  misaligned.arenaBytes = 1000;
+  EXPECT_EQ(messageOf(checkArenaPlan(requests, misaligned)),
+            "buffer 1: offset 130 is not a "
+                                            "multiple of its alignment 64");
+  ArenaPlan outside = good;
+  outside.arenaBytes = 150;
+  EXPECT_EQ(messageOf(checkArenaPlan(requests, outside)),
+            "buffer 0: [128, 128 + 100) is outside the 150-byte arena");
+  ArenaPlan short_ = good;
+  short_.offsets.pop_back();
+  EXPECT_EQ(messageOf(checkArenaPlan(requests, short_)),
+            "the plan has 1 offsets for 2 buffers");
+  // Sharing bytes is fine when the lives do not intersect.
+  std::vector<BufferRequest> apart = {{100, 64, 0, 2}, {100, 64, 3, 9}};
+  ArenaPlan shared{{0, 0}, 100};
+  EXPECT_EQ(messageOf(checkArenaPlan(apart, shared)), "");
+}
+
+TEST(MemoryPlannerTest, RefusesBadRequests) {
+  EXPECT_EQ(messageOf(planArena({{8, 3, 0, 1}})),
+            "buffer 0: alignment 3 is not a power of two");
+  EXPECT_EQ(messageOf(planArena({{8, 0, 0, 1}})),
+            "buffer 0: alignment 0 is not a power of two");
+  EXPECT_EQ(messageOf(planArena({{8, 8, 0, 1}, {8, 8, 4, 2}})),
+            "buffer 1: its life [4, 2] ends before it starts");
+  EXPECT_EQ(messageOf(planArena({{UINT64_MAX / 2, 8, 0, 1}, {UINT64_MAX / 2, 8, 0, 1}})),
+            "buffer 1: the buffers' sizes overflow 64 bits");
+}
+
+TEST(MemoryPlannerTest, LiveLowerBoundCountsEndsBeforeStarts) {
+  // One dies at 4, the next is born at 5: never live together.
+  EXPECT_EQ(getLiveLowerBound({{10, 1, 0, 4}, {20, 1, 5, 9}}), 20u);
+  // Both live at 4.
+  EXPECT_EQ(getLiveLowerBound({{10, 1, 0, 4}, {20, 1, 4, 9}}), 30u);
+}
+
+} // namespace
