@@ -136,8 +136,9 @@ static func::FuncOp buildLossFunction(func::FuncOp forward, Operation *after,
   OpBuilder b(ctx);
   auto ret = cast<func::ReturnOp>(forward.front().getTerminator());
   // Labels may index classes rather than tokens: a sequence classifier's
-  // logits are [batch, seq, num_labels], labelled at each sequence's last
-  // token only (-100 elsewhere), which makes the mean the batch's mean.
+  // logits are [batch, seq, num_labels], labelled at one token of each
+  // sequence only (its last, or BERT's [CLS]; -100 elsewhere), which makes
+  // the mean the batch's mean.
   auto labelsType = RankedTensorType::get(
       {logitsType.getDimSize(0), logitsType.getDimSize(1)}, b.getI64Type());
   Type element = logitsType.getElementType();

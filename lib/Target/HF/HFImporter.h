@@ -159,7 +159,8 @@ public:
                 function_ref<bool(StringRef)> inCheckpoint) const = 0;
 
   /// The classes of a sequence-classification head (the logits' last dim,
-  /// read at each sequence's last token); 0 for a language-model head.
+  /// read at each sequence's last token unless classifiesFirstToken()); 0
+  /// for a language-model head.
   virtual int64_t getNumLabels() const { return 0; }
   /// True when a classifier's answer is at each sequence's first token
   /// (BERT's pooled [CLS]) rather than its last.
