@@ -198,6 +198,13 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
         return &buffer;
     return nullptr;
   };
+  // An input this call has nothing for: the entry point is not the kind
+  // of step the caller meant.
+  auto notGiven = [&](const std::string &what) {
+    return Status::error(ErrorCode::Artifact, "entry point " +
+                                                  quote(entry.name) +
+                                                  " takes " + what);
+  };
   std::vector<int64_t> ones(inputs.size(), 1), zeros(inputs.size(), 0);
   std::vector<MemRefDescriptor> descriptors;
   descriptors.reserve(entry.inputs.size());
@@ -226,17 +233,13 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
       break;
     case InputKind::TeacherLogits:
       if (!in.teacherLogits)
-        return Status::error(ErrorCode::Artifact,
-                             "entry point " + quote(entry.name) +
-                                 " takes a teacher's logits");
+        return notGiven("a teacher's logits");
       data = const_cast<float *>(in.teacherLogits->data());
       shape = {batch, seq, getNumOutputs()};
       break;
     case InputKind::Distill:
       if (!in.distill)
-        return Status::error(ErrorCode::Artifact,
-                             "entry point " + quote(entry.name) +
-                                 " takes distillation settings");
+        return notGiven("distillation settings");
       data = const_cast<float *>(in.distill);
       shape = {2};
       break;
@@ -259,9 +262,7 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
       break;
     case InputKind::Optimizer:
       if (!in.optimizer)
-        return Status::error(ErrorCode::Artifact,
-                             "entry point " + quote(entry.name) +
-                                 " takes optimizer settings");
+        return notGiven("optimizer settings");
       data = const_cast<float *>(in.optimizer);
       shape = {8};
       break;

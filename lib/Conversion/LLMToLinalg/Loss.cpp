@@ -60,6 +60,43 @@ static Value reduceAll(OpBuilder &b, Location loc, Value input) {
       .getResult(0);
 }
 
+/// One pass over the positions of \p labels (and the per-position
+/// \p inputs, shaped like them) giving each position's loss, computed by
+/// \p loss from the inputs' values, where the label is not
+/// \p ignoreIndex and 0 elsewhere, and a 0/1 count of the counted
+/// positions.
+static std::pair<Value, Value> maskedPositionLosses(
+    OpBuilder &b, Location loc, Value labels, int64_t ignoreIndex,
+    ValueRange inputs, FloatType compute,
+    function_ref<Value(OpBuilder &, Location, ValueRange inputs)> loss) {
+  unsigned rank = cast<RankedTensorType>(labels.getType()).getRank();
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, labels);
+  Value lossInit = createEmpty(b, loc, sizes, compute);
+  Value countInit = createEmpty(b, loc, sizes, compute);
+  SmallVector<Value> operands = {labels};
+  operands.append(inputs.begin(), inputs.end());
+  auto perPosition = linalg::GenericOp::create(
+      b, loc, TypeRange{lossInit.getType(), countInit.getType()}, operands,
+      ValueRange{lossInit, countInit},
+      SmallVector<AffineMap>(operands.size() + 2,
+                             b.getMultiDimIdentityMap(rank)),
+      iterators(rank), [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value label = args[0];
+        Value ignore = arith::ConstantOp::create(
+            nb, l, nb.getIntegerAttr(label.getType(), ignoreIndex));
+        Value counted = arith::CmpIOp::create(
+            nb, l, arith::CmpIPredicate::ne, label, ignore);
+        Value value = loss(nb, l, args.slice(0, operands.size()));
+        Value zero = floatConstant(nb, l, compute, 0.0);
+        Value one = floatConstant(nb, l, compute, 1.0);
+        linalg::YieldOp::create(
+            nb, l,
+            ValueRange{arith::SelectOp::create(nb, l, counted, value, zero),
+                       arith::SelectOp::create(nb, l, counted, one, zero)});
+      });
+  return {perPosition.getResult(0), perPosition.getResult(1)};
+}
+
 /// sum(losses) / sum(counts) as a rank-0 tensor; with nothing counted this is
 /// 0/0 = NaN, as in PyTorch.
 static Value meanOfCounted(OpBuilder &b, Location loc, Value losses,
@@ -137,22 +174,12 @@ struct CrossEntropyToLinalg : OpRewritePattern<CrossEntropyOp> {
         });
 
     Value numClasses = tensor::DimOp::create(rewriter, loc, logits, rank - 1);
-    AffineMap identityPositions =
-        rewriter.getMultiDimIdentityMap(positionRank);
-    // Per-position loss (0 where ignored) and a 0/1 count of counted ones.
-    Value lossInit = createEmpty(rewriter, loc, positionSizes, compute);
-    Value countInit = createEmpty(rewriter, loc, positionSizes, compute);
-    auto perPosition = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{lossInit.getType(), countInit.getType()},
-        ValueRange{labels, max, sumExp, sumLogits},
-        ValueRange{lossInit, countInit},
-        SmallVector<AffineMap>(6, identityPositions), iterators(positionRank),
-        [&](OpBuilder &b, Location l, ValueRange args) {
+    // Per-position loss (0 where ignored) and a 0/1 count of counted ones;
+    // the inputs are [label, max, sum exp, sum of logits].
+    auto [losses, counts] = maskedPositionLosses(
+        rewriter, loc, labels, ignoreIndex, ValueRange{max, sumExp, sumLogits},
+        compute, [&](OpBuilder &b, Location l, ValueRange args) {
           Value label = args[0];
-          Value ignore = arith::ConstantOp::create(
-              b, l, b.getIntegerAttr(label.getType(), ignoreIndex));
-          Value counted = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne,
-                                                label, ignore);
           // Read logits[..., label] with the label clamped into range.
           Value index =
               arith::IndexCastOp::create(b, l, b.getIndexType(), label);
@@ -184,14 +211,8 @@ struct CrossEntropyToLinalg : OpRewritePattern<CrossEntropyOp> {
                 arith::MulFOp::create(
                     b, l, floatConstant(b, l, compute, smoothing), uniform));
           }
-          Value zero = floatConstant(b, l, compute, 0.0);
-          Value one = floatConstant(b, l, compute, 1.0);
-          linalg::YieldOp::create(
-              b, l,
-              ValueRange{arith::SelectOp::create(b, l, counted, loss, zero),
-                         arith::SelectOp::create(b, l, counted, one, zero)});
+          return loss;
         });
-    Value losses = perPosition.getResult(0);
 
     Value result;
     switch (op.getReduction()) {
@@ -202,7 +223,7 @@ struct CrossEntropyToLinalg : OpRewritePattern<CrossEntropyOp> {
       result = reduceAll(rewriter, loc, losses);
       break;
     case Reduction::Mean:
-      result = meanOfCounted(rewriter, loc, losses, perPosition.getResult(1));
+      result = meanOfCounted(rewriter, loc, losses, counts);
       break;
     }
     rewriter.replaceOp(op, resultIn(rewriter, loc, result, elementType));
@@ -273,22 +294,12 @@ struct KLDivToLinalg : OpRewritePattern<KLDivOp> {
                          arith::AddFOp::create(b, l, args[6], weighted)});
         });
 
-    AffineMap identityPositions =
-        rewriter.getMultiDimIdentityMap(positionRank);
-    Value lossInit = createEmpty(rewriter, loc, positionSizes, compute);
-    Value countInit = createEmpty(rewriter, loc, positionSizes, compute);
-    auto perPosition = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{lossInit.getType(), countInit.getType()},
-        ValueRange{op.getLabels(), maxS, maxT, sums.getResult(0),
-                   sums.getResult(1), sums.getResult(2)},
-        ValueRange{lossInit, countInit},
-        SmallVector<AffineMap>(8, identityPositions), iterators(positionRank),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value label = args[0];
-          Value ignore = arith::ConstantOp::create(
-              b, l, b.getIntegerAttr(label.getType(), ignoreIndex));
-          Value counted = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne,
-                                                label, ignore);
+    // The inputs are [label, max s, max t, sum exp s, sum exp t, weighted].
+    auto [losses, counts] = maskedPositionLosses(
+        rewriter, loc, op.getLabels(), ignoreIndex,
+        ValueRange{maxS, maxT, sums.getResult(0), sums.getResult(1),
+                   sums.getResult(2)},
+        compute, [&](OpBuilder &b, Location l, ValueRange args) {
           auto lse = [&](Value max, Value sumExp) -> Value {
             return arith::AddFOp::create(
                 b, l, arith::DivFOp::create(b, l, max, temperature),
@@ -296,18 +307,13 @@ struct KLDivToLinalg : OpRewritePattern<KLDivOp> {
           };
           Value cross = arith::DivFOp::create(
               b, l, args[5], arith::MulFOp::create(b, l, args[4], temperature));
-          Value kl = arith::AddFOp::create(
-              b, l, arith::SubFOp::create(b, l, cross, lse(args[2], args[4])),
-              lse(args[1], args[3]));
-          Value zero = floatConstant(b, l, compute, 0.0);
-          Value one = floatConstant(b, l, compute, 1.0);
-          linalg::YieldOp::create(
-              b, l,
-              ValueRange{arith::SelectOp::create(b, l, counted, kl, zero),
-                         arith::SelectOp::create(b, l, counted, one, zero)});
+          return arith::AddFOp::create(
+                     b, l,
+                     arith::SubFOp::create(b, l, cross, lse(args[2], args[4])),
+                     lse(args[1], args[3]))
+              .getResult();
         });
-    Value result = meanOfCounted(rewriter, loc, perPosition.getResult(0),
-                                 perPosition.getResult(1));
+    Value result = meanOfCounted(rewriter, loc, losses, counts);
     rewriter.replaceOp(op, resultIn(rewriter, loc, result, elementType));
     return success();
   }

@@ -98,16 +98,24 @@ TEST(MemoryPlannerTest, BestFitTakesTheSmallestGap) {
 }
 
 TEST(MemoryPlannerTest, AlignmentIsRespectedInGaps) {
-  // A gap of 100 bytes starting at 10 cannot take 80 bytes aligned to 64
-  // (64 + 80 > 110): the buffer goes past the neighbours instead.
-  std::vector<BufferRequest> requests = {
-      {10, 1, 0, 9},  // [0, 10)
-      {100, 1, 0, 3}, // [10, 110) until 3
-      {50, 1, 0, 9},  // after it
-      {80, 64, 5, 9}, // born at 5: the 100-byte hole is free again
-  };
-  ArenaPlan plan = planAndCheck(requests);
-  EXPECT_EQ(plan.offsets[3] % 64, 0u);
+  // A (0..100) and C (190..275) live throughout; B (100..190) dies at 3,
+  // leaving a 90-byte hole for D, born at 5. 80 bytes aligned to 4 fit the
+  // hole at 100; aligned to 64 they would start at 128 and end past 190, so
+  // D goes after C, at 320.
+  for (auto [alignment, want] :
+       {std::pair<uint64_t, uint64_t>{4, 100}, {64, 320}}) {
+    std::vector<BufferRequest> requests = {
+        {100, 1, 0, 9},        // A
+        {90, 1, 0, 3},         // B
+        {85, 1, 0, 9},         // C
+        {80, alignment, 5, 9}, // D
+    };
+    ArenaPlan plan = planAndCheck(requests);
+    EXPECT_EQ(plan.offsets[1], 100u);
+    EXPECT_EQ(plan.offsets[2], 190u);
+    EXPECT_EQ(plan.offsets[3], want) << "alignment " << alignment;
+    EXPECT_EQ(plan.arenaBytes, std::max<uint64_t>(275, want + 80));
+  }
 }
 
 TEST(MemoryPlannerTest, RandomIntervalSetsArePlannedSoundly) {
