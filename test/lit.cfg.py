@@ -59,6 +59,8 @@ with tempfile.TemporaryDirectory() as probe:
 tool_dirs = [config.llm_tools_dir, config.llvm_tools_dir]
 tools = ["llm-opt", "llm-translate", "llm-run", "llm-compile",
          "llm-generate-example"]
+if not config.llm_sanitizers:
+    tools.append("llm-count-allocations")
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # The fake model artifact (libmodel.so + manifest.json) that

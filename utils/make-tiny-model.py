@@ -43,6 +43,10 @@ def build(args):
                                  "llama": "LlamaForSequenceClassification"}[args.family]]
         cfg["num_labels"] = args.num_labels
         cfg["pad_token_id"] = 0
+    if args.pretraining:
+        if args.family != "bert" or args.num_labels:
+            raise SystemExit("--pretraining applies to --family bert without --num-labels")
+        cfg["architectures"] = ["BertForPreTraining"]
     tdtype, tname = _DTYPES[args.dtype]
     cfg["torch_dtype"] = tname
     sd = models.init_state_dict(cfg, seed=args.seed, std=args.init_std, with_buffers=args.with_buffers)
@@ -86,6 +90,9 @@ def main(argv=None):
     ap.add_argument("--num-labels", type=int, default=0,
                     help="a *ForSequenceClassification model (gpt2/llama: a `score` head; bert: pooler + `classifier`) "
                          "over this many classes instead of the LM head")
+    ap.add_argument("--pretraining", action="store_true",
+                    help="bert: BertForPreTraining (the MLM head plus next-sentence prediction: "
+                         "pooler + cls.seq_relationship)")
     args = ap.parse_args(argv)
     if args.shards < 1:
         ap.error("--shards must be >= 1")

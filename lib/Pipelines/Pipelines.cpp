@@ -111,6 +111,14 @@ void mlir::llm::buildLinalgToLLVMPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(createLLMVectorizeElementwise(vectorize));
   }
 
+  // Intermediates (the kernels' scratch buffers included) -> views of one
+  // arena per entry point.
+  if (options.planMemory) {
+    LLMPlanMemoryOptions plan;
+    plan.maxSeq = options.maxSeq;
+    pm.addPass(createLLMPlanMemory(plan));
+  }
+
   // Loops.
   if (options.parallel) {
     pm.addPass(createConvertLinalgToParallelLoopsPass());

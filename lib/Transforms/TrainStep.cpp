@@ -1,4 +1,5 @@
-//===- TrainStep.cpp - one compiled AdamW training step -----------*- C++ -*-===//
+//===- TrainStep.cpp - one compiled AdamW training step -----------*- C++
+//-*-===//
 //
 // Part of the llm-opt project.
 //
@@ -9,6 +10,12 @@
 //   train_step(forward's args, labels, adam.m.*, adam.v.*, optimizer)
 //       -> (loss, grad_norm)
 //   eval_step(forward's args, labels) -> (loss, logits)
+//
+// A forward that also returns next_sentence_logits [batch, 1, 2] (BERT
+// pretraining) adds next_sentence_labels [batch] after labels, sums the
+// two cross-entropies, and its eval_step returns (loss, next_sentence_loss,
+// logits, next_sentence_logits).
+//
 //   distill_step(forward's args, labels, teacher_logits, distill, adam.m.*,
 //                adam.v.*, optimizer) -> (loss, grad_norm)   [distill=true]
 //
@@ -85,16 +92,15 @@ static Value sumOfSquares(OpBuilder &b, Location loc, Value x,
       ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx),
                           AffineMap::get(rank, 0, keptDims, ctx)},
       iterators, [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value term =
-            square ? arith::MulFOp::create(nb, l, a[0], a[0]).getResult()
-                   : a[0];
+        Value term = square
+                         ? arith::MulFOp::create(nb, l, a[0], a[0]).getResult()
+                         : a[0];
         Value sum = arith::AddFOp::create(nb, l, a[1], term);
         linalg::YieldOp::create(nb, l, sum);
       });
   if (kept)
     return sumOfSquares(b, loc, generic.getResult(0), /*square=*/false);
-  return tensor::ExtractOp::create(b, loc, generic.getResult(0),
-                                   ValueRange{});
+  return tensor::ExtractOp::create(b, loc, generic.getResult(0), ValueRange{});
 }
 
 /// The loss a step minimizes.
@@ -108,16 +114,46 @@ enum class StepLoss {
   Distillation,
 };
 
-/// Checks that \p forward returns logits [batch, seq, classes] only.
-static FailureOr<RankedTensorType> logitsTypeOf(func::FuncOp forward) {
-  if (forward.getNumResults() != 1)
+/// The heads of a forward function: its results.
+struct ForwardHeads {
+  /// The logits, [batch, seq, classes].
+  RankedTensorType logits;
+  /// BERT pretraining's next-sentence logits, [batch, 1, 2], the second
+  /// result named "next_sentence_logits"; null without that head.
+  RankedTensorType nextSentence;
+};
+
+static constexpr StringLiteral kNextSentenceLogits = "next_sentence_logits";
+
+/// Checks that \p forward returns logits [batch, seq, classes], possibly
+/// followed by next-sentence logits [batch, 1, 2].
+static FailureOr<ForwardHeads> headsOf(func::FuncOp forward) {
+  auto error = [&]() {
     return forward.emitError("llm-build-train-step: '")
-           << forward.getName() << "' must return logits only";
-  auto logitsType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
-  if (!logitsType || logitsType.getRank() != 3)
-    return forward.emitError("llm-build-train-step: '")
-           << forward.getName() << "' must return logits [batch, seq, vocab]";
-  return logitsType;
+           << forward.getName()
+           << "' must return logits [batch, seq, vocab], optionally followed "
+              "by next_sentence_logits [batch, 1, 2]";
+  };
+  unsigned numResults = forward.getNumResults();
+  if (numResults != 1 && numResults != 2)
+    return error();
+  ForwardHeads heads;
+  heads.logits = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+  if (!heads.logits || heads.logits.getRank() != 3)
+    return error();
+  if (numResults == 2) {
+    auto name =
+        forward.getResultAttrOfType<StringAttr>(1, LLMDialect::kNameAttrName);
+    heads.nextSentence =
+        dyn_cast<RankedTensorType>(forward.getResultTypes()[1]);
+    if (!name || name.getValue() != kNextSentenceLogits ||
+        !heads.nextSentence || heads.nextSentence.getRank() != 3 ||
+        heads.nextSentence.getDimSize(1) != 1 ||
+        heads.nextSentence.getDimSize(2) != 2 ||
+        heads.nextSentence.getDimSize(0) != heads.logits.getDimSize(0))
+      return error();
+  }
+  return heads;
 }
 
 static DictionaryAttr inputNamed(OpBuilder &b, StringRef name) {
@@ -125,42 +161,58 @@ static DictionaryAttr inputNamed(OpBuilder &b, StringRef name) {
       b.getNamedAttr(LLMDialect::kInputAttrName, b.getStringAttr(name)));
 }
 
-/// Builds the private function NAME(forward's args, labels[, teacher_logits,
-/// distill]) -> loss after \p after: forward's body cloned, then the loss
-/// of \p kind.
-static func::FuncOp buildLossFunction(func::FuncOp forward, Operation *after,
-                                      RankedTensorType logitsType,
-                                      StepLoss kind, StringRef name) {
+/// A loss function and the values eval_step returns besides the loss.
+struct LossFunction {
+  func::FuncOp func;
+  Value logits;
+  /// With a next-sentence head: its cross-entropy and logits.
+  Value nextSentenceLoss, nextSentenceLogits;
+};
+
+/// Builds the private function NAME(forward's args, labels[,
+/// next_sentence_labels][, teacher_logits, distill]) -> loss after \p after:
+/// forward's body cloned, then the loss of \p kind (plus the next-sentence
+/// cross-entropy when forward has that head, as BertForPreTraining sums
+/// them).
+static LossFunction buildLossFunction(func::FuncOp forward, Operation *after,
+                                      const ForwardHeads &heads, StepLoss kind,
+                                      StringRef name) {
   MLIRContext *ctx = forward.getContext();
   Location loc = forward.getLoc();
   OpBuilder b(ctx);
   auto ret = cast<func::ReturnOp>(forward.front().getTerminator());
+  RankedTensorType logitsType = heads.logits;
   // Labels may index classes rather than tokens: a sequence classifier's
   // logits are [batch, seq, num_labels], labelled at one token of each
   // sequence only (its last, or BERT's [CLS]; -100 elsewhere), which makes
   // the mean the batch's mean.
   auto labelsType = RankedTensorType::get(
       {logitsType.getDimSize(0), logitsType.getDimSize(1)}, b.getI64Type());
+  auto sentenceLabelsType =
+      RankedTensorType::get({logitsType.getDimSize(0)}, b.getI64Type());
   Type element = logitsType.getElementType();
   auto scalar = RankedTensorType::get({}, element);
   SmallVector<Type> argTypes(forward.getArgumentTypes());
+  SmallVector<StringRef> inputNames = {"labels"};
   argTypes.push_back(labelsType);
+  if (heads.nextSentence) {
+    argTypes.push_back(sentenceLabelsType);
+    inputNames.push_back("next_sentence_labels");
+  }
   if (kind == StepLoss::Distillation) {
     argTypes.push_back(logitsType);
     argTypes.push_back(RankedTensorType::get({2}, element));
+    inputNames.append({"teacher_logits", "distill"});
   }
   b.setInsertionPointAfter(after);
-  auto func = func::FuncOp::create(b, loc, name,
-                                   b.getFunctionType(argTypes, {scalar}));
+  auto func =
+      func::FuncOp::create(b, loc, name, b.getFunctionType(argTypes, {scalar}));
   func.setPrivate();
   unsigned numForwardArgs = forward.getNumArguments();
   for (unsigned i = 0; i < numForwardArgs; ++i)
     func.setArgAttrs(i, forward.getArgAttrDict(i));
-  func.setArgAttrs(numForwardArgs, inputNamed(b, "labels"));
-  if (kind == StepLoss::Distillation) {
-    func.setArgAttrs(numForwardArgs + 1, inputNamed(b, "teacher_logits"));
-    func.setArgAttrs(numForwardArgs + 2, inputNamed(b, "distill"));
-  }
+  for (auto [i, input] : llvm::enumerate(inputNames))
+    func.setArgAttrs(numForwardArgs + i, inputNamed(b, input));
   Block *body = func.addEntryBlock();
   b.setInsertionPointToStart(body);
   IRMapping mapping;
@@ -168,15 +220,20 @@ static func::FuncOp buildLossFunction(func::FuncOp forward, Operation *after,
     mapping.map(forward.getArgument(i), body->getArgument(i));
   for (Operation &op : forward.front().without_terminator())
     b.clone(op, mapping);
-  Value logits = mapping.lookup(ret.getOperand(0));
+  LossFunction result;
+  result.func = func;
+  Value logits = result.logits = mapping.lookup(ret.getOperand(0));
   Value labels = body->getArgument(numForwardArgs);
-  Value loss = CrossEntropyOp::create(
-      b, loc, scalar, logits, labels, b.getI64IntegerAttr(-100),
-      ReductionAttr::get(ctx, Reduction::Mean), b.getF64FloatAttr(0.0));
+  auto crossEntropy = [&](Value logits, Value labels) -> Value {
+    return CrossEntropyOp::create(
+        b, loc, scalar, logits, labels, b.getI64IntegerAttr(-100),
+        ReductionAttr::get(ctx, Reduction::Mean), b.getF64FloatAttr(0.0));
+  };
+  Value loss = crossEntropy(logits, labels);
   if (kind == StepLoss::Distillation) {
     // Scalars read from distill; they carry no gradient (from_elements has
     // no float tensor operand).
-    Value distill = body->getArgument(numForwardArgs + 2);
+    Value distill = body->getArgument(numForwardArgs + inputNames.size() - 1);
     auto slot = [&](int64_t index) -> Value {
       Value i = arith::ConstantIndexOp::create(b, loc, index);
       return tensor::ExtractOp::create(b, loc, distill, ValueRange{i});
@@ -187,10 +244,10 @@ static func::FuncOp buildLossFunction(func::FuncOp forward, Operation *after,
     };
     Value one = arith::ConstantOp::create(b, loc, element,
                                           b.getFloatAttr(element, 1.0));
-    Value soft = KLDivOp::create(b, loc, scalar, logits,
-                                 body->getArgument(numForwardArgs + 1), labels,
-                                 asTensor(temperature),
-                                 b.getI64IntegerAttr(-100));
+    Value soft = KLDivOp::create(
+        b, loc, scalar, logits,
+        body->getArgument(numForwardArgs + inputNames.size() - 2), labels,
+        asTensor(temperature), b.getI64IntegerAttr(-100));
     // Hinton et al.'s T^2 keeps the soft gradients' scale independent of T.
     Value softWeight = arith::MulFOp::create(
         b, loc, alpha, arith::MulFOp::create(b, loc, temperature, temperature));
@@ -199,8 +256,20 @@ static func::FuncOp buildLossFunction(func::FuncOp forward, Operation *after,
         b, loc, arith::MulFOp::create(b, loc, soft, asTensor(softWeight)),
         arith::MulFOp::create(b, loc, loss, asTensor(hardWeight)));
   }
+  if (heads.nextSentence) {
+    // [batch] labels against [batch, 1, 2] logits, as [batch, 1].
+    Value sentenceLabels = body->getArgument(numForwardArgs + 1);
+    SmallVector<OpFoldResult> shape = {
+        tensor::getMixedSize(b, loc, sentenceLabels, 0), b.getIndexAttr(1)};
+    Value expanded = tensor::ExpandShapeOp::create(
+        b, loc, labelsType.clone({logitsType.getDimSize(0), 1}), sentenceLabels,
+        ArrayRef<ReassociationIndices>{{0, 1}}, shape);
+    result.nextSentenceLogits = mapping.lookup(ret.getOperand(1));
+    result.nextSentenceLoss = crossEntropy(result.nextSentenceLogits, expanded);
+    loss = arith::AddFOp::create(b, loc, loss, result.nextSentenceLoss);
+  }
   func::ReturnOp::create(b, loc, loss);
-  return func;
+  return result;
 }
 
 /// Builds the public STEPNAME(loss's args, adam.m.*, adam.v.*, optimizer) ->
@@ -303,7 +372,8 @@ static FailureOr<func::FuncOp> buildUpdateStep(func::FuncOp forward,
   // Global norm and the clipping factor (PyTorch's clip_grad_norm_).
   Value squares = constant(0.0);
   for (Value grad : grads)
-    squares = arith::AddFOp::create(b, loc, squares, sumOfSquares(b, loc, grad));
+    squares =
+        arith::AddFOp::create(b, loc, squares, sumOfSquares(b, loc, grad));
   Value norm = math::SqrtOp::create(b, loc, squares);
   Value coefficient = arith::DivFOp::create(
       b, loc, maxNorm, arith::AddFOp::create(b, loc, norm, constant(1e-6)));
@@ -347,7 +417,8 @@ static FailureOr<func::FuncOp> buildUpdateStep(func::FuncOp forward,
               arith::ConstantOp::create(nb, l, f32, nb.getF32FloatAttr(1.0));
           Value g = mul(a[0], clipScale);
           Value m2 = add(mul(beta1, a[2]), mul(sub(oneValue, beta1), g));
-          Value v2 = add(mul(beta2, a[3]), mul(sub(oneValue, beta2), mul(g, g)));
+          Value v2 =
+              add(mul(beta2, a[3]), mul(sub(oneValue, beta2), mul(g, g)));
           Value mHat = div(m2, correction1);
           Value vHat = div(v2, correction2);
           Value denominator =
@@ -362,17 +433,17 @@ static FailureOr<func::FuncOp> buildUpdateStep(func::FuncOp forward,
     newV.push_back(update.getResult(2));
   }
 
-  SmallVector<Value> results = {loss,
-                                tensor::FromElementsOp::create(
-                                    b, loc, scalar, ValueRange{norm})};
+  SmallVector<Value> results = {
+      loss, tensor::FromElementsOp::create(b, loc, scalar, ValueRange{norm})};
   results.append(newParams);
   results.append(newM);
   results.append(newV);
   func::ReturnOp::create(b, loc, results);
 
   // Results 2.. update their arguments in place; name the two scalars.
-  step.setResultAttr(0, "llm.name", b.getStringAttr("loss"));
-  step.setResultAttr(1, "llm.name", b.getStringAttr("grad_norm"));
+  step.setResultAttr(0, LLMDialect::kNameAttrName, b.getStringAttr("loss"));
+  step.setResultAttr(1, LLMDialect::kNameAttrName,
+                     b.getStringAttr("grad_norm"));
   unsigned r = 2;
   for (unsigned i : params)
     step.setResultAttr(r++, kInPlaceAttrName,
@@ -386,40 +457,56 @@ static FailureOr<func::FuncOp> buildUpdateStep(func::FuncOp forward,
 /// Builds train_step and eval_step (and distill_step with \p distill) next
 /// to \p forward.
 static LogicalResult buildTrainStep(func::FuncOp forward, bool distill) {
-  FailureOr<RankedTensorType> logitsType = logitsTypeOf(forward);
-  if (failed(logitsType))
+  FailureOr<ForwardHeads> heads = headsOf(forward);
+  if (failed(heads))
     return failure();
-  func::FuncOp lossFunc = buildLossFunction(
-      forward, forward, *logitsType, StepLoss::CrossEntropy, "eval_step");
+  if (distill && heads->nextSentence)
+    return forward.emitError("llm-build-train-step: distillation takes a "
+                             "model with one head; '")
+           << forward.getName() << "' also returns next_sentence_logits";
+  LossFunction eval = buildLossFunction(forward, forward, *heads,
+                                        StepLoss::CrossEntropy, "eval_step");
   FailureOr<func::FuncOp> trainStep =
-      buildUpdateStep(forward, lossFunc, "train_step");
+      buildUpdateStep(forward, eval.func, "train_step");
   if (failed(trainStep))
     return failure();
   if (distill) {
     func::FuncOp distillLoss =
-        buildLossFunction(forward, *trainStep, *logitsType,
-                          StepLoss::Distillation, "distill_loss");
+        buildLossFunction(forward, *trainStep, *heads, StepLoss::Distillation,
+                          "distill_loss")
+            .func;
     if (failed(buildUpdateStep(forward, distillLoss, "distill_step")))
       return failure();
     distillLoss.erase();
   }
 
-  // eval_step(forward's args, labels) -> (loss, logits): the loss function
+  // eval_step(forward's args, labels[, next_sentence_labels]) -> (loss[,
+  // next_sentence_loss], logits[, next_sentence_logits]): the loss function
   // itself, public, with the parameters unpacked as train_step has them,
-  // also returning the logits (a classifier's accuracy needs them).
+  // also returning the logits (a classifier's accuracy needs them) and,
+  // with a next-sentence head, that head's own loss and logits.
   OpBuilder b(forward.getContext());
-  auto lossReturn = cast<func::ReturnOp>(lossFunc.front().getTerminator());
-  Value evalLogits =
-      cast<CrossEntropyOp>(lossReturn.getOperand(0).getDefiningOp())
-          .getLogits();
-  lossReturn->insertOperands(1, evalLogits);
-  lossFunc.setType(b.getFunctionType(lossFunc.getArgumentTypes(),
-                                     {lossReturn.getOperand(0).getType(),
-                                      *logitsType}));
-  lossFunc.setPublic();
-  lossFunc.setResultAttr(0, "llm.name", b.getStringAttr("loss"));
-  lossFunc.setResultAttr(1, "llm.name", b.getStringAttr("logits"));
-  lossFunc->setAttr("llm.unpacked_params", b.getUnitAttr());
+  auto lossReturn = cast<func::ReturnOp>(eval.func.front().getTerminator());
+  SmallVector<Value> results = {lossReturn.getOperand(0)};
+  SmallVector<StringRef> names = {"loss"};
+  if (heads->nextSentence) {
+    results.push_back(eval.nextSentenceLoss);
+    names.push_back("next_sentence_loss");
+  }
+  results.push_back(eval.logits);
+  names.push_back("logits");
+  if (heads->nextSentence) {
+    results.push_back(eval.nextSentenceLogits);
+    names.push_back(kNextSentenceLogits);
+  }
+  lossReturn->setOperands(results);
+  eval.func.setType(b.getFunctionType(eval.func.getArgumentTypes(),
+                                      ValueRange(results).getTypes()));
+  eval.func.setPublic();
+  for (auto [index, name] : llvm::enumerate(names))
+    eval.func.setResultAttr(index, LLMDialect::kNameAttrName,
+                            b.getStringAttr(name));
+  eval.func->setAttr("llm.unpacked_params", b.getUnitAttr());
   return success();
 }
 
@@ -432,8 +519,8 @@ struct LLMBuildTrainStepPass
     ModuleOp module = getOperation();
     auto forward = module.lookupSymbol<func::FuncOp>(forwardName);
     if (!forward || forward.isExternal()) {
-      module.emitError() << "llm-build-train-step: no function '"
-                         << forwardName << "'";
+      module.emitError() << "llm-build-train-step: no function '" << forwardName
+                         << "'";
       return signalPassFailure();
     }
     for (StringRef name : {"train_step", "eval_step", "distill_step"})

@@ -5,8 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // This file implements the causal-LM data loader, the masked-LM batch
-// builder, the labelled-file reader and the classification data loader
-// declared in DataLoader.h. Every random
+// builder, the labelled-file reader, the classification data loader and the
+// sentence-pair (next-sentence prediction) loader declared in DataLoader.h.
+// Every random
 // choice comes from SplitMix64 below, never from <random>, whose
 // distributions differ between standard libraries: a seed must give the same
 // data order wherever a run is resumed.
@@ -21,9 +22,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <new>
+#include <utility>
 
 using namespace llm::rt;
 using namespace llm::rt::detail;
@@ -120,6 +123,77 @@ static std::vector<int64_t> shuffledIndices(int64_t n, SplitMix64 &rng) {
     std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
   }
   return order;
+}
+
+namespace {
+
+/// How a loader names the fields of its DataCursor in the messages of
+/// checkSavedCursor.
+struct CursorTerms {
+  /// The name of DataCursor::seqLength, e.g. "sequence length".
+  const char *length;
+  /// The name of what DataCursor::numTrainTokens counts, e.g. "training
+  /// tokens".
+  const char *units;
+  /// What changes that count, e.g. "a different corpus or tokenizer".
+  const char *countChangedBy;
+  /// What changes the hash.
+  const char *hashChangedBy;
+};
+
+} // namespace
+
+/// Returns why \p saved cannot continue in a loader whose own cursor is \p
+/// current and whose epochs have \p batchesPerEpoch batches, or success.
+static Status checkSavedCursor(const DataCursor &saved,
+                               const DataCursor &current,
+                               int64_t batchesPerEpoch,
+                               const CursorTerms &terms) {
+  auto mismatch = [](const std::string &what, const std::string &was,
+                     const std::string &is) {
+    return invalidArgument("cannot continue the saved data order: it was "
+                           "made with " +
+                           what + " " + was + ", but this run has " + is);
+  };
+  if (saved.batchSize != current.batchSize)
+    return mismatch("batch size", std::to_string(saved.batchSize),
+                    std::to_string(current.batchSize));
+  if (saved.seqLength != current.seqLength)
+    return mismatch(terms.length, std::to_string(saved.seqLength),
+                    std::to_string(current.seqLength));
+  if (saved.numTrainTokens != current.numTrainTokens)
+    return mismatch(terms.units, std::to_string(saved.numTrainTokens),
+                    std::to_string(current.numTrainTokens) + " (" +
+                        terms.countChangedBy + ")");
+  if (saved.trainTokenHash != current.trainTokenHash)
+    return invalidArgument("cannot continue the saved data order: the " +
+                           std::string(terms.units) +
+                           " differ from those it was made with (" +
+                           terms.hashChangedBy + ")");
+  if (saved.epoch < 0 || saved.nextBatch < 0 ||
+      saved.nextBatch >= batchesPerEpoch)
+    return invalidArgument(
+        "cannot continue the saved data order: epoch " +
+        std::to_string(saved.epoch) + ", batch " +
+        std::to_string(saved.nextBatch) + " is out of range (" +
+        std::to_string(batchesPerEpoch) + " batches per epoch)");
+  return Status::success();
+}
+
+/// Continues from \p saved when checkSavedCursor allows it: \p cursor and
+/// \p seed become the saved ones and \p shuffle recomputes the order of the
+/// saved epoch.
+template <typename Shuffle>
+static Status restoreSavedCursor(const DataCursor &saved, DataCursor &cursor,
+                                 uint64_t &seed, int64_t batchesPerEpoch,
+                                 const CursorTerms &terms, Shuffle shuffle) {
+  if (Status s = checkSavedCursor(saved, cursor, batchesPerEpoch, terms);
+      s.isError())
+    return s;
+  cursor = saved;
+  seed = saved.seed;
+  shuffle();
+  return Status::success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -320,38 +394,12 @@ CausalLMDataLoader::getValidationBatch(int64_t index) const {
 }
 
 Status CausalLMDataLoader::restoreCursor(const DataCursor &saved) {
-  auto mismatch = [](const std::string &what, const std::string &was,
-                     const std::string &is) {
-    return invalidArgument("cannot continue the saved data order: it was "
-                           "made with " +
-                           what + " " + was + ", but this run has " + is);
-  };
-  if (saved.batchSize != options.batchSize)
-    return mismatch("batch size", std::to_string(saved.batchSize),
-                    std::to_string(options.batchSize));
-  if (saved.seqLength != options.seqLength)
-    return mismatch("sequence length", std::to_string(saved.seqLength),
-                    std::to_string(options.seqLength));
-  if (saved.numTrainTokens != numTrainTokens)
-    return mismatch("training tokens", std::to_string(saved.numTrainTokens),
-                    std::to_string(numTrainTokens) +
-                        " (a different corpus, tokenizer or validation "
-                        "fraction)");
-  if (saved.trainTokenHash != cursor.trainTokenHash)
-    return invalidArgument(
-        "cannot continue the saved data order: the training tokens differ "
-        "from those it was made with (a different corpus or tokenizer)");
-  if (saved.epoch < 0 || saved.nextBatch < 0 ||
-      saved.nextBatch >= getBatchesPerEpoch())
-    return invalidArgument(
-        "cannot continue the saved data order: epoch " +
-        std::to_string(saved.epoch) + ", batch " +
-        std::to_string(saved.nextBatch) + " is out of range (" +
-        std::to_string(getBatchesPerEpoch()) + " batches per epoch)");
-  cursor = saved;
-  options.seed = saved.seed;
-  shuffleForEpoch();
-  return Status::success();
+  static const CursorTerms terms = {
+      "sequence length", "training tokens",
+      "a different corpus, tokenizer or validation fraction",
+      "a different corpus or tokenizer"};
+  return restoreSavedCursor(saved, cursor, options.seed, getBatchesPerEpoch(),
+                            terms, [this] { shuffleForEpoch(); });
 }
 
 //===----------------------------------------------------------------------===//
@@ -476,6 +524,18 @@ static bool isBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n\v\f") == std::string_view::npos;
 }
 
+/// Removes the first line of \p rest, with its "\n", and returns it without
+/// the "\n" and a trailing "\r".
+static std::string_view takeLine(std::string_view &rest) {
+  size_t newline = rest.find('\n');
+  std::string_view line = rest.substr(0, newline);
+  rest = newline == std::string_view::npos ? std::string_view()
+                                           : rest.substr(newline + 1);
+  if (!line.empty() && line.back() == '\r')
+    line.remove_suffix(1);
+  return line;
+}
+
 Expected<LabelledDataset>
 llm::rt::readLabelledFile(const std::string &path,
                           const std::vector<std::string> &knownLabels) {
@@ -499,12 +559,7 @@ llm::rt::readLabelledFile(const std::string &path,
     int64_t lineNo = 0;
     while (!rest.empty()) {
       ++lineNo;
-      size_t newline = rest.find('\n');
-      std::string_view line = rest.substr(0, newline);
-      rest = newline == std::string_view::npos ? std::string_view()
-                                               : rest.substr(newline + 1);
-      if (!line.empty() && line.back() == '\r')
-        line.remove_suffix(1);
+      std::string_view line = takeLine(rest);
       if (line.empty())
         continue;
       std::string where = path + ":" + std::to_string(lineNo) + ": ";
@@ -762,37 +817,420 @@ ClassificationDataLoader::getValidationBatch(int64_t index) const {
 }
 
 Status ClassificationDataLoader::restoreCursor(const DataCursor &saved) {
-  auto mismatch = [](const std::string &what, const std::string &was,
-                     const std::string &is) {
-    return invalidArgument("cannot continue the saved data order: it was "
-                           "made with " +
-                           what + " " + was + ", but this run has " + is);
-  };
-  if (saved.batchSize != options.batchSize)
-    return mismatch("batch size", std::to_string(saved.batchSize),
-                    std::to_string(options.batchSize));
-  if (saved.seqLength != options.maxLength)
-    return mismatch("maximum length", std::to_string(saved.seqLength),
-                    std::to_string(options.maxLength));
-  if (saved.numTrainTokens != getNumTrainExamples())
-    return mismatch("training examples", std::to_string(saved.numTrainTokens),
-                    std::to_string(getNumTrainExamples()) +
-                        " (a different training file, validation split or "
-                        "tokenizer)");
-  if (saved.trainTokenHash != cursor.trainTokenHash)
+  static const CursorTerms terms = {
+      "maximum length", "training examples",
+      "a different training file, validation split or tokenizer",
+      "a different training file, validation split or tokenizer"};
+  return restoreSavedCursor(saved, cursor, options.seed, getBatchesPerEpoch(),
+                            terms, [this] { shuffleForEpoch(); });
+}
+
+//===----------------------------------------------------------------------===//
+// SentencePairDataLoader
+//===----------------------------------------------------------------------===//
+
+/// Salts that keep the draws of the pairs' random segments apart from the
+/// epoch shuffles drawn from the same seed.
+static constexpr uint64_t TrainPairDrawSalt = 0x6e73702d74726e31ULL;
+static constexpr uint64_t ValidationPairDrawSalt = 0x6e73702d76616c31ULL;
+
+/// The marker hashed before each training document: no sentence has this
+/// many tokens.
+static constexpr int64_t DocumentHashMarker = -1;
+
+Expected<SentencePairOptions>
+SentencePairOptions::fromTokenizer(const Tokenizer &tokenizer) {
+  SentencePairOptions options;
+  std::pair<const char *, int64_t *> specials[] = {{"[CLS]", &options.clsId},
+                                                   {"[SEP]", &options.sepId},
+                                                   {"[PAD]", &options.padId}};
+  for (auto &[name, id] : specials) {
+    std::optional<int64_t> found = tokenizer.lookupToken(name);
+    if (!found)
+      return invalidArgument(
+          "next-sentence prediction needs a " + std::string(name) +
+          " token, which the " + std::string(tokenizer.getKind()) +
+          " tokenizer's vocabulary lacks (use a BERT WordPiece vocabulary)");
+    *id = *found;
+  }
+  return options;
+}
+
+/// Returns why \p options cannot build a SentencePairDataLoader, or success.
+static Status checkSentencePairOptions(const SentencePairOptions &options) {
+  if (options.batchSize <= 0)
+    return invalidArgument("the batch size must be > 0, not " +
+                           std::to_string(options.batchSize));
+  if (options.seqLength < 5)
+    return invalidArgument("the sequence length must be >= 5 ([CLS] A [SEP] "
+                           "B [SEP] with a token in each segment), not " +
+                           std::to_string(options.seqLength));
+  uint64_t cells = 0;
+  if (!checkedMul(static_cast<uint64_t>(options.batchSize),
+                  static_cast<uint64_t>(options.seqLength), cells) ||
+      cells > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
     return invalidArgument(
-        "cannot continue the saved data order: the training examples differ "
-        "from those it was made with (a different training file, validation "
-        "split or tokenizer)");
-  if (saved.epoch < 0 || saved.nextBatch < 0 ||
-      saved.nextBatch >= getBatchesPerEpoch())
+        "a batch of " + batchShapeText(options.batchSize, options.seqLength) +
+        " tokens is too large");
+  if (!(options.validationFraction >= 0 && options.validationFraction < 1))
+    return invalidArgument("the validation fraction must be in [0, 1), not " +
+                           std::to_string(options.validationFraction));
+  if (!(options.randomNextProbability >= 0 &&
+        options.randomNextProbability <= 1))
     return invalidArgument(
-        "cannot continue the saved data order: epoch " +
-        std::to_string(saved.epoch) + ", batch " +
-        std::to_string(saved.nextBatch) + " is out of range (" +
-        std::to_string(getBatchesPerEpoch()) + " batches per epoch)");
-  cursor = saved;
-  options.seed = saved.seed;
-  shuffleForEpoch();
+        "the random-next probability must be in [0, 1], not " +
+        std::to_string(options.randomNextProbability));
+  std::pair<const char *, int64_t> ids[] = {{"[CLS]", options.clsId},
+                                            {"[SEP]", options.sepId},
+                                            {"[PAD]", options.padId}};
+  for (const auto &[name, id] : ids)
+    if (id < 0)
+      return invalidArgument("the " + std::string(name) +
+                             " id must be >= 0, not " + std::to_string(id) +
+                             " (SentencePairOptions::fromTokenizer sets it)");
   return Status::success();
+}
+
+/// Shortens \p first and \p second as BERT's truncate_seq_pair does, one
+/// token at a time from the longer (\p first on ties), until they hold at
+/// most \p budget tokens together; computed in closed form.
+static void truncatePairLengths(int64_t &first, int64_t &second,
+                                int64_t budget) {
+  int64_t excess = first + second - budget;
+  if (excess <= 0)
+    return;
+  // The longer loses tokens until the two are equal...
+  int64_t &longer = first >= second ? first : second;
+  int64_t gap = std::min(excess, std::abs(first - second));
+  longer -= gap;
+  excess -= gap;
+  // ...then they take turns, the first segment first.
+  first -= (excess + 1) / 2;
+  second -= excess / 2;
+}
+
+Expected<SentencePairDataLoader>
+SentencePairDataLoader::fromCorpus(const std::string &path,
+                                   const Tokenizer &tokenizer,
+                                   const SentencePairOptions &options) {
+  // Before the corpus is tokenized, which may take a while.
+  if (Status s = checkSentencePairOptions(options); s.isError())
+    return s;
+  try {
+    Expected<std::string> text = readSmallFile(path, MaxCorpusBytes);
+    if (!text)
+      return Status::error(ErrorCode::IO, "corpus " + text.message());
+    if (text->empty())
+      return invalidArgument("corpus " + path + " is empty");
+    std::vector<std::vector<std::vector<int64_t>>> documents(1);
+    std::string_view rest(*text);
+    int64_t lineNo = 0;
+    while (!rest.empty()) {
+      ++lineNo;
+      std::string_view line = takeLine(rest);
+      if (isBlank(line)) {
+        if (!documents.back().empty())
+          documents.emplace_back();
+        continue;
+      }
+      Expected<std::vector<int64_t>> ids = tokenizer.encode(line);
+      if (!ids)
+        return Status::error(ids.getStatus().code(),
+                             path + ":" + std::to_string(lineNo) + ": " +
+                                 ids.message());
+      if (!ids->empty())
+        documents.back().push_back(ids.take());
+    }
+    return fromDocuments(std::move(documents), options, "corpus " + path);
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory,
+                         "corpus " + path + ": out of memory");
+  }
+}
+
+Expected<SentencePairDataLoader> SentencePairDataLoader::fromDocuments(
+    std::vector<std::vector<std::vector<int64_t>>> documents,
+    const SentencePairOptions &options, const std::string &sourceName) {
+  if (Status s = checkSentencePairOptions(options); s.isError())
+    return s;
+  try {
+    SentencePairDataLoader loader;
+    loader.options = options;
+    std::vector<int64_t> &sentenceStarts = loader.sentenceStarts;
+    std::vector<int64_t> &documentStarts = loader.documentStarts;
+    sentenceStarts.push_back(0);
+    for (std::vector<std::vector<int64_t>> &document : documents) {
+      int64_t firstSentence = static_cast<int64_t>(sentenceStarts.size()) - 1;
+      for (std::vector<int64_t> &sentence : document) {
+        if (sentence.empty())
+          continue;
+        loader.tokens.insert(loader.tokens.end(), sentence.begin(),
+                             sentence.end());
+        sentenceStarts.push_back(static_cast<int64_t>(loader.tokens.size()));
+      }
+      // A document without sentences is no document.
+      if (static_cast<int64_t>(sentenceStarts.size()) - 1 > firstSentence)
+        documentStarts.push_back(firstSentence);
+      // Release the copy as soon as it is made.
+      std::vector<std::vector<int64_t>>().swap(document);
+    }
+    int64_t numSentences = loader.getNumSentences();
+    if (numSentences == 0)
+      return invalidArgument(sourceName + " has no sentences");
+    documentStarts.push_back(numSentences);
+
+    // The validation cut: a document straddling it becomes two.
+    int64_t numValidation = static_cast<int64_t>(std::floor(
+        static_cast<double>(numSentences) * options.validationFraction));
+    int64_t numTrain = numSentences - numValidation;
+    loader.numTrainSentences = numTrain;
+    auto cut = std::lower_bound(documentStarts.begin(), documentStarts.end(),
+                                numTrain);
+    if (*cut != numTrain)
+      cut = documentStarts.insert(cut, numTrain);
+    loader.numTrainDocuments = cut - documentStarts.begin();
+    int64_t numDocuments = static_cast<int64_t>(documentStarts.size()) - 1;
+    loader.documentOf.resize(static_cast<size_t>(numSentences));
+    for (int64_t d = 0; d < numDocuments; ++d) {
+      int64_t begin = documentStarts[static_cast<size_t>(d)];
+      int64_t end = documentStarts[static_cast<size_t>(d) + 1];
+      for (int64_t s = begin; s < end; ++s) {
+        loader.documentOf[static_cast<size_t>(s)] = d;
+        // An example needs a sentence that follows its first.
+        if (s + 1 < end)
+          (s < numTrain ? loader.trainStarts : loader.validationStarts)
+              .push_back(s);
+      }
+    }
+
+    int64_t numTrainExamples = loader.getNumTrainExamples();
+    int64_t numValidationExamples = loader.getNumValidationExamples();
+    std::string split =
+        numValidation > 0
+            ? "; the training part is its first " + std::to_string(numTrain) +
+                  " of " + std::to_string(numSentences) +
+                  " sentences, the last " + std::to_string(numValidation) +
+                  ", " + percentText(options.validationFraction) +
+                  ", are kept for validation"
+            : "";
+    if (numTrainExamples == 0)
+      return invalidArgument(sourceName +
+                             " has no training example: no document of its "
+                             "training part has two sentences (a pair needs "
+                             "a sentence followed by another of its "
+                             "document" +
+                             split + ")");
+    if (numTrainExamples < options.batchSize)
+      return invalidArgument(
+          sourceName + " has fewer training examples than one batch: " +
+          std::to_string(numTrainExamples) + ", but a batch needs " +
+          std::to_string(options.batchSize) +
+          " (one example per sentence followed by another of its document" +
+          split + ")");
+    if (options.validationFraction > 0 &&
+        numValidationExamples < options.batchSize)
+      return invalidArgument(
+          "the validation part of " + sourceName + " (the last " +
+          percentText(options.validationFraction) + ": " +
+          std::to_string(numValidation) + " of " +
+          std::to_string(numSentences) +
+          " sentences) has fewer examples "
+          "than one batch: " +
+          std::to_string(numValidationExamples) + ", but a batch needs " +
+          std::to_string(options.batchSize) +
+          "; use a smaller batch size, a larger corpus or validation "
+          "fraction, or 0 for no validation");
+
+    DataCursor &cursor = loader.cursor;
+    cursor.seed = options.seed;
+    cursor.batchSize = options.batchSize;
+    cursor.seqLength = options.seqLength;
+    cursor.numTrainTokens = numTrainExamples;
+    uint64_t hash = FnvOffsetBasis;
+    for (int64_t s = 0; s < numTrain; ++s) {
+      if (s == documentStarts[static_cast<size_t>(
+                   loader.documentOf[static_cast<size_t>(s)])])
+        hash = hashTokens(&DocumentHashMarker, &DocumentHashMarker + 1, hash);
+      int64_t length = loader.getSentenceLength(s);
+      const int64_t *begin =
+          loader.tokens.data() + sentenceStarts[static_cast<size_t>(s)];
+      hash = hashTokens(&length, &length + 1, hash);
+      hash = hashTokens(begin, begin + length, hash);
+    }
+    cursor.trainTokenHash = hash;
+    loader.shuffleForEpoch();
+    return loader;
+  } catch (const std::bad_alloc &) {
+    return Status::error(ErrorCode::OutOfMemory,
+                         sourceName + ": out of memory");
+  }
+}
+
+int64_t SentencePairDataLoader::getBatchesPerEpoch() const {
+  return getNumTrainExamples() / options.batchSize;
+}
+
+int64_t SentencePairDataLoader::getNumValidationBatches() const {
+  return getNumValidationExamples() / options.batchSize;
+}
+
+void SentencePairDataLoader::shuffleForEpoch() {
+  SplitMix64 rng(mixSeeds(cursor.seed, static_cast<uint64_t>(cursor.epoch)));
+  order = shuffledIndices(getNumTrainExamples(), rng);
+}
+
+SentencePairDataLoader::SentencePair
+SentencePairDataLoader::makePair(int64_t start, uint64_t drawSeed) const {
+  int64_t budget = options.seqLength - 3;
+  int64_t document = documentOf[static_cast<size_t>(start)];
+  int64_t documentBegin = documentStarts[static_cast<size_t>(document)];
+  int64_t documentEnd = documentStarts[static_cast<size_t>(document) + 1];
+
+  // A: the start sentence and those that follow while they fill at most half
+  // of the budget, leaving at least one sentence to continue A.
+  int64_t firstEnd = start + 1;
+  int64_t firstLength = getSentenceLength(start);
+  while (firstEnd + 1 < documentEnd &&
+         2 * (firstLength + getSentenceLength(firstEnd)) <= budget)
+    firstLength += getSentenceLength(firstEnd++);
+
+  // B: A's continuation, or sentences from a random start.
+  SplitMix64 rng(drawSeed);
+  int64_t label = rng.unit() < options.randomNextProbability ? 1 : 0;
+  int64_t secondStart = firstEnd, secondEnd = documentEnd;
+  if (label == 1) {
+    bool validation = document >= numTrainDocuments;
+    int64_t numDocuments = static_cast<int64_t>(documentStarts.size()) - 1;
+    int64_t partBegin = validation ? numTrainSentences : 0;
+    int64_t partEnd = validation ? getNumSentences() : numTrainSentences;
+    int64_t partDocuments =
+        validation ? numDocuments - numTrainDocuments : numTrainDocuments;
+    // The sentences [excludedBegin, excludedEnd) may not start B.
+    int64_t excludedBegin = partDocuments > 1 ? documentBegin : start;
+    int64_t excludedEnd = partDocuments > 1 ? documentEnd : firstEnd + 1;
+    int64_t candidates = (partEnd - partBegin) - (excludedEnd - excludedBegin);
+    if (candidates > 0) {
+      secondStart =
+          partBegin +
+          static_cast<int64_t>(rng.below(static_cast<uint64_t>(candidates)));
+      if (secondStart >= excludedBegin)
+        secondStart += excludedEnd - excludedBegin;
+      secondEnd =
+          documentStarts[static_cast<size_t>(
+                             documentOf[static_cast<size_t>(secondStart)]) +
+                         1];
+      // In A's own document, B stops before it reaches A.
+      if (secondStart < start)
+        secondEnd = std::min(secondEnd, start);
+    } else {
+      // One document of A and its continuation only: nothing else to draw.
+      label = 0;
+    }
+  }
+  // B takes at least one sentence, even when A fills the budget alone.
+  int64_t secondTarget = budget - firstLength;
+  int64_t secondLength = 0;
+  int64_t next = secondStart;
+  do
+    secondLength += getSentenceLength(next++);
+  while (next < secondEnd && secondLength < secondTarget);
+
+  truncatePairLengths(firstLength, secondLength, budget);
+  SentencePair pair;
+  pair.firstBegin = sentenceStarts[static_cast<size_t>(start)];
+  pair.firstLength = firstLength;
+  pair.secondBegin = sentenceStarts[static_cast<size_t>(secondStart)];
+  pair.secondLength = secondLength;
+  pair.label = label;
+  return pair;
+}
+
+SentencePairBatch SentencePairDataLoader::makeBatch(
+    const std::vector<int64_t> &starts,
+    const std::vector<uint64_t> &drawSeeds) const {
+  SentencePairBatch batch;
+  batch.batchSize = static_cast<int64_t>(starts.size());
+  batch.seqLength = options.seqLength;
+  size_t cells = starts.size() * static_cast<size_t>(options.seqLength);
+  batch.inputs.assign(cells, options.padId);
+  batch.segments.assign(cells, 0);
+  batch.attentionMask.assign(cells, 0);
+  batch.nextSentenceLabels.reserve(starts.size());
+  for (size_t row = 0; row < starts.size(); ++row) {
+    SentencePair pair = makePair(starts[row], drawSeeds[row]);
+    auto input = batch.inputs.begin() +
+                 static_cast<std::ptrdiff_t>(row * options.seqLength);
+    auto first = tokens.begin() + pair.firstBegin;
+    auto second = tokens.begin() + pair.secondBegin;
+    *input++ = options.clsId;
+    input = std::copy(first, first + pair.firstLength, input);
+    *input++ = options.sepId;
+    input = std::copy(second, second + pair.secondLength, input);
+    *input = options.sepId;
+    size_t begin = row * static_cast<size_t>(options.seqLength);
+    size_t firstCells = static_cast<size_t>(pair.firstLength) + 2;
+    size_t secondCells = static_cast<size_t>(pair.secondLength) + 1;
+    std::fill_n(batch.segments.begin() +
+                    static_cast<std::ptrdiff_t>(begin + firstCells),
+                secondCells, 1);
+    std::fill_n(batch.attentionMask.begin() +
+                    static_cast<std::ptrdiff_t>(begin),
+                firstCells + secondCells, 1);
+    batch.nextSentenceLabels.push_back(pair.label);
+  }
+  return batch;
+}
+
+SentencePairBatch SentencePairDataLoader::nextBatch() {
+  std::vector<int64_t> starts;
+  std::vector<uint64_t> drawSeeds;
+  starts.reserve(static_cast<size_t>(options.batchSize));
+  drawSeeds.reserve(static_cast<size_t>(options.batchSize));
+  // The draws depend on the example's place in the epoch, not on the
+  // batches built before, so that a restored cursor repeats them.
+  uint64_t epochSeed = mixSeeds(mixSeeds(cursor.seed, TrainPairDrawSalt),
+                                static_cast<uint64_t>(cursor.epoch));
+  int64_t first = cursor.nextBatch * options.batchSize;
+  for (int64_t row = 0; row < options.batchSize; ++row) {
+    int64_t place = first + row;
+    starts.push_back(
+        trainStarts[static_cast<size_t>(order[static_cast<size_t>(place)])]);
+    drawSeeds.push_back(mixSeeds(epochSeed, static_cast<uint64_t>(place)));
+  }
+  if (++cursor.nextBatch == getBatchesPerEpoch()) {
+    ++cursor.epoch;
+    cursor.nextBatch = 0;
+    shuffleForEpoch();
+  }
+  return makeBatch(starts, drawSeeds);
+}
+
+Expected<SentencePairBatch>
+SentencePairDataLoader::getValidationBatch(int64_t index) const {
+  int64_t count = getNumValidationBatches();
+  if (index < 0 || index >= count)
+    return invalidArgument("validation batch " + std::to_string(index) +
+                           " does not exist; there are " +
+                           std::to_string(count));
+  std::vector<int64_t> starts;
+  std::vector<uint64_t> drawSeeds;
+  starts.reserve(static_cast<size_t>(options.batchSize));
+  drawSeeds.reserve(static_cast<size_t>(options.batchSize));
+  uint64_t validationSeed = mixSeeds(options.seed, ValidationPairDrawSalt);
+  for (int64_t row = 0; row < options.batchSize; ++row) {
+    int64_t example = index * options.batchSize + row;
+    starts.push_back(validationStarts[static_cast<size_t>(example)]);
+    drawSeeds.push_back(
+        mixSeeds(validationSeed, static_cast<uint64_t>(example)));
+  }
+  return makeBatch(starts, drawSeeds);
+}
+
+Status SentencePairDataLoader::restoreCursor(const DataCursor &saved) {
+  static const CursorTerms terms = {
+      "sequence length", "training examples",
+      "a different corpus, tokenizer or validation fraction",
+      "a different corpus, tokenizer or validation fraction"};
+  return restoreSavedCursor(saved, cursor, options.seed, getBatchesPerEpoch(),
+                            terms, [this] { shuffleForEpoch(); });
 }

@@ -38,6 +38,8 @@ struct Generator::Entry {
   std::vector<const void *> params;
   size_t tokens = 0, positions = 0;
   std::optional<size_t> lengths;
+  /// The arena input, when the entry point plans its buffers in one.
+  std::optional<size_t> arena;
   /// The inputs of kind kv_cache, in the order of Generator::caches.
   std::vector<size_t> caches;
 };
@@ -78,6 +80,7 @@ Generator::~Generator() = default;
 static Status describeEntry(const EntryPoint &entry, bool isPrefill,
                             const std::string &where, size_t &tokens,
                             size_t &positions, std::optional<size_t> &lengths,
+                            std::optional<size_t> &arena,
                             std::vector<size_t> &caches) {
   std::optional<size_t> tokensIndex, positionsIndex;
   for (size_t i = 0; i < entry.inputs.size(); ++i) {
@@ -98,6 +101,9 @@ static Status describeEntry(const EntryPoint &entry, bool isPrefill,
     case InputKind::Lengths:
       slot = &lengths;
       break;
+    case InputKind::Arena:
+      slot = &arena;
+      break;
     case InputKind::Mask:
     case InputKind::Segments:
     case InputKind::Labels:
@@ -105,6 +111,7 @@ static Status describeEntry(const EntryPoint &entry, bool isPrefill,
     case InputKind::OptimizerState:
     case InputKind::TeacherLogits:
     case InputKind::Distill:
+    case InputKind::NextSentenceLabels:
       break;
     }
     if (!slot || *slot)
@@ -177,7 +184,7 @@ Generator::open(const std::string &artifactDir, const std::string &weightsPath,
       entry->spec = spec;
       entry->function = gen->artifact->getEntryFunction(spec->name);
       Status s = describeEntry(*spec, spec == prefill, where, entry->tokens,
-                               entry->positions, entry->lengths,
+                               entry->positions, entry->lengths, entry->arena,
                                entry->caches);
       if (s.isError())
         return s;
@@ -356,6 +363,14 @@ Expected<Tensor> Generator::run(Entry &entry, const std::vector<int64_t> &ids,
                  caches[c].perSequence.end());
     inputs[entry.caches[c]] =
         MemRefDescriptor::getContiguous(caches[c].data.get(), shape);
+  }
+  if (entry.arena) {
+    uint64_t bytes = spec.getArenaBytes(batch);
+    Expected<void *> memory = arena.reserve(bytes);
+    if (!memory)
+      return memory.getStatus();
+    inputs[*entry.arena] =
+        MemRefDescriptor::getContiguous(*memory, {static_cast<int64_t>(bytes)});
   }
   MemRefDescriptor logits(2);
   std::vector<void *> args;

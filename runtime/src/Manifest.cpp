@@ -34,7 +34,7 @@ struct ElementTypeInfo {
 constexpr ElementTypeInfo elementTypes[] = {
     {ElementType::F32, "f32", 4},   {ElementType::F16, "f16", 2},
     {ElementType::BF16, "bf16", 2}, {ElementType::I64, "i64", 8},
-    {ElementType::I32, "i32", 4},
+    {ElementType::I32, "i32", 4},   {ElementType::U8, "u8", 1},
 };
 
 struct InputKindInfo {
@@ -55,6 +55,8 @@ constexpr InputKindInfo inputKinds[] = {
     {InputKind::OptimizerState, "optimizer_state"},
     {InputKind::TeacherLogits, "teacher_logits"},
     {InputKind::Distill, "distill"},
+    {InputKind::NextSentenceLabels, "next_sentence_labels"},
+    {InputKind::Arena, "arena"},
 };
 
 /// Renders a JSON value for a message: scalars as JSON text (shortened),
@@ -335,11 +337,13 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
     if (kind == info.name)
       kindInfo = &info;
   if (!kindInfo)
-    return fieldError(join(path, "kind"),
-                      "must be one of tokens, mask, segments, param, positions, "
-                      "lengths, kv_cache, labels, optimizer, "
-                      "optimizer_state, got " +
-                          quote(kind));
+    return fieldError(
+        join(path, "kind"),
+        "must be one of tokens, mask, segments, param, positions, "
+        "lengths, kv_cache, labels, optimizer, "
+        "optimizer_state, teacher_logits, distill, "
+        "next_sentence_labels, arena, got " +
+            quote(kind));
   input.kind = kindInfo->kind;
   s = getElementType(value, path, input.dtype);
   if (s.isOk())
@@ -386,6 +390,7 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
     break;
   case InputKind::Positions:
   case InputKind::Lengths:
+  case InputKind::NextSentenceLabels:
     if (input.dtype != ElementType::I64 || input.shape.size() != 1)
       return fieldError(path, std::string(getInputKindName(input.kind)) +
                                   " " + quote(input.name) +
@@ -428,6 +433,14 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
         std::count(input.shape.begin(), input.shape.end(), DynamicDim))
       return fieldError(path, "optimizer_state " + quote(input.name) +
                                   " must be f32 with a static shape, got " +
+                                  getElementTypeName(input.dtype) + " " +
+                                  shapeText(input.shape));
+    break;
+  case InputKind::Arena:
+    if (input.dtype != ElementType::U8 ||
+        input.shape != std::vector<int64_t>{DynamicDim})
+      return fieldError(path, "arena " + quote(input.name) +
+                                  " must be u8 of shape [-1], got " +
                                   getElementTypeName(input.dtype) + " " +
                                   shapeText(input.shape));
     break;
@@ -520,7 +533,8 @@ Status ManifestParser::parseEntryPoint(const Json &value,
                                        EntryPoint &entry) const {
   if (!value.is_object())
     return fieldError(path, "must be an object, got " + describe(value));
-  Status s = checkKeys(value, path, {"name", "symbol", "inputs", "results"});
+  Status s =
+      checkKeys(value, path, {"name", "symbol", "inputs", "results", "arena"});
   if (s.isOk())
     s = getString(value, path, "name", /*required=*/true, entry.name);
   if (s.isError())
@@ -579,7 +593,47 @@ Status ManifestParser::parseEntryPoint(const Json &value,
       return fieldError(join(resultPath, "name"),
                         quote(result.name) + " repeats another result's name");
   }
+
+  // The arena's size goes with an arena input, and only with one.
+  size_t arenas = std::count_if(
+      entry.inputs.begin(), entry.inputs.end(),
+      [](const InputSpec &input) { return input.kind == InputKind::Arena; });
+  if (arenas > 1)
+    return fieldError(join(path, "inputs"), "has more than one arena");
+  if (arenas != static_cast<size_t>(value.contains("arena")))
+    return fieldError(path, arenas ? "has an arena input but no 'arena' sizes"
+                                   : "has 'arena' sizes but no arena input");
+  if (arenas) {
+    const Json *arena = nullptr;
+    s = getObject(value, path, "arena", arena);
+    std::string arenaPath = join(path, "arena");
+    int64_t fixed = 0, perSequence = 0;
+    if (s.isOk())
+      s = checkKeys(*arena, arenaPath,
+                    {"fixed_bytes", "bytes_per_sequence", "max_seq",
+                     "total_bytes", "live_bytes"});
+    if (s.isOk())
+      s = getInteger(*arena, arenaPath, "fixed_bytes", /*required=*/true, 0,
+                     fixed);
+    if (s.isOk())
+      s = getInteger(*arena, arenaPath, "bytes_per_sequence",
+                     /*required=*/true, 0, perSequence);
+    if (s.isError())
+      return s;
+    entry.arenaFixedBytes = static_cast<uint64_t>(fixed);
+    entry.arenaBytesPerSequence = static_cast<uint64_t>(perSequence);
+  }
   return Status::success();
+}
+
+uint64_t EntryPoint::getArenaBytes(int64_t batch) const {
+  uint64_t bytes = 0;
+  if (batch < 0 ||
+      __builtin_mul_overflow(static_cast<uint64_t>(batch),
+                             arenaBytesPerSequence, &bytes) ||
+      __builtin_add_overflow(bytes, arenaFixedBytes, &bytes))
+    return 0;
+  return bytes;
 }
 
 Status ManifestParser::parse(const Json &root, Manifest &manifest) {
@@ -642,6 +696,9 @@ Status ManifestParser::parse(const Json &root, Manifest &manifest) {
   if (s.isOk())
     s = getInteger(*model, "model", "num_labels", /*required=*/false, 1,
                    manifest.model.numLabels);
+  if (s.isOk())
+    s = getInteger(*model, "model", "type_vocab_size", /*required=*/false, 1,
+                   manifest.model.typeVocabSize);
   std::string classifyToken = "last";
   if (s.isOk())
     s = getString(*model, "model", "classify_token", /*required=*/false,

@@ -11,6 +11,7 @@
 
 #include "llm/runtime/MemRef.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -111,4 +112,27 @@ Status MemRefDescriptor::checkAddressable() const {
                          "the offset and strides address elements outside any "
                          "possible allocation");
   return Status::success();
+}
+
+ArenaBuffer::~ArenaBuffer() { std::free(data); }
+
+Expected<void *> ArenaBuffer::reserve(uint64_t bytes) {
+  constexpr uint64_t Alignment = 64;
+  if (data && bytes <= capacity)
+    return data;
+  uint64_t rounded =
+      (std::max<uint64_t>(bytes, 1) + Alignment - 1) / Alignment * Alignment;
+  if (rounded < bytes || rounded > std::numeric_limits<size_t>::max())
+    return Status::error(ErrorCode::OutOfMemory,
+                         "an arena of " + std::to_string(bytes) +
+                             " bytes does not fit in memory");
+  std::free(data);
+  data = std::aligned_alloc(Alignment, static_cast<size_t>(rounded));
+  capacity = data ? rounded : 0;
+  if (!data)
+    return Status::error(ErrorCode::OutOfMemory,
+                         "out of memory allocating an arena of " +
+                             std::to_string(rounded) + " bytes");
+  ++numAllocations;
+  return data;
 }

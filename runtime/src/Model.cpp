@@ -155,7 +155,8 @@ Expected<std::unique_ptr<Model>> Model::open(const std::string &artifactDir,
                                " tokens inputs; a forward pass takes one");
     for (const InputSpec &input : entry.inputs)
       if (input.kind != InputKind::Tokens && input.kind != InputKind::Mask &&
-          input.kind != InputKind::Segments && input.kind != InputKind::Param)
+          input.kind != InputKind::Segments && input.kind != InputKind::Param &&
+          input.kind != InputKind::Arena)
         return Status::error(ErrorCode::Artifact,
                              where + ": entry point " + quote(entry.name) +
                                  " takes a " + getInputKindName(input.kind) +
@@ -256,6 +257,15 @@ Status Model::call(const TokenView &tokens,
           const_cast<void *>(weights.getData(i)), input.getBufferShape()));
       continue;
     }
+    if (input.kind == InputKind::Arena) {
+      uint64_t bytes = entry.getArenaBytes(tokens.batch);
+      Expected<void *> memory = arena.reserve(bytes);
+      if (!memory)
+        return memory.getStatus();
+      inputs.push_back(MemRefDescriptor::getContiguous(
+          *memory, {static_cast<int64_t>(bytes)}));
+      continue;
+    }
     for (unsigned d = 0; d < 2; ++d)
       if (input.shape[d] != DynamicDim && input.shape[d] != batchShape[d])
         return invalid("entry point " + quote(entry.name) +
@@ -313,6 +323,9 @@ Status Model::call(const TokenView &tokens,
             std::memcpy(element, &one, 4);
             break;
           }
+          case ElementType::U8:
+            *element = 1;
+            break;
           }
         }
       }

@@ -49,6 +49,7 @@ struct Trainer::CallInputs {
   const std::vector<float> *teacherLogits = nullptr;
   const float *distill = nullptr;
   const std::vector<int64_t> *attentionMask = nullptr;
+  const SentencePairs *pairs = nullptr;
 };
 
 static constexpr const char *MomentPrefixes[2] = {"adam.m.", "adam.v."};
@@ -71,6 +72,7 @@ Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
     trainer->maxPositions = manifest.model.maxPositions;
     trainer->numLabels = manifest.model.numLabels;
     trainer->firstTokenClassifier = manifest.model.classifiesFirstToken;
+    trainer->typeVocabSize = manifest.model.typeVocabSize;
     trainer->trainEntry = manifest.findEntryPoint("train_step");
     trainer->evalEntry = manifest.findEntryPoint("eval_step");
     if (!trainer->trainEntry || !trainer->evalEntry)
@@ -85,6 +87,8 @@ Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
     if ((trainer->distillEntry = manifest.findEntryPoint("distill_step")))
       trainer->distillFunction =
           trainer->artifact->getEntryFunction(trainer->distillEntry->name);
+    for (const InputSpec &input : trainer->trainEntry->inputs)
+      trainer->nextSentenceHead |= input.kind == InputKind::NextSentenceLabels;
     for (const EntryPoint *entry :
          {trainer->trainEntry, trainer->evalEntry, trainer->distillEntry}) {
       if (!entry)
@@ -188,7 +192,8 @@ Status Trainer::checkTokens(const std::vector<int64_t> &inputs,
 
 Expected<std::vector<double>>
 Trainer::call(const EntryPoint &entry, EntryFunction function,
-              const CallInputs &in, std::vector<float> *logits) {
+              const CallInputs &in, std::vector<float> *logits,
+              std::vector<float> *sentenceLogits) {
   const std::vector<int64_t> &inputs = in.inputs;
   int64_t batch = in.batch, seq = in.seq;
   auto findBuffer = [](std::vector<Buffer> &buffers,
@@ -259,13 +264,51 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
       break;
     case InputKind::Segments:
       data = zeros.data();
+      if (in.pairs && in.pairs->segments) {
+        const std::vector<int64_t> &segments = *in.pairs->segments;
+        if (segments.size() != inputs.size())
+          return invalid("the segment ids must be [" + std::to_string(batch) +
+                         ", " + std::to_string(seq) + "]");
+        int64_t types = typeVocabSize > 0 ? typeVocabSize : 2;
+        for (size_t i = 0; i < segments.size(); ++i)
+          if (segments[i] < 0 || segments[i] >= types)
+            return invalid("segment id " + std::to_string(i) + " is " +
+                           std::to_string(segments[i]) + ", outside [0, " +
+                           std::to_string(types) + ")");
+        data = const_cast<int64_t *>(segments.data());
+      }
       break;
+    case InputKind::NextSentenceLabels: {
+      if (!in.pairs || !in.pairs->nextSentenceLabels)
+        return notGiven("next-sentence labels (sentence pairs)");
+      const std::vector<int64_t> &labels = *in.pairs->nextSentenceLabels;
+      if (labels.size() != static_cast<size_t>(batch))
+        return invalid("the next-sentence labels must be [" +
+                       std::to_string(batch) + "]");
+      for (size_t i = 0; i < labels.size(); ++i)
+        if (labels[i] != 0 && labels[i] != 1)
+          return invalid("next-sentence label " + std::to_string(i) + " is " +
+                         std::to_string(labels[i]) +
+                         "; expected 0 (B follows A) or 1 (B is random)");
+      data = const_cast<int64_t *>(labels.data());
+      shape = {batch};
+      break;
+    }
     case InputKind::Optimizer:
       if (!in.optimizer)
         return notGiven("optimizer settings");
       data = const_cast<float *>(in.optimizer);
       shape = {8};
       break;
+    case InputKind::Arena: {
+      uint64_t bytes = entry.getArenaBytes(batch);
+      Expected<void *> memory = arena.reserve(bytes);
+      if (!memory)
+        return memory.getStatus();
+      data = *memory;
+      shape = {static_cast<int64_t>(bytes)};
+      break;
+    }
     case InputKind::Positions:
     case InputKind::Lengths:
     case InputKind::KVCache:
@@ -296,25 +339,33 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
     const std::string &name = entry.results[r].name;
     Status s = desc.checkAddressable();
     int64_t outputs = getNumOutputs();
+    // A [batch, rows, columns] result, copied out through the descriptor's
+    // strides into \p into (when given).
+    auto copyOut = [&](std::vector<float> *into, int64_t rows,
+                       int64_t columns) {
+      if (!s.isOk() || desc.getRank() != 3 || !desc.getAligned() ||
+          desc.getSize(0) != batch || desc.getSize(1) != rows ||
+          desc.getSize(2) != columns)
+        return false;
+      if (!into)
+        return true;
+      into->resize(static_cast<size_t>(batch * rows * columns));
+      const float *base =
+          static_cast<const float *>(desc.getAligned()) + desc.getOffset();
+      size_t k = 0;
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t t = 0; t < rows; ++t)
+          for (int64_t v = 0; v < columns; ++v)
+            (*into)[k++] = base[b * desc.getStride(0) + t * desc.getStride(1) +
+                                v * desc.getStride(2)];
+      return true;
+    };
     if (s.isOk() && desc.getRank() == 0 && desc.getAligned()) {
       values.push_back(static_cast<const float *>(
           desc.getAligned())[desc.getOffset()]);
-    } else if (s.isOk() && name == "logits" && desc.getRank() == 3 &&
-               desc.getAligned() && desc.getSize(0) == batch &&
-               desc.getSize(1) == seq && desc.getSize(2) == outputs) {
-      // The logits, copied out through the descriptor's strides.
-      if (logits) {
-        logits->resize(static_cast<size_t>(batch * seq * outputs));
-        const float *base =
-            static_cast<const float *>(desc.getAligned()) + desc.getOffset();
-        size_t k = 0;
-        for (int64_t b = 0; b < batch; ++b)
-          for (int64_t t = 0; t < seq; ++t)
-            for (int64_t v = 0; v < outputs; ++v)
-              (*logits)[k++] =
-                  base[b * desc.getStride(0) + t * desc.getStride(1) +
-                       v * desc.getStride(2)];
-      }
+    } else if (name == "logits" && copyOut(logits, seq, outputs)) {
+    } else if (name == "next_sentence_logits" &&
+               copyOut(sentenceLogits, 1, 2)) {
     } else if (bad.isOk())
       bad = Status::error(ErrorCode::Execution,
                           "entry point " + quote(entry.name) +
@@ -367,10 +418,12 @@ Expected<StepResult> Trainer::step(const std::vector<int64_t> &inputs,
                                    const std::vector<int64_t> &labels,
                                    int64_t batch, int64_t seq,
                                    const StepSettings &settings,
-                                   const std::vector<int64_t> *attentionMask) {
+                                   const std::vector<int64_t> *attentionMask,
+                                   const SentencePairs *pairs) {
   try {
     CallInputs in{inputs, labels, batch, seq};
     in.attentionMask = attentionMask;
+    in.pairs = pairs;
     return update(*trainEntry, trainFunction, in, settings);
   } catch (const std::bad_alloc &) {
     return Status::error(ErrorCode::OutOfMemory, "out of memory in a step");
@@ -416,7 +469,9 @@ Expected<double> Trainer::evaluate(const std::vector<int64_t> &inputs,
                                    const std::vector<int64_t> &labels,
                                    int64_t batch, int64_t seq,
                                    std::vector<float> *logits,
-                                   const std::vector<int64_t> *attentionMask) {
+                                   const std::vector<int64_t> *attentionMask,
+                                   const SentencePairs *pairs,
+                                   NextSentenceScores *nextSentence) {
   try {
     Status s = checkTokens(inputs, labels, batch, seq);
     if (s.isError())
@@ -428,15 +483,26 @@ Expected<double> Trainer::evaluate(const std::vector<int64_t> &inputs,
       return Status::error(ErrorCode::Artifact,
                            "eval_step does not return the logits; recompile "
                            "the model with this llm-compile --train");
+    if (nextSentence && !nextSentenceHead)
+      return Status::error(ErrorCode::Artifact,
+                           "the model has no next-sentence head");
     CallInputs in{inputs, labels, batch, seq};
     in.attentionMask = attentionMask;
+    in.pairs = pairs;
     Expected<std::vector<double>> values =
-        call(*evalEntry, evalFunction, in, logits);
+        call(*evalEntry, evalFunction, in, logits,
+             nextSentence ? &nextSentence->logits : nullptr);
     if (!values)
       return values.getStatus();
-    if (values->size() != 1)
+    // The loss, and the next-sentence head's own.
+    if (values->size() != (nextSentenceHead ? 2u : 1u))
       return Status::error(ErrorCode::Artifact,
-                           "eval_step must return the loss");
+                           nextSentenceHead
+                               ? "eval_step must return the loss and the "
+                                 "next-sentence loss"
+                               : "eval_step must return the loss");
+    if (nextSentence)
+      nextSentence->loss = (*values)[1];
     return (*values)[0];
   } catch (const std::bad_alloc &) {
     return Status::error(ErrorCode::OutOfMemory, "out of memory evaluating");

@@ -51,6 +51,8 @@ static DType getCheckpointDType(ElementType type) {
     return DType::I64;
   case ElementType::I32:
     return DType::I32;
+  case ElementType::U8:
+    return DType::U8;
   }
   return DType::F32;
 }

@@ -72,3 +72,4 @@ func.func @forward(%ids: tensor<2x3xi64> {llm.input = "input_ids"},
 func.func @forward(%ids: tensor<2x3xi64>, %x: tensor<2x3x7xf32>) -> tensor<2x3x7xf32> {
   return %x : tensor<2x3x7xf32>
 }
+

@@ -21,6 +21,7 @@ _DTYPES = {
     "i64": np.int64,
     "i32": np.int32,
     "bool": np.bool_,
+    "u8": np.uint8,
 }
 
 _libc = ctypes.CDLL(None)
@@ -74,6 +75,13 @@ class Artifact:
         self.lib = ctypes.CDLL(os.path.join(folder, self.manifest["library"]))
         assert self.lib.llm_abi_version() == 1
         self.entries = {e["name"]: e for e in self.manifest["entry_points"]}
+        # An entry point's arena (llm-plan-memory; docs/ABI.md) is not the
+        # caller's business here: it is hidden from the inputs and made, for
+        # the batch of the call, by bind().
+        for entry in self.entries.values():
+            if entry["inputs"] and entry["inputs"][-1]["kind"] == "arena":
+                entry["inputs"] = entry["inputs"][:-1]
+                entry["arena_sizes"] = entry["arena"]
 
     def set_threads(self, n):
         self.lib.llm_set_num_threads(ctypes.c_int32(n))
@@ -107,6 +115,9 @@ class Artifact:
         entry = self.entries[name]
         if not prepared:
             inputs = self.prepare(name, *inputs)
+        inputs = list(inputs)
+        if "arena_sizes" in entry:
+            inputs.append(self._arena(entry, inputs))
         keep = []
         pointers = []
         for array in inputs:
@@ -121,6 +132,18 @@ class Artifact:
         args = (ctypes.c_void_p * len(pointers))(*pointers)
         function = getattr(self.lib, entry["symbol"])
         return lambda: self._run(entry, function, args, results, keep)
+
+    @staticmethod
+    def _arena(entry, inputs):
+        """A 64-byte aligned arena for the batch of `inputs` (dim 0 of the
+        first runtime input)."""
+        batch = next(a.shape[0] for a, spec in zip(inputs, entry["inputs"])
+                     if spec["kind"] != "param" and np.ndim(a) > 0)
+        sizes = entry["arena_sizes"]
+        size = sizes["fixed_bytes"] + batch * sizes["bytes_per_sequence"]
+        raw = np.empty(size + 64, dtype=np.uint8)
+        start = -raw.ctypes.data % 64
+        return raw[start:start + size]
 
     @staticmethod
     def _run(entry, function, args, results, keep):

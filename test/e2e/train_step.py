@@ -7,7 +7,9 @@ cross-entropy against the same loss in PyTorch.
 Usage: train_step.py LLM_COMPILE REPO_ROOT WORK_DIR
 
 For tiny GPT-2 (tied head, causal LM), LLaMA-style (GQA, causal LM), BERT
-(masked LM with a padding mask), GPT-2 sequence-classifier (a `score`
+(masked LM with a padding mask; and BertForPreTraining, which adds the
+next-sentence loss over sentence pairs with segment ids), GPT-2
+sequence-classifier (a `score`
 head; right-padded texts labelled at their last token, as
 GPT2ForSequenceClassification pools) and BERT sequence-classifier (pooler
 + classifier; labelled at [CLS], padding masked) models with random weights, `llm-compile
@@ -58,11 +60,14 @@ def make_model(folder, family, *args):
     return models.load_model_dir(folder)
 
 
-def check(family, *args, classes=0, distill=False):
-    label = family + ("-classify" if classes else "") + ("-distill" if distill else "")
+def check(family, *args, classes=0, distill=False, pretraining=False):
+    label = (family + ("-classify" if classes else "") + ("-distill" if distill else "")
+             + ("-pretrain" if pretraining else ""))
     folder = os.path.join(WORK, label)
     if classes:
         args += ("--num-labels", str(classes))
+    if pretraining:
+        args += ("--pretraining",)
     config, state = make_model(folder, family, *args)
     artifact = folder + ".art"
     subprocess.run([LLM_COMPILE, folder, "-o", artifact, "--train", "--generation=false"]
@@ -92,6 +97,13 @@ def check(family, *args, classes=0, distill=False):
             mask[1, 6:] = 0
             labels[1, 6:] = -100
             extra = {"attention_mask": mask, "token_type_ids": np.zeros_like(mask)}
+            if pretraining:
+                # Sentence pairs: segment B from a per-row cut on, and
+                # whether B follows A.
+                for row in range(batch):
+                    extra["token_type_ids"][row, rng.randint(2, 6):] = 1
+                extra["token_type_ids"][1, 6:] = 0  # padding
+                extra["next_sentence_labels"] = rng.randint(0, 2, size=batch).astype(np.int64)
         if classes:
             # GPT2ForSequenceClassification: each (right-padded) text's
             # class at its last token, nothing elsewhere;
@@ -115,6 +127,8 @@ def check(family, *args, classes=0, distill=False):
               {"params": [p for p in params.values() if p.dim() < 2], "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS, eps=EPS)
     forward = models._FORWARD[config["model_type"]]
+    if pretraining:
+        forward = models.bert_pretraining_forward
     teacher_logits = []
     if teacher:
         with torch.no_grad():
@@ -127,10 +141,17 @@ def check(family, *args, classes=0, distill=False):
     for step in range(STEPS):
         inputs, labels, extra = batches[step % len(batches)]
         logits = forward(config, params, torch.tensor(inputs),
-                         **{k: torch.tensor(v) for k, v in extra.items()})
+                         **{k: torch.tensor(v) for k, v in extra.items()
+                            if k != "next_sentence_labels"})
+        if pretraining:
+            # BertForPreTraining: masked-LM plus next-sentence loss.
+            logits, sentence_logits = logits
         flat_logits = logits.reshape(-1, logits.shape[-1])
         flat_labels = torch.tensor(labels).reshape(-1)
         loss = F.cross_entropy(flat_logits, flat_labels)
+        if pretraining:
+            loss = loss + F.cross_entropy(sentence_logits,
+                                          torch.tensor(extra["next_sentence_labels"]))
         if teacher:
             # Hinton et al.: KL(teacher || student) at T, times T^2, over the
             # labelled positions, mixed with the hard-label loss.
@@ -171,6 +192,8 @@ def check(family, *args, classes=0, distill=False):
                 values.append(moments[spec["name"]])
             elif kind == "labels":
                 values.append(labels)
+            elif kind == "next_sentence_labels":
+                values.append(extra["next_sentence_labels"])
             elif kind == "optimizer":
                 values.append(settings)
             elif kind == "teacher_logits":
@@ -203,6 +226,7 @@ def main():
     ok &= check("gpt2", classes=3)
     ok &= check("bert", classes=3)
     ok &= check("gpt2", distill=True)
+    ok &= check("bert", pretraining=True)
     print("training steps: " + ("all within tolerance" if ok else "FAILED"))
     return 0 if ok else 1
 

@@ -106,6 +106,10 @@ static cl::opt<bool> distill(
 static cl::opt<bool>
     serial("no-parallel", cl::init(false), cl::cat(compileCategory),
            cl::desc("Generate serial loops (no OpenMP, no libomp)"));
+static cl::opt<bool> planMemory(
+    "plan-memory", cl::init(true), cl::cat(compileCategory),
+    cl::desc("Place each entry point's intermediate buffers in one arena, "
+             "planned at the sequence bound (llm-plan-memory; docs/ABI.md)"));
 
 static raw_ostream &toolError() {
   return WithColor::error(errs(), kToolName);
@@ -163,16 +167,25 @@ static FailureOr<json::Object> describeValue(Location loc, mlir::Type type,
 static constexpr StringLiteral kMaxPositionsAttrName = "llm.max_positions";
 
 /// What the runtime checks inputs against, read off the llm IR: the
-/// vocabulary of the table the token ids index, the rows of a learned
-/// position table (or the bound an importer set), the family.
+/// vocabulary of the table the token ids index, the rows of the token-type
+/// table, the rows of a learned position table (or the bound an importer
+/// set), the family.
 static json::Object collectModelInfo(ModuleOp module) {
   json::Object model;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (!func.isPublic() || func.isExternal())
       continue;
     func.walk([&](llm::EmbeddingOp op) {
-      if (isa<BlockArgument>(op.getIds()) && !model.get("vocab_size"))
-        model["vocab_size"] = op.getTable().getType().getDimSize(0);
+      auto ids = dyn_cast<BlockArgument>(op.getIds());
+      if (!ids)
+        return;
+      auto input = func.getArgAttrOfType<StringAttr>(
+          ids.getArgNumber(), llm::LLMDialect::kInputAttrName);
+      int64_t rows = op.getTable().getType().getDimSize(0);
+      if (input && input.getValue() == "token_type_ids")
+        model["type_vocab_size"] = rows;
+      else if (!model.get("vocab_size"))
+        model["vocab_size"] = rows;
     });
     func.walk([&](llm::PositionalEncodingOp op) {
       if (mlir::Value table = op.getTable())
@@ -243,18 +256,19 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
       } else if (auto input = func.getArgAttrOfType<StringAttr>(
                      index, llm::LLMDialect::kInputAttrName)) {
         name = input.getValue().str();
-        kind = name == "input_ids"                    ? "tokens"
-               : name == "attention_mask"             ? "mask"
-               : name == "token_type_ids"             ? "segments"
-               : name == "cache_position"             ? "positions"
-               : name == "lengths"                    ? "lengths"
+        kind = name == "input_ids"                     ? "tokens"
+               : name == "attention_mask"              ? "mask"
+               : name == "token_type_ids"              ? "segments"
+               : name == "cache_position"              ? "positions"
+               : name == "lengths"                     ? "lengths"
                : StringRef(name).starts_with("cache.") ? "kv_cache"
-               : name == "labels"                     ? "labels"
-               : name == "optimizer"                  ? "optimizer"
-               : name == "teacher_logits"             ? "teacher_logits"
-               : name == "distill"                    ? "distill"
-               : StringRef(name).starts_with("adam.") ? "optimizer_state"
-                                                      : "input";
+               : name == "labels"                      ? "labels"
+               : name == "next_sentence_labels"        ? "next_sentence_labels"
+               : name == "optimizer"                   ? "optimizer"
+               : name == "teacher_logits"              ? "teacher_logits"
+               : name == "distill"                     ? "distill"
+               : StringRef(name).starts_with("adam.")  ? "optimizer_state"
+                                                       : "input";
         numTokenInputs += kind == "tokens";
       } else {
         auto tensor = dyn_cast<RankedTensorType>(arg.getType());
@@ -297,7 +311,8 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
         continue;
       std::string name =
           numReturned == 1 ? "logits" : "result_" + std::to_string(index);
-      if (auto given = func.getResultAttrOfType<StringAttr>(index, "llm.name"))
+      if (auto given = func.getResultAttrOfType<StringAttr>(
+              index, llm::LLMDialect::kNameAttrName))
         name = given.getValue().str();
       FailureOr<json::Object> value =
           describeValue(func.getLoc(), type, name, "");
@@ -325,6 +340,54 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
       {"model", std::move(model)},
       {"arena_bytes", 0},
       {"entry_points", std::move(entryPoints)}};
+}
+
+/// Adds what llm-plan-memory recorded (module attribute `llm.arenas`) to
+/// \p manifest: each planned entry point's last input, `arena` (u8
+/// [bytes]), its "arena" sizes, and the top-level "arena_bytes" (the
+/// largest arena at batch 1 and the sequence bound). Returns the report for
+/// llm-compile's last line.
+static std::string addArenas(ModuleOp module, json::Object &manifest) {
+  auto arenas = module->getAttrOfType<DictionaryAttr>("llm.arenas");
+  json::Array *entries = manifest.getArray("entry_points");
+  if (!arenas || !entries)
+    return ", no arena (intermediates are allocated per call)";
+  auto get = [](DictionaryAttr arena, StringRef key) -> int64_t {
+    auto value = arena.getAs<IntegerAttr>(key);
+    return value ? value.getInt() : 0;
+  };
+  int64_t largest = 0;
+  std::string report;
+  for (json::Value &value : *entries) {
+    json::Object *entry = value.getAsObject();
+    std::optional<StringRef> name = entry->getString("name");
+    auto arena = name ? arenas.getAs<DictionaryAttr>(*name) : DictionaryAttr();
+    if (!arena)
+      continue;
+    int64_t fixed = get(arena, "fixed_bytes");
+    int64_t perSequence = get(arena, "bytes_per_sequence");
+    entry->getArray("inputs")->push_back(
+        json::Object{{"name", "arena"},
+                     {"kind", "arena"},
+                     {"dtype", "u8"},
+                     {"shape", json::Array{int64_t(-1)}}});
+    (*entry)["arena"] = json::Object{{"fixed_bytes", fixed},
+                                     {"bytes_per_sequence", perSequence},
+                                     {"max_seq", get(arena, "max_seq")},
+                                     {"total_bytes", get(arena, "total_bytes")},
+                                     {"live_bytes", get(arena, "live_bytes")}};
+    largest = std::max(largest, fixed + perSequence);
+    if (report.empty() || *name == "forward" || *name == "train_step")
+      report = formatv(", {0} arena {1} bytes per sequence at {2} tokens "
+                       "(live lower bound {3}, {4} without reuse; {5} "
+                       "buffers planned, {6} allocated)",
+                       *name, fixed + perSequence, get(arena, "max_seq"),
+                       get(arena, "live_bytes"), get(arena, "total_bytes"),
+                       get(arena, "planned"), get(arena, "left_allocated"))
+                   .str();
+  }
+  manifest["arena_bytes"] = largest;
+  return report;
 }
 
 /// model.h: C declarations of the entry points, with their signatures in
@@ -618,6 +681,9 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   }
   llm::LowerToCPUOptions pipelineOptions;
   pipelineOptions.parallel = !serial;
+  pipelineOptions.planMemory = planMemory;
+  if (std::optional<int64_t> bound = modelInfo.getInteger("max_positions"))
+    pipelineOptions.maxSeq = *bound;
   pipelineOptions.vectorBits = vectorBitsOf(**machine);
   mlir::PassManager toLinalg(&context), toLLVM(&context);
   if (failed(applyPassManagerCLOptions(toLinalg)) ||
@@ -631,6 +697,7 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
       buildManifest(*module, resolved, std::move(modelInfo));
   if (failed(manifest) || failed(toLLVM.run(*module)))
     return failure();
+  std::string arenaReport = addArenas(*module, *manifest);
 
   LLVMContext llvmContext;
   FailureOr<std::unique_ptr<llvm::Module>> llvmModule =
@@ -684,10 +751,8 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
     return failure();
   outs() << "llm-compile: wrote " << outputPath << " (libmodel.so, model.h, "
          << "manifest.json" << (inputIsONNX ? ", model.safetensors" : "")
-         << ") for " << resolved.triple << " " << resolved.cpu
-         << cacheReport
-         << ", arena 0 bytes (intermediates are heap-allocated until memory "
-            "planning lands)\n";
+         << ") for " << resolved.triple << " " << resolved.cpu << cacheReport
+         << arenaReport << "\n";
   return success();
 }
 

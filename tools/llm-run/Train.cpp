@@ -1,11 +1,13 @@
-//===- Train.cpp - llm-run train ----------------------------------*- C++ -*-===//
+//===- Train.cpp - llm-run train ----------------------------------*- C++
+//-*-===//
 //
 // Part of the llm-opt project.
 //
 //===----------------------------------------------------------------------===//
 //
 //   llm-run train ARTIFACT --weights PATH --data corpus.txt --out CKPT
-//       [--tokenizer DIR|bytes] [--steps N --batch B --seq T --lr L
+//       [--task lm|mlm|pretrain|classify] [--tokenizer DIR|bytes]
+//       [--steps N --batch B --seq T --lr L
 //        --min-lr L --warmup W --schedule cosine|linear|constant
 //        --weight-decay D --beta1 B1 --beta2 B2 --clip C --eval-every K
 //        --eval-batches N --save-every K --seed S --threads N --resume
@@ -23,6 +25,11 @@
 // atomically (docs/Training.md). --resume continues from --out exactly:
 // weights, moments, step and data order. A NaN or infinite loss stops the
 // run with a message; the last checkpoint is left as it was.
+//
+// --task mlm masks windows of the corpus (BERT's 80/10/10); --task pretrain
+// is BertForPreTraining's masked LM plus next-sentence prediction on
+// sentence pairs cut from a corpus of one sentence per line; --task
+// classify fine-tunes a classifier on `label<TAB>text` lines.
 //
 // With --distill-from, a compiled teacher (its forward entry point, its
 // weights from --teacher-weights) computes logits for every training batch
@@ -136,7 +143,10 @@ cl::opt<bool> resume("resume", cl::desc("Continue from the checkpoint in --out")
 cl::opt<std::string> task(
     "task",
     cl::desc("lm: causal language modelling on a text corpus; mlm: masked "
-             "language modelling (BERT: 15% masked, 80/10/10); classify: "
+             "language modelling (BERT: 15% masked, 80/10/10); pretrain: "
+             "BERT's pretraining, masked LM plus next-sentence prediction "
+             "on sentence pairs (one sentence per line, blank lines between "
+             "documents; a BertForPreTraining model); classify: "
              "sequence classification on `label<TAB>text` lines (a model "
              "with a classification head)"),
     cl::init("lm"), cl::sub(TrainCommand), cl::cat(TrainCategory));
@@ -196,14 +206,31 @@ static std::string durationText(double seconds) {
 namespace {
 /// One training batch, as train_step takes it.
 struct StepBatch {
+  StepBatch(std::vector<int64_t> inputs, std::vector<int64_t> labels,
+            int64_t batch, int64_t seq, std::vector<int64_t> attentionMask = {})
+      : inputs(std::move(inputs)), labels(std::move(labels)), batch(batch),
+        seq(seq), attentionMask(std::move(attentionMask)) {}
+
   std::vector<int64_t> inputs, labels;
   int64_t batch = 0, seq = 0;
   /// [batch, seq], 1 at tokens and 0 at padding; empty: no padding.
   std::vector<int64_t> attentionMask;
+  /// Sentence pairs (BERT pretraining): segment ids [batch, seq] and
+  /// next-sentence labels [batch]; empty otherwise.
+  std::vector<int64_t> segments, nextSentenceLabels;
 
   const std::vector<int64_t> *getMask() const {
     return attentionMask.empty() ? nullptr : &attentionMask;
   }
+  /// The sentence pairs as the Trainer takes them; null without.
+  const rt::SentencePairs *getPairs() {
+    if (nextSentenceLabels.empty())
+      return nullptr;
+    pairView = {&segments, &nextSentenceLabels};
+    return &pairView;
+  }
+  /// What getPairs() points to.
+  rt::SentencePairs pairView = {};
 };
 
 /// What the training loop trains on: windows of a corpus (causal LM) or
@@ -293,6 +320,14 @@ private:
   rt::CausalLMDataLoader loader;
 };
 
+/// The seed of the masking of the batch at \p at: a function of the run's
+/// seed and the batch's place in the data order only, so that --resume
+/// masks every batch as the uninterrupted run does.
+static uint64_t getMaskingSeed(uint64_t seed, const rt::DataCursor &at) {
+  return seed * 0x9E3779B97F4A7C15ULL ^ static_cast<uint64_t>(at.epoch) << 32 ^
+         static_cast<uint64_t>(at.nextBatch);
+}
+
 /// Masked language modelling (BERT's pretraining loss): windows of the
 /// corpus with 15% of their tokens chosen by the 80/10/10 rule
 /// (buildMaskedLMBatch); the masking of each batch depends only on the seed
@@ -304,10 +339,7 @@ public:
       : loader(std::move(loader)), options(std::move(options)), seed(seed) {}
 
   rt::Expected<StepBatch> next() override {
-    const rt::DataCursor &at = loader.getCursor();
-    uint64_t batchSeed = seed * 0x9E3779B97F4A7C15ULL ^
-                         static_cast<uint64_t>(at.epoch) << 32 ^
-                         static_cast<uint64_t>(at.nextBatch);
+    uint64_t batchSeed = getMaskingSeed(seed, loader.getCursor());
     rt::TrainingBatch batch = loader.nextBatch();
     return mask(batch, batchSeed);
   }
@@ -354,6 +386,100 @@ private:
   }
 
   rt::CausalLMDataLoader loader;
+  rt::MaskedLMOptions options;
+  uint64_t seed;
+};
+
+/// BERT's pretraining (BertForPreTraining): sentence pairs [CLS] A [SEP] B
+/// [SEP] where B follows A or is drawn at random (half each), masked by
+/// the 80/10/10 rule; the loss is the masked-LM plus the next-sentence
+/// cross-entropy. As for masked LM, the masking of each batch depends only
+/// on the seed and the batch's place in the data order.
+class PretrainingTask final : public TrainingTask {
+public:
+  PretrainingTask(rt::SentencePairDataLoader loader,
+                  rt::MaskedLMOptions options, uint64_t seed)
+      : loader(std::move(loader)), options(std::move(options)), seed(seed) {}
+
+  rt::Expected<StepBatch> next() override {
+    uint64_t batchSeed = getMaskingSeed(seed, loader.getCursor());
+    return mask(loader.nextBatch(), batchSeed);
+  }
+  std::string describe() const override {
+    return formatv("pretraining (masked LM + next sentence) on {0} sentence "
+                   "pairs from {1} sentences ({2} held out for validation), "
+                   "{3} pairs of up to {4} tokens per step, {5:f0}% of the "
+                   "tokens masked",
+                   loader.getNumTrainExamples(), loader.getNumSentences(),
+                   loader.getNumValidationSentences(),
+                   loader.getOptions().batchSize, loader.getOptions().seqLength,
+                   100.0 * options.maskFraction);
+  }
+  /// Over up to --eval-batches validation batches, masked the same way at
+  /// every evaluation: the summed loss, the masked-LM part (and its
+  /// perplexity), the next-sentence part and its accuracy.
+  rt::Status validate(rt::Trainer &trainer, int64_t step) override {
+    int64_t count =
+        std::min<int64_t>(evalBatches, loader.getNumValidationBatches());
+    if (count <= 0)
+      return rt::Status::error(rt::ErrorCode::InvalidArgument,
+                               "the validation split holds no full batch");
+    double total = 0, sentenceTotal = 0;
+    int64_t correct = 0, examples = 0;
+    rt::NextSentenceScores scores;
+    for (int64_t i = 0; i < count; ++i) {
+      rt::Expected<rt::SentencePairBatch> pairs = loader.getValidationBatch(i);
+      if (!pairs)
+        return pairs.getStatus();
+      rt::Expected<StepBatch> batch = mask(*pairs, ~static_cast<uint64_t>(i));
+      if (!batch)
+        return batch.getStatus();
+      rt::Expected<double> loss = trainer.evaluate(
+          batch->inputs, batch->labels, batch->batch, batch->seq,
+          /*logits=*/nullptr, batch->getMask(), batch->getPairs(), &scores);
+      if (!loss)
+        return loss.getStatus();
+      total += *loss;
+      sentenceTotal += scores.loss;
+      for (int64_t row = 0; row < batch->batch; ++row) {
+        int64_t predicted = scores.logits[2 * row + 1] > scores.logits[2 * row];
+        correct += predicted == batch->nextSentenceLabels[row];
+      }
+      examples += batch->batch;
+    }
+    double loss = total / count, sentenceLoss = sentenceTotal / count;
+    outs() << formatv("step {0}: validation loss {1:f4} (masked-LM {2:f4}, "
+                      "perplexity {3:f2}; next sentence {4:f4}, accuracy "
+                      "{5:f2}% ({6}/{7}))\n",
+                      step, loss, loss - sentenceLoss,
+                      std::exp(loss - sentenceLoss), sentenceLoss,
+                      100.0 * correct / examples, correct, examples);
+    return rt::Status::success();
+  }
+  const rt::DataCursor &getCursor() const override {
+    return loader.getCursor();
+  }
+  rt::Status restoreCursor(const rt::DataCursor &cursor) override {
+    return loader.restoreCursor(cursor);
+  }
+
+private:
+  /// The pairs, masked.
+  rt::Expected<StepBatch> mask(rt::SentencePairBatch pairs,
+                               uint64_t batchSeed) const {
+    rt::Expected<rt::MaskedLMBatch> masked = rt::buildMaskedLMBatch(
+        pairs.inputs, pairs.batchSize, pairs.seqLength, options, batchSeed);
+    if (!masked)
+      return masked.getStatus();
+    StepBatch batch{std::move(masked->inputIds), std::move(masked->labels),
+                    pairs.batchSize, pairs.seqLength,
+                    std::move(pairs.attentionMask)};
+    batch.segments = std::move(pairs.segments);
+    batch.nextSentenceLabels = std::move(pairs.nextSentenceLabels);
+    return batch;
+  }
+
+  rt::SentencePairDataLoader loader;
   rt::MaskedLMOptions options;
   uint64_t seed;
 };
@@ -558,6 +684,26 @@ int llm::run::runTrain() {
       training = std::make_unique<MaskedLanguageModelTask>(
           loader.take(), masking.take(), seed);
     }
+  } else if (task == "pretrain") {
+    if (!validationData.empty())
+      return fail("--validation is for --task classify; pretraining "
+                  "validates on the corpus's last 5% of sentences");
+    rt::Expected<rt::SentencePairOptions> pairOptions =
+        rt::SentencePairOptions::fromTokenizer(*tokenizer);
+    rt::Expected<rt::MaskedLMOptions> masking =
+        rt::MaskedLMOptions::fromTokenizer(*tokenizer);
+    if (!pairOptions || !masking)
+      return fail("--task pretrain: " +
+                  (!pairOptions ? pairOptions.message() : masking.message()));
+    pairOptions->batchSize = batchSize;
+    pairOptions->seqLength = seqLength;
+    pairOptions->seed = seed;
+    rt::Expected<rt::SentencePairDataLoader> loader =
+        rt::SentencePairDataLoader::fromCorpus(data, *tokenizer, *pairOptions);
+    if (!loader)
+      return fail(loader.message());
+    training =
+        std::make_unique<PretrainingTask>(loader.take(), masking.take(), seed);
   } else if (task == "classify") {
     rt::ClassificationOptions dataOptions;
     dataOptions.batchSize = batchSize;
@@ -573,7 +719,8 @@ int llm::run::runTrain() {
     classifier = classification.get();
     training = std::move(classification);
   } else {
-    return fail("--task must be lm, mlm or classify, got '" + task + "'");
+    return fail("--task must be lm, mlm, pretrain or classify, got '" + task +
+                "'");
   }
 
   rt::ModelOptions modelOptions;
@@ -614,6 +761,12 @@ int llm::run::runTrain() {
   if (task != "classify" && trainer.getNumLabels())
     return fail("the model is a sequence classifier; train it with --task "
                 "classify");
+  if (task == "pretrain" && !trainer.predictsNextSentence())
+    return fail("--task pretrain needs a model with a next-sentence head "
+                "(architectures [\"BertForPreTraining\"] in config.json)");
+  if (task != "pretrain" && trainer.predictsNextSentence())
+    return fail("the model predicts the next sentence (BertForPreTraining); "
+                "train it with --task pretrain");
   if (classifier)
     classifier->setLabelFirstToken(trainer.classifiesFirstToken());
 
@@ -735,8 +888,8 @@ int llm::run::runTrain() {
     settings.step = step + 1;
     auto runStep = [&]() -> rt::Expected<rt::StepResult> {
       if (!teacher)
-        return trainer.step(batch.inputs, batch.labels, batch.batch,
-                            batch.seq, settings, batch.getMask());
+        return trainer.step(batch.inputs, batch.labels, batch.batch, batch.seq,
+                            settings, batch.getMask(), batch.getPairs());
       teacherLogits.resize(static_cast<size_t>(batch.batch * batch.seq *
                                                trainer.getNumOutputs()));
       rt::Status s = teacher->forwardInto(

@@ -61,6 +61,9 @@ Canonical tensor names (what save_pretrained writes):
     Also accepted: legacy LayerNorm names *.gamma / *.beta, the un-prefixed
     names of a bare BertModel ("embeddings.*", "encoder.*"), and (ignored)
     bert.pooler.*, cls.seq_relationship.*.
+    BertForPreTraining adds next-sentence prediction after the MLM head:
+    bert.pooler.dense.{weight [H,H], bias [H]} (after the encoder),
+    cls.seq_relationship.{weight [2,H], bias [2]} (last).
     BertForSequenceClassification has, instead of cls.predictions.*:
     bert.pooler.dense.{weight [H,H], bias [H]}, classifier.{weight [C,H],
     bias [C]}.
@@ -271,6 +274,12 @@ def num_labels(config: Dict) -> int:
     return len(config["id2label"]) if config.get("id2label") else 2
 
 
+def next_sentence(config: Dict) -> bool:
+    """Whether a BERT config has BertForPreTraining's next-sentence head."""
+    return (not num_labels(config)
+            and "BertForPreTraining" in (config.get("architectures") or []))
+
+
 def param_spec(config: Dict) -> List[Tuple[str, Tuple[int, ...], str]]:
     """Tensors a checkpoint written by save_pretrained holds, in HF order."""
     mt = config["model_type"]
@@ -330,10 +339,13 @@ def param_spec(config: Dict) -> List[Tuple[str, Tuple[int, ...], str]]:
                 (l + "output.LayerNorm.weight", (hdim,), "norm_w"),
                 (l + "output.LayerNorm.bias", (hdim,), "norm_b"),
             ]
-        if num_labels(config):
+        if num_labels(config) or next_sentence(config):
             spec += [
                 ("bert.pooler.dense.weight", (hdim, hdim), "weight"),
                 ("bert.pooler.dense.bias", (hdim,), "bias"),
+            ]
+        if num_labels(config):
+            spec += [
                 ("classifier.weight", (num_labels(config), hdim), "weight"),
                 ("classifier.bias", (num_labels(config),), "bias"),
             ]
@@ -347,6 +359,9 @@ def param_spec(config: Dict) -> List[Tuple[str, Tuple[int, ...], str]]:
         ]
         if not config.get("tie_word_embeddings", True):
             spec.append(("cls.predictions.decoder.weight", (v, hdim), "weight"))
+        if next_sentence(config):
+            spec += [("cls.seq_relationship.weight", (2, hdim), "weight"),
+                     ("cls.seq_relationship.bias", (2,), "bias")]
     elif mt == "llama":
         hdim, f, v = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
         nh, nkv, dh = config["num_attention_heads"], _llama_kv_heads(config), _llama_head_dim(config)
@@ -446,8 +461,10 @@ def canonicalize_state_dict(config: Dict, state: Dict[str, torch.Tensor]) -> "Or
         elif mt == "bert":
             if k.startswith(("embeddings.", "encoder.", "pooler.")):
                 k = "bert." + k
-            if _BERT_IGNORED.match(k) and not (num_labels(config)
-                                               and k.startswith("bert.pooler.")):
+            kept = ((num_labels(config) and k.startswith("bert.pooler."))
+                    or (next_sentence(config)
+                        and k.startswith(("bert.pooler.", "cls.seq_relationship."))))
+            if _BERT_IGNORED.match(k) and not kept:
                 continue
             k = re.sub(r"\.LayerNorm\.gamma$", ".LayerNorm.weight", k)
             k = re.sub(r"\.LayerNorm\.beta$", ".LayerNorm.bias", k)
@@ -664,6 +681,10 @@ def bert_forward(config, state, input_ids, attention_mask=None, token_type_ids=N
         pooled = torch.tanh(F.linear(x, sd["bert.pooler.dense.weight"],
                                      sd["bert.pooler.dense.bias"]))
         return F.linear(pooled, sd["classifier.weight"], sd["classifier.bias"])
+    return _bert_mlm_head(config, sd, x)
+
+
+def _bert_mlm_head(config, sd, x):
     hd = config["hidden_size"]
     eps = float(config.get("layer_norm_eps", 1e-12))
     act = _act(config.get("hidden_act", "gelu"))
@@ -675,6 +696,19 @@ def bert_forward(config, state, input_ids, attention_mask=None, token_type_ids=N
     else:
         dec = sd["cls.predictions.decoder.weight"]
     return F.linear(t, dec, sd["cls.predictions.bias"])
+
+
+def bert_pretraining_forward(config, state, input_ids, attention_mask=None,
+                             token_type_ids=None, position_ids=None):
+    """BertForPreTraining: (MLM logits [B, S, V], next-sentence logits
+    [B, 2] from the pooled [CLS]; class 0: B follows A)."""
+    sd = canonicalize_state_dict(config, state)
+    x = _bert_encoder(config, sd, input_ids, attention_mask, token_type_ids, position_ids)
+    logits = _bert_mlm_head(config, sd, x)
+    pooled = torch.tanh(F.linear(x[:, 0], sd["bert.pooler.dense.weight"],
+                                 sd["bert.pooler.dense.bias"]))
+    return logits, F.linear(pooled, sd["cls.seq_relationship.weight"],
+                            sd["cls.seq_relationship.bias"])
 
 
 # ----------------------------------------------------------------------------

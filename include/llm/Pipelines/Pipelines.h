@@ -33,6 +33,16 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
                      "projection kernels' schedule (512: AVX-512, 256: AVX2; "
                      "0: no vector kernels)"),
       llvm::cl::init(512)};
+  PassOptions::Option<bool> planMemory{
+      *this, "plan-memory",
+      llvm::cl::desc("Place each entry point's intermediate buffers in one "
+                     "arena the caller passes (llm-plan-memory)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> maxSeq{
+      *this, "max-seq",
+      llvm::cl::desc("The sequence bound the arena is planned at (0: the "
+                     "module's llm.max_positions)"),
+      llvm::cl::init(0)};
 };
 
 /// llm (+ func/arith/tensor/math) on tensors -> the LLVM dialect: lower llm

@@ -468,4 +468,41 @@ def LLMDropInPlaceResults
   }];
 }
 
+def LLMPlanMemory : Pass<"llm-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Place each entry point's intermediate buffers in one arena";
+  let description = [{
+    After bufferization and the deallocation pipeline, every public
+    function gets a last argument `memref<?xi8> {llm.input = "arena"}`, and
+    its intermediate buffers become `memref.view`s of it: top-level
+    `memref.alloc`s that do not escape (not returned, yielded or passed to
+    a call; freed only by top-level `memref.dealloc`s, which are removed).
+    A buffer lives from its allocation to the last top-level op that uses
+    it or a view of it.
+
+    Sizes are evaluated as polynomials in the batch B and the sequence
+    length S, read off the arguments `llm.input` names (`input_ids`
+    [B, S], `labels`, `attention_mask`, `cache_position` [B], ...; the
+    first integer argument without a name is `input_ids`), with divisions
+    by constants (a kernel's row tiles) bounded from above.
+    Buffers linear in B are planned per sequence at S = `max-seq`, buffers
+    without B once; the arena is `[fixed_bytes][B x bytes_per_sequence]`,
+    each part planned by best fit (largest first, 64-byte alignment) and
+    checked for overlaps. A smaller S fits the slots planned for the bound.
+    Buffers of any other size keep their allocation.
+
+    The module attribute `llm.arenas` reports, per function:
+    `fixed_bytes`, `bytes_per_sequence`, `max_seq`, and at B = 1 and S =
+    `max-seq` the sum of the planned buffers (`total_bytes`) and the most
+    bytes simultaneously live (`live_bytes`, the lower bound of any plan),
+    with the counts of buffers `planned` and `left_allocated`.
+  }];
+  let options = [
+    Option<"maxSeq", "max-seq", "int64_t", /*default=*/"0",
+           "The sequence bound buffers are planned at (0: the module's "
+           "llm.max_positions; without one, buffers that depend on the "
+           "sequence length keep their allocation)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // LLM_TRANSFORMS_PASSES_TD

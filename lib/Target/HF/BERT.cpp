@@ -18,6 +18,11 @@
 // classifiers) and the module says the answer is at the first token
 // (llm.classify_token = "first").
 //
+// BertForPreTraining keeps the MLM head and adds next-sentence prediction:
+// the pooler over [CLS] only (`[batch, 1, hidden]`), then
+// `cls.seq_relationship`, returned as a second result
+// `next_sentence_logits` `[batch, 1, 2]` (class 0: sentence B follows A).
+//
 //===----------------------------------------------------------------------===//
 
 #include "HFImporter.h"
@@ -76,6 +81,8 @@ private:
   int64_t vocabSize = 0, maxPositions = 0, typeVocabSize = 0, hidden = 0,
           numLayers = 0, numHeads = 0, intermediate = 0;
   int64_t numLabels = 0;
+  /// BertForPreTraining: the next-sentence head besides the MLM head.
+  bool nextSentence = false;
   double epsilon = 1e-12;
   BertActivation activation = BertActivation::GELU;
   bool tied = true;
@@ -148,6 +155,7 @@ LogicalResult BERTImporter::readConfig(const HFConfig &config) {
       return failure();
     numLabels = *labels;
   }
+  nextSentence = !numLabels && config.hasArchitecture("BertForPreTraining");
   vocabSize = *vocab;
   hidden = *size;
   numLayers = *layers;
@@ -199,10 +207,11 @@ SmallVector<ParamSpec> BERTImporter::getParamSpecs() const {
         {l + "output.LayerNorm.bias", {h}, vector},
     });
   }
+  if (numLabels || nextSentence)
+    specs.append({{"bert.pooler.dense.weight", {h, h}, square},
+                  {"bert.pooler.dense.bias", {h}, vector}});
   if (numLabels) {
     specs.append({
-        {"bert.pooler.dense.weight", {h, h}, square},
-        {"bert.pooler.dense.bias", {h}, vector},
         {"classifier.weight", {numLabels, h}, "[num_labels, hidden_size]"},
         {"classifier.bias", {numLabels}, "[num_labels]"},
     });
@@ -219,6 +228,9 @@ SmallVector<ParamSpec> BERTImporter::getParamSpecs() const {
     specs.push_back({"cls.predictions.decoder.weight",
                      {vocabSize, h},
                      "[vocab_size, hidden_size]"});
+  if (nextSentence)
+    specs.append({{"cls.seq_relationship.weight", {2, h}, "[2, hidden_size]"},
+                  {"cls.seq_relationship.bias", {2}, "[2]"}});
   return specs;
 }
 
@@ -354,16 +366,32 @@ Value BERTImporter::buildLogits(ForwardBuilder &fb) {
                             fb.param(l + "output.LayerNorm.bias"), eps);
   }
 
-  // A classifier: BertPooler's dense + tanh, then the classifier, at every
-  // position (the runtime reads the first).
-  if (numLabels) {
-    Value pooled = LinearOp::create(b, fb.loc("bert.pooler.dense"), x,
+  // BertPooler: dense + tanh.
+  auto pool = [&](Value hidden) -> Value {
+    Value pooled = LinearOp::create(b, fb.loc("bert.pooler.dense"), hidden,
                                     fb.param("bert.pooler.dense.weight"),
                                     fb.param("bert.pooler.dense.bias"));
-    pooled = math::TanhOp::create(b, fb.loc("bert.pooler.activation"), pooled);
-    return LinearOp::create(b, fb.loc("classifier"), pooled,
+    return math::TanhOp::create(b, fb.loc("bert.pooler.activation"), pooled);
+  };
+  // A classifier: the pooler and the classifier at every position (the
+  // runtime reads the first).
+  if (numLabels)
+    return LinearOp::create(b, fb.loc("classifier"), pool(x),
                             fb.param("classifier.weight"),
                             fb.param("classifier.bias"));
+  // Next-sentence prediction reads the pooled [CLS] only: [batch, 1, 2].
+  if (nextSentence) {
+    Location clsLoc = fb.loc("bert.pooler");
+    SmallVector<OpFoldResult> offsets(3, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes = {fb.getBatchSize(), b.getIndexAttr(1),
+                                       b.getIndexAttr(hidden)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    Value cls =
+        tensor::ExtractSliceOp::create(b, clsLoc, x, offsets, sizes, strides);
+    fb.addResult("next_sentence_logits",
+                 LinearOp::create(b, fb.loc("cls.seq_relationship"), pool(cls),
+                                  fb.param("cls.seq_relationship.weight"),
+                                  fb.param("cls.seq_relationship.bias")));
   }
 
   // The MLM head.

@@ -177,6 +177,8 @@ public:
 
   /// Emits the body of @forward and returns the f32 logits
   /// `[batch, seq, vocab]` (`[batch, seq, num_labels]` for a classifier).
+  /// Further results (BERT pretraining's next-sentence logits) are added
+  /// with ForwardBuilder::addResult.
   virtual Value buildLogits(ForwardBuilder &fb) = 0;
 };
 
@@ -228,6 +230,15 @@ public:
   /// An f32 tensor of `sizes` filled with `value`.
   Value splat(Location loc, ArrayRef<OpFoldResult> sizes, double value);
 
+  /// Returns `value` from @forward after the logits, as result `name`.
+  void addResult(StringRef name, Value value) {
+    extraResults.push_back({name.str(), value});
+  }
+  /// The results added with addResult, in order.
+  ArrayRef<std::pair<std::string, Value>> getExtraResults() const {
+    return extraResults;
+  }
+
 private:
   OpFoldResult getInputDim(unsigned dim, Value &cache);
 
@@ -237,6 +248,7 @@ private:
   llvm::StringMap<Value> widened;
   Value batchDim, seqDim;
   Operation *lastDimOp = nullptr;
+  SmallVector<std::pair<std::string, Value>> extraResults;
 };
 
 /// Renders a shape as "[2, 3]" for messages.

@@ -79,16 +79,18 @@ llvm::json::Value mlir::llm::toJSON(const HFModelInfo &info) {
                            {"max_positions", info.maxPositions}};
   if (info.typeVocabSize)
     model["type_vocab_size"] = info.typeVocabSize;
-  return llvm::json::Object{
-      {"model", std::move(model)},
-      {"entry_point",
-       llvm::json::Object{
-           {"name", info.functionName},
-           {"inputs", std::move(inputs)},
-           {"results", llvm::json::Array{llvm::json::Object{
-                           {"name", info.resultName},
+  llvm::json::Array results;
+  for (const HFModelInfo::Result &result : info.results)
+    results.push_back(
+        llvm::json::Object{{"name", result.name},
                            {"dtype", "f32"},
-                           {"shape", llvm::json::Array(info.resultShape)}}}}}}};
+                           {"shape", llvm::json::Array(result.shape)}});
+  return llvm::json::Object{{"model", std::move(model)},
+                            {"entry_point", llvm::json::Object{
+                                                {"name", info.functionName},
+                                                {"inputs", std::move(inputs)},
+                                                {"results", std::move(results)},
+                                            }}};
 }
 
 std::string mlir::llm::hf::formatShape(ArrayRef<int64_t> shape) {
@@ -306,8 +308,7 @@ mlir::llm::buildModelFromHFFolder(MLIRContext *context, StringRef folder,
                                   const HFBuildOptions &options,
                                   HFModelInfo *info) {
   context->loadDialect<LLMDialect, arith::ArithDialect, func::FuncDialect,
-                       math::MathDialect,
-                       tensor::TensorDialect>();
+                       math::MathDialect, tensor::TensorDialect>();
   Location folderLoc = NameLoc::get(StringAttr::get(context, folder));
   if (!llvm::sys::fs::is_directory(folder)) {
     emitError(folderLoc) << "'" << folder
@@ -493,10 +494,9 @@ mlir::llm::buildModelFromHFFolder(MLIRContext *context, StringRef folder,
   if (numLabels) {
     (*module)->setAttr(LLMDialect::kNumLabelsAttrName,
                        builder.getI64IntegerAttr(numLabels));
-    (*module)->setAttr(
-        LLMDialect::kClassifyTokenAttrName,
-        builder.getStringAttr(family->classifiesFirstToken() ? "first"
-                                                             : "last"));
+    (*module)->setAttr(LLMDialect::kClassifyTokenAttrName,
+                       builder.getStringAttr(
+                           family->classifiesFirstToken() ? "first" : "last"));
   }
   builder.setInsertionPointToEnd(module->getBody());
   SmallVector<Type> argumentTypes;
@@ -533,8 +533,20 @@ mlir::llm::buildModelFromHFFolder(MLIRContext *context, StringRef folder,
   ForwardBuilder forward(builder, entry->getArgument(0), attentionMask,
                          tokenTypeIds, std::move(paramArgs));
   Value logits = family->buildLogits(forward);
+  SmallVector<Value> results = {logits};
+  SmallVector<StringRef> resultNames = {"logits"};
+  for (const auto &[name, value] : forward.getExtraResults()) {
+    results.push_back(value);
+    resultNames.push_back(name);
+  }
   func::ReturnOp::create(builder, NameLoc::get(builder.getStringAttr("logits")),
-                         logits);
+                         results);
+  func.setType(
+      builder.getFunctionType(argumentTypes, ValueRange(results).getTypes()));
+  if (results.size() > 1)
+    for (auto [index, name] : llvm::enumerate(resultNames))
+      func.setResultAttr(index, LLMDialect::kNameAttrName,
+                         builder.getStringAttr(name));
 
   if (failed(verify(*module))) {
     emitError(folderLoc) << "the " << *modelType
@@ -554,8 +566,11 @@ mlir::llm::buildModelFromHFFolder(MLIRContext *context, StringRef folder,
       info->inputs.push_back({argument.name, argument.kind,
                               getManifestDType(argument.type.getElementType()),
                               getManifestShape(argument.type)});
-    info->resultName = "logits";
-    info->resultShape = getManifestShape(resultType);
+    info->results.clear();
+    for (auto [name, value] : llvm::zip_equal(resultNames, results))
+      info->results.push_back(
+          {name.str(),
+           getManifestShape(cast<RankedTensorType>(value.getType()))});
   }
   return module;
 }

@@ -9,7 +9,11 @@
 // builder (counts, the 80/10/10 rule within 5 standard deviations, special
 // ids), the labelled-file reader, and the classification loader over files
 // whose texts name themselves (padding, labels, the held-out split, seeded
-// epochs, resuming, the refusals).
+// epochs, resuming, the refusals). Last, the sentence-pair loader over
+// documents whose token ids name their document, sentence and position, so
+// that every row can be checked against a plain reimplementation of BERT's
+// pair building: the row layout, the label rates, truncation, resuming,
+// the validation part and the refusals.
 //
 //===----------------------------------------------------------------------===//
 
@@ -1090,6 +1094,694 @@ TEST(ClassificationDataLoaderTest, RefusesBadInput) {
   expectError(dir / "train.tsv", "", classOptions(1, 8, 0, 0, 256),
               ErrorCode::InvalidArgument,
               {"padding id 256", "vocabulary of 256"});
+}
+
+//===----------------------------------------------------------------------===//
+// SentencePairDataLoader
+//===----------------------------------------------------------------------===//
+
+constexpr int64_t kPairCls = 1, kPairSep = 2, kPairPad = 3;
+
+/// The id of token \p position of sentence \p sentence of document \p
+/// document: all distinct, none special (sentence and position < 100).
+int64_t pairToken(int64_t document, int64_t sentence, int64_t position) {
+  return 10000 * (document + 1) + 100 * sentence + position;
+}
+
+/// Where a token of pairToken() comes from.
+struct TokenPlace {
+  int64_t document, sentence, position;
+};
+
+TokenPlace placeOf(int64_t token) {
+  return {token / 10000 - 1, token % 10000 / 100, token % 100};
+}
+
+/// The sentence lengths of a corpus: lengths[d][s] tokens in sentence s of
+/// document d.
+using SentenceLengths = std::vector<std::vector<int64_t>>;
+
+/// Returns the documents of \p lengths, in pairToken() ids.
+std::vector<std::vector<std::vector<int64_t>>>
+makeDocuments(const SentenceLengths &lengths) {
+  std::vector<std::vector<std::vector<int64_t>>> documents;
+  for (size_t d = 0; d < lengths.size(); ++d) {
+    documents.emplace_back();
+    for (size_t s = 0; s < lengths[d].size(); ++s) {
+      documents.back().emplace_back();
+      for (int64_t p = 0; p < lengths[d][s]; ++p)
+        documents.back().back().push_back(pairToken(d, s, p));
+    }
+  }
+  return documents;
+}
+
+SentencePairOptions pairOptions(int64_t batch, int64_t seq, double validation,
+                                uint64_t seed = 0, double randomNext = 0.5) {
+  SentencePairOptions o;
+  o.batchSize = batch;
+  o.seqLength = seq;
+  o.validationFraction = validation;
+  o.seed = seed;
+  o.clsId = kPairCls;
+  o.sepId = kPairSep;
+  o.padId = kPairPad;
+  o.randomNextProbability = randomNext;
+  return o;
+}
+
+SentencePairDataLoader makePairLoader(const SentenceLengths &lengths,
+                                      const SentencePairOptions &o) {
+  Expected<SentencePairDataLoader> loader =
+      SentencePairDataLoader::fromDocuments(makeDocuments(lengths), o);
+  EXPECT_TRUE(loader.hasValue()) << loader.message();
+  return loader.take();
+}
+
+/// One row of a SentencePairBatch, split at its separators.
+struct PairRow {
+  std::vector<int64_t> first, second;
+  int64_t label = 0;
+};
+
+/// Returns the rows of \p batch, checking the layout of each: [CLS] A [SEP]
+/// B [SEP] then padding, segment ids 0 then 1 then 0, the mask 1 exactly on
+/// the real tokens.
+std::vector<PairRow> splitRows(const SentencePairBatch &batch) {
+  std::vector<PairRow> rows;
+  size_t seq = static_cast<size_t>(batch.seqLength);
+  size_t cells = static_cast<size_t>(batch.batchSize) * seq;
+  EXPECT_EQ(batch.inputs.size(), cells);
+  EXPECT_EQ(batch.segments.size(), cells);
+  EXPECT_EQ(batch.attentionMask.size(), cells);
+  EXPECT_EQ(batch.nextSentenceLabels.size(),
+            static_cast<size_t>(batch.batchSize));
+  if (batch.inputs.size() != cells || batch.segments.size() != cells ||
+      batch.attentionMask.size() != cells ||
+      batch.nextSentenceLabels.size() != static_cast<size_t>(batch.batchSize))
+    return rows;
+  for (size_t r = 0; r < static_cast<size_t>(batch.batchSize); ++r) {
+    auto at = [&](std::vector<int64_t> const &v, size_t col) {
+      return v[r * seq + col];
+    };
+    PairRow row;
+    row.label = batch.nextSentenceLabels[r];
+    EXPECT_TRUE(row.label == 0 || row.label == 1) << "row " << r;
+    EXPECT_EQ(at(batch.inputs, 0), kPairCls) << "row " << r;
+    size_t col = 1;
+    while (col < seq && at(batch.inputs, col) != kPairSep)
+      row.first.push_back(at(batch.inputs, col++));
+    size_t firstSep = col++;
+    while (col < seq && at(batch.inputs, col) != kPairSep)
+      row.second.push_back(at(batch.inputs, col++));
+    size_t secondSep = col;
+    EXPECT_LT(secondSep, seq) << "row " << r << " has no second [SEP]";
+    for (size_t c = 0; c < seq; ++c) {
+      bool real = c <= secondSep;
+      int64_t segment = c > firstSep && c <= secondSep ? 1 : 0;
+      EXPECT_EQ(at(batch.segments, c), segment) << "row " << r << " col " << c;
+      EXPECT_EQ(at(batch.attentionMask, c), real ? 1 : 0)
+          << "row " << r << " col " << c;
+      if (!real)
+        EXPECT_EQ(at(batch.inputs, c), kPairPad) << "row " << r << " col " << c;
+    }
+    for (int64_t id : row.first)
+      EXPECT_GE(id, 10000) << "a special id inside segment A, row " << r;
+    for (int64_t id : row.second)
+      EXPECT_GE(id, 10000) << "a special id inside segment B, row " << r;
+    EXPECT_FALSE(row.first.empty()) << "row " << r;
+    EXPECT_FALSE(row.second.empty()) << "row " << r;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+/// Returns the tokens of sentences [\p begin, \p end) of document \p d.
+std::vector<int64_t> sentenceTokens(const SentenceLengths &lengths, int64_t d,
+                                    int64_t begin, int64_t end) {
+  std::vector<int64_t> out;
+  for (int64_t s = begin; s < end; ++s)
+    for (int64_t p = 0; p < lengths[d][s]; ++p)
+      out.push_back(pairToken(d, s, p));
+  return out;
+}
+
+/// BERT's pair building, written out plainly: the segments of the example
+/// at sentence \p start of document \p d whose B starts at sentence \p
+/// secondStart of document \p secondDocument (ignored for label 0, whose B
+/// continues A) and may run up to sentence \p secondLimit (-1: the end of
+/// its document).
+PairRow referencePair(const SentenceLengths &lengths, int64_t seqLength,
+                      int64_t d, int64_t start, int64_t label,
+                      int64_t secondDocument = 0, int64_t secondStart = 0,
+                      int64_t secondLimit = -1) {
+  int64_t budget = seqLength - 3;
+  int64_t sentences = static_cast<int64_t>(lengths[d].size());
+  int64_t firstEnd = start + 1, firstLength = lengths[d][start];
+  while (firstEnd + 1 < sentences &&
+         2 * (firstLength + lengths[d][firstEnd]) <= budget)
+    firstLength += lengths[d][firstEnd++];
+  if (label == 0) {
+    secondDocument = d;
+    secondStart = firstEnd;
+  }
+  int64_t limit = secondLimit >= 0
+                      ? secondLimit
+                      : static_cast<int64_t>(lengths[secondDocument].size());
+  int64_t secondEnd = secondStart, secondLength = 0;
+  do
+    secondLength += lengths[secondDocument][secondEnd++];
+  while (secondEnd < limit && firstLength + secondLength < budget);
+  PairRow row;
+  row.label = label;
+  row.first = sentenceTokens(lengths, d, start, firstEnd);
+  row.second = sentenceTokens(lengths, secondDocument, secondStart, secondEnd);
+  while (static_cast<int64_t>(row.first.size() + row.second.size()) > budget)
+    (row.first.size() >= row.second.size() ? row.first : row.second).pop_back();
+  return row;
+}
+
+/// Checks \p row against referencePair(), reading the start of A and, for
+/// label 1, of B from the row; B must then start a sentence of another
+/// document. Returns A's start as (document, sentence).
+std::pair<int64_t, int64_t> expectBertPair(const SentenceLengths &lengths,
+                                           int64_t seqLength,
+                                           const PairRow &row) {
+  TokenPlace a = placeOf(row.first.front());
+  TokenPlace b = placeOf(row.second.front());
+  EXPECT_EQ(a.position, 0) << "A does not start a sentence";
+  EXPECT_EQ(b.position, 0) << "B does not start a sentence";
+  if (row.label == 1)
+    EXPECT_NE(b.document, a.document) << "a random B from A's document";
+  PairRow want = referencePair(lengths, seqLength, a.document, a.sentence,
+                               row.label, b.document, b.sentence);
+  EXPECT_EQ(row.first, want.first) << "segment A, label " << row.label;
+  EXPECT_EQ(row.second, want.second) << "segment B, label " << row.label;
+  return {a.document, a.sentence};
+}
+
+/// Returns documents of 2 to 7 sentences of 1 to 9 tokens, some documents
+/// with a sentence of 40.
+SentenceLengths variedLengths(int64_t documents) {
+  SentenceLengths lengths(static_cast<size_t>(documents));
+  for (int64_t d = 0; d < documents; ++d)
+    for (int64_t s = 0; s < 2 + (d * 5) % 6; ++s)
+      lengths[d].push_back(d % 4 == 3 && s == 1 ? 40 : (d * 7 + s * 3) % 9 + 1);
+  return lengths;
+}
+
+TEST(SentencePairDataLoaderTest, RowsAreBertSentencePairs) {
+  SentenceLengths lengths = variedLengths(12);
+  int64_t numStarts = 0;
+  for (const auto &document : lengths)
+    numStarts += static_cast<int64_t>(document.size()) - 1;
+  SentencePairDataLoader loader =
+      makePairLoader(lengths, pairOptions(4, 32, 0, 7));
+  ASSERT_EQ(loader.getNumTrainExamples(), numStarts);
+  ASSERT_EQ(loader.getBatchesPerEpoch(), numStarts / 4);
+  int64_t labels[2] = {0, 0};
+  for (int epoch = 0; epoch < 4; ++epoch) {
+    std::set<std::pair<int64_t, int64_t>> starts;
+    for (int64_t i = 0; i < loader.getBatchesPerEpoch(); ++i) {
+      SentencePairBatch batch = loader.nextBatch();
+      ASSERT_EQ(batch.batchSize, 4);
+      ASSERT_EQ(batch.seqLength, 32);
+      for (const PairRow &row : splitRows(batch)) {
+        starts.insert(expectBertPair(lengths, 32, row));
+        ++labels[row.label];
+      }
+    }
+    EXPECT_EQ(starts.size(),
+              static_cast<size_t>(loader.getBatchesPerEpoch() * 4))
+        << "an example twice in epoch " << epoch;
+  }
+  EXPECT_GT(labels[0], 0);
+  EXPECT_GT(labels[1], 0);
+}
+
+TEST(SentencePairDataLoaderTest, ARandomSegmentOfOneDocumentAvoidsA) {
+  // One document: a random B starts neither inside A nor at its
+  // continuation, and stops before A when it starts before it.
+  SentenceLengths lengths = {{3, 2, 4, 1, 3, 2, 5, 2, 3, 1}};
+  SentencePairDataLoader loader =
+      makePairLoader(lengths, pairOptions(3, 20, 0, 3, 1.0));
+  int64_t before = 0, after = 0;
+  for (int64_t i = 0; i < 30; ++i)
+    for (const PairRow &row : splitRows(loader.nextBatch())) {
+      ASSERT_EQ(row.label, 1);
+      TokenPlace a = placeOf(row.first.front());
+      TokenPlace aLast = placeOf(row.first.back());
+      TokenPlace b = placeOf(row.second.front());
+      ASSERT_EQ(b.position, 0);
+      EXPECT_TRUE(b.sentence < a.sentence || b.sentence > aLast.sentence + 1)
+          << "B at sentence " << b.sentence << " for A at " << a.sentence
+          << ".." << aLast.sentence;
+      (b.sentence < a.sentence ? before : after)++;
+      PairRow want = referencePair(lengths, 20, 0, a.sentence, 1, 0, b.sentence,
+                                   b.sentence < a.sentence ? a.sentence : -1);
+      EXPECT_EQ(row.first, want.first);
+      EXPECT_EQ(row.second, want.second);
+    }
+  EXPECT_GT(before, 0);
+  EXPECT_GT(after, 0);
+
+  // A document of two sentences alone has nothing else to draw: B follows.
+  SentencePairDataLoader two =
+      makePairLoader({{2, 3}}, pairOptions(1, 16, 0, 0, 1.0));
+  std::vector<PairRow> rows = splitRows(two.nextBatch());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].label, 0);
+  EXPECT_EQ(rows[0].second, sentenceTokens({{2, 3}}, 0, 1, 2));
+}
+
+TEST(SentencePairDataLoaderTest, LabelsFollowTheRandomNextProbability) {
+  SentenceLengths lengths = variedLengths(20);
+  auto labelRate = [&](double p, uint64_t seed) {
+    SentencePairDataLoader loader =
+        makePairLoader(lengths, pairOptions(8, 32, 0, seed, p));
+    int64_t ones = 0, total = 0;
+    for (int64_t i = 0; i < 200; ++i)
+      for (int64_t label : loader.nextBatch().nextSentenceLabels) {
+        ones += label;
+        ++total;
+      }
+    return static_cast<double>(ones) / static_cast<double>(total);
+  };
+  for (uint64_t seed : {0, 1, 2}) {
+    double rate = labelRate(0.5, seed);
+    EXPECT_GT(rate, 0.4) << "seed " << seed;
+    EXPECT_LT(rate, 0.6) << "seed " << seed;
+    EXPECT_EQ(labelRate(0, seed), 0.0);
+    EXPECT_EQ(labelRate(1, seed), 1.0);
+  }
+  // The draws depend on each example's place in the epoch, not only on its
+  // place in a batch.
+  SentencePairDataLoader loader =
+      makePairLoader(lengths, pairOptions(8, 32, 0, 1));
+  std::set<std::vector<int64_t>> labelRows;
+  for (int64_t i = 0; i < loader.getBatchesPerEpoch(); ++i)
+    labelRows.insert(loader.nextBatch().nextSentenceLabels);
+  EXPECT_GT(labelRows.size(), 1u);
+  double rate = labelRate(0.2, 5);
+  EXPECT_GT(rate, 0.15);
+  EXPECT_LT(rate, 0.25);
+}
+
+TEST(SentencePairDataLoaderTest, TruncatesTheLongerSegmentFirst) {
+  // seqLength 16: a budget of 13 tokens for A and B.
+  SentenceLengths lengths = {{100, 3}, {2, 100}, {50, 40}, {9, 9}, {4, 6}};
+  SentencePairDataLoader loader =
+      makePairLoader(lengths, pairOptions(5, 16, 0, 0, 0.0));
+  std::map<int64_t, std::pair<size_t, size_t>> sizes;
+  for (const PairRow &row : splitRows(loader.nextBatch())) {
+    expectBertPair(lengths, 16, row);
+    sizes[placeOf(row.first.front()).document] = {row.first.size(),
+                                                  row.second.size()};
+  }
+  using Sizes = std::pair<size_t, size_t>;
+  // A alone is longer than the budget: it gives way, B keeps its 3.
+  EXPECT_EQ(sizes[0], Sizes(10, 3));
+  // B is the longer: A keeps its 2.
+  EXPECT_EQ(sizes[1], Sizes(2, 11));
+  // 50 + 40: A shrinks to 40, then they take turns, A first.
+  EXPECT_EQ(sizes[2], Sizes(6, 7));
+  EXPECT_EQ(sizes[3], Sizes(6, 7));
+  // Short enough: untouched.
+  EXPECT_EQ(sizes[4], Sizes(4, 6));
+
+  // seqLength 23, a budget of 20: A takes a second sentence that brings it
+  // to exactly half, and B stops as soon as the pair fills the budget.
+  SentenceLengths exact = {{4, 6, 3, 5}, {12, 8, 1}};
+  SentencePairDataLoader halves =
+      makePairLoader(exact, pairOptions(5, 23, 0, 0, 0.0));
+  std::map<std::pair<int64_t, int64_t>, Sizes> sizesAt;
+  for (const PairRow &row : splitRows(halves.nextBatch())) {
+    std::pair<int64_t, int64_t> start = expectBertPair(exact, 23, row);
+    sizesAt[start] = {row.first.size(), row.second.size()};
+  }
+  EXPECT_EQ(sizesAt[std::make_pair(int64_t(0), int64_t(0))], Sizes(10, 8));
+  EXPECT_EQ(sizesAt[std::make_pair(int64_t(1), int64_t(0))], Sizes(12, 8));
+
+  // The smallest rows: one token each.
+  SentencePairDataLoader tiny =
+      makePairLoader({{7, 7}, {1, 9}}, pairOptions(2, 5, 0, 0, 0.0));
+  for (const PairRow &row : splitRows(tiny.nextBatch())) {
+    EXPECT_EQ(row.first.size(), 1u);
+    EXPECT_EQ(row.second.size(), 1u);
+  }
+
+  // Random segments are truncated the same way.
+  SentenceLengths longOnes = {{30, 20, 25}, {40, 35}, {12, 60, 5}};
+  SentencePairDataLoader random =
+      makePairLoader(longOnes, pairOptions(2, 24, 0, 9, 1.0));
+  for (int64_t i = 0; i < 10; ++i)
+    for (const PairRow &row : splitRows(random.nextBatch())) {
+      EXPECT_EQ(row.label, 1);
+      EXPECT_EQ(row.first.size() + row.second.size(), 21u);
+      expectBertPair(longOnes, 24, row);
+    }
+}
+
+/// Returns all of \p batch, for comparisons.
+std::vector<std::vector<int64_t>> contentOf(const SentencePairBatch &batch) {
+  return {batch.inputs, batch.segments, batch.attentionMask,
+          batch.nextSentenceLabels};
+}
+
+/// Returns the content of the next \p count batches of \p loader.
+std::vector<std::vector<std::vector<int64_t>>>
+nextBatches(SentencePairDataLoader &loader, int64_t count) {
+  std::vector<std::vector<std::vector<int64_t>>> out;
+  for (int64_t i = 0; i < count; ++i)
+    out.push_back(contentOf(loader.nextBatch()));
+  return out;
+}
+
+TEST(SentencePairDataLoaderTest, TheSeedDecidesAndACursorResumes) {
+  SentenceLengths lengths = variedLengths(10);
+  SentencePairDataLoader a = makePairLoader(lengths, pairOptions(4, 24, 0, 42));
+  SentencePairDataLoader b = makePairLoader(lengths, pairOptions(4, 24, 0, 42));
+  SentencePairDataLoader c = makePairLoader(lengths, pairOptions(4, 24, 0, 43));
+  int64_t perEpoch = a.getBatchesPerEpoch();
+  ASSERT_GE(perEpoch, 3);
+  auto batchesA = nextBatches(a, 2 * perEpoch);
+  EXPECT_EQ(batchesA, nextBatches(b, 2 * perEpoch));
+  EXPECT_NE(batchesA, nextBatches(c, 2 * perEpoch));
+  EXPECT_NE(std::vector<std::vector<std::vector<int64_t>>>(
+                batchesA.begin(), batchesA.begin() + perEpoch),
+            std::vector<std::vector<std::vector<int64_t>>>(
+                batchesA.begin() + perEpoch, batchesA.end()))
+      << "each epoch needs its own order and draws";
+
+  // A cursor taken inside the third epoch, restored into a loader with
+  // another seed, continues with the same batches.
+  SentencePairDataLoader original =
+      makePairLoader(lengths, pairOptions(4, 24, 0, 2024));
+  int64_t taken = 2 * perEpoch + 1;
+  nextBatches(original, taken);
+  DataCursor saved = original.getCursor();
+  EXPECT_EQ(saved.epoch, 2);
+  EXPECT_EQ(saved.nextBatch, 1);
+  EXPECT_EQ(saved.seed, 2024u);
+  EXPECT_EQ(saved.batchSize, 4);
+  EXPECT_EQ(saved.seqLength, 24);
+  EXPECT_EQ(saved.numTrainTokens, original.getNumTrainExamples());
+  SentencePairDataLoader resumed =
+      makePairLoader(lengths, pairOptions(4, 24, 0, 999));
+  Status s = resumed.restoreCursor(saved);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(resumed.getCursor(), saved);
+  EXPECT_EQ(nextBatches(resumed, 2 * perEpoch),
+            nextBatches(original, 2 * perEpoch));
+  EXPECT_EQ(resumed.getCursor(), original.getCursor());
+}
+
+TEST(SentencePairDataLoaderTest, RestoreRefusesACursorOfAnotherSetup) {
+  SentenceLengths lengths = variedLengths(10);
+  SentencePairDataLoader source =
+      makePairLoader(lengths, pairOptions(4, 24, 0, 5));
+  source.nextBatch();
+  DataCursor saved = source.getCursor();
+  auto expectRefused = [&](SentencePairDataLoader loader, const DataCursor &c,
+                           const std::vector<std::string> &parts) {
+    DataCursor before = loader.getCursor();
+    Status s = loader.restoreCursor(c);
+    ASSERT_TRUE(s.isError());
+    EXPECT_EQ(s.code(), ErrorCode::InvalidArgument);
+    expectContains(s.message(), parts);
+    EXPECT_EQ(loader.getCursor(), before) << "a refused cursor changed it";
+  };
+  expectRefused(makePairLoader(lengths, pairOptions(2, 24, 0, 5)), saved,
+                {"batch size 4", "this run has 2"});
+  expectRefused(makePairLoader(lengths, pairOptions(4, 32, 0, 5)), saved,
+                {"sequence length 24", "this run has 32"});
+  SentenceLengths more = lengths;
+  more.push_back({1, 2});
+  expectRefused(makePairLoader(more, pairOptions(4, 24, 0, 5)), saved,
+                {"training examples " + std::to_string(saved.numTrainTokens),
+                 "this run has " + std::to_string(saved.numTrainTokens + 1)});
+  // The same count of examples over other tokens.
+  std::vector<std::vector<std::vector<int64_t>>> edited =
+      makeDocuments(lengths);
+  edited[3][1][0] = 7;
+  Expected<SentencePairDataLoader> editedLoader =
+      SentencePairDataLoader::fromDocuments(edited, pairOptions(4, 24, 0, 5));
+  ASSERT_TRUE(editedLoader.hasValue()) << editedLoader.message();
+  expectRefused(editedLoader.take(), saved, {"training examples differ"});
+  DataCursor outOfRange = saved;
+  outOfRange.nextBatch = source.getBatchesPerEpoch();
+  expectRefused(makePairLoader(lengths, pairOptions(4, 24, 0, 5)), outOfRange,
+                {"is out of range", "batches per epoch"});
+  DataCursor negative = saved;
+  negative.epoch = -1;
+  expectRefused(makePairLoader(lengths, pairOptions(4, 24, 0, 5)), negative,
+                {"out of range"});
+
+  // The same sentences and example count, other document boundaries.
+  std::vector<std::vector<std::vector<int64_t>>> docsA = {{{10}, {11}},
+                                                          {{12}, {13}, {14}}};
+  std::vector<std::vector<std::vector<int64_t>>> docsB = {{{10}, {11}, {12}},
+                                                          {{13}, {14}}};
+  Expected<SentencePairDataLoader> loaderA =
+      SentencePairDataLoader::fromDocuments(docsA, pairOptions(1, 8, 0));
+  Expected<SentencePairDataLoader> loaderB =
+      SentencePairDataLoader::fromDocuments(docsB, pairOptions(1, 8, 0));
+  ASSERT_TRUE(loaderA.hasValue() && loaderB.hasValue());
+  ASSERT_EQ(loaderA->getNumTrainExamples(), loaderB->getNumTrainExamples());
+  expectRefused(loaderB.take(), loaderA->getCursor(),
+                {"training examples differ"});
+}
+
+TEST(SentencePairDataLoaderTest, ValidationUsesTheLastSentences) {
+  // 10 documents of 6 sentences; 25%: the last 15 sentences validate, and
+  // document 7 (sentences 42..47) is cut after its third.
+  SentenceLengths lengths(10, std::vector<int64_t>{3, 1, 4, 1, 5, 2});
+  SentencePairDataLoader loader =
+      makePairLoader(lengths, pairOptions(4, 16, 0.25, 11));
+  EXPECT_EQ(loader.getNumSentences(), 60);
+  EXPECT_EQ(loader.getNumTrainSentences(), 45);
+  EXPECT_EQ(loader.getNumValidationSentences(), 15);
+  // Training: 7 x 5 starts, and 2 in document 7's first part; validation:
+  // 2 in its second part, 2 x 5 in documents 8 and 9.
+  EXPECT_EQ(loader.getNumTrainExamples(), 37);
+  EXPECT_EQ(loader.getNumValidationExamples(), 12);
+  EXPECT_EQ(loader.getBatchesPerEpoch(), 9);
+  ASSERT_EQ(loader.getNumValidationBatches(), 3);
+  auto isValidation = [](int64_t token) {
+    TokenPlace place = placeOf(token);
+    return place.document > 7 || (place.document == 7 && place.sentence >= 3);
+  };
+
+  std::vector<std::pair<int64_t, int64_t>> starts;
+  int64_t randomSegments = 0;
+  for (int64_t i = 0; i < 3; ++i) {
+    Expected<SentencePairBatch> batch = loader.getValidationBatch(i);
+    ASSERT_TRUE(batch.hasValue()) << batch.message();
+    Expected<SentencePairBatch> again = loader.getValidationBatch(i);
+    ASSERT_TRUE(again.hasValue()) << again.message();
+    EXPECT_EQ(contentOf(*batch), contentOf(*again)) << "batch " << i;
+    for (const PairRow &row : splitRows(*batch)) {
+      for (int64_t token : row.first)
+        ASSERT_TRUE(isValidation(token)) << "batch " << i;
+      for (int64_t token : row.second)
+        ASSERT_TRUE(isValidation(token)) << "batch " << i;
+      TokenPlace a = placeOf(row.first.front());
+      starts.emplace_back(a.document, a.sentence);
+      randomSegments += row.label;
+      // No validation example starts in document 7's training part, whose
+      // end referencePair() would not know.
+      expectBertPair(lengths, 16, row);
+    }
+  }
+  // In corpus order, starting with the second part of document 7.
+  ASSERT_EQ(starts.size(), 12u);
+  EXPECT_TRUE(std::is_sorted(starts.begin(), starts.end()));
+  EXPECT_EQ(starts.front(), std::make_pair(int64_t(7), int64_t(3)));
+  EXPECT_GT(randomSegments, 0);
+  EXPECT_LT(randomSegments, 12);
+  // Not the training epochs' draws: the same after training batches.
+  Expected<SentencePairBatch> first = loader.getValidationBatch(0);
+  for (int64_t i = 0; i < 3 * loader.getBatchesPerEpoch(); ++i)
+    for (const PairRow &row : splitRows(loader.nextBatch())) {
+      for (int64_t token : row.first)
+        ASSERT_FALSE(isValidation(token)) << "training batch " << i;
+      for (int64_t token : row.second)
+        ASSERT_FALSE(isValidation(token)) << "training batch " << i;
+    }
+  Expected<SentencePairBatch> later = loader.getValidationBatch(0);
+  ASSERT_TRUE(first.hasValue() && later.hasValue());
+  EXPECT_EQ(contentOf(*first), contentOf(*later));
+
+  for (int64_t index : {int64_t(3), int64_t(-1)}) {
+    Expected<SentencePairBatch> missing = loader.getValidationBatch(index);
+    ASSERT_FALSE(missing.hasValue());
+    expectContains(missing.message(),
+                   {"validation batch " + std::to_string(index) +
+                    " does not exist; there are 3"});
+  }
+
+  SentencePairDataLoader none =
+      makePairLoader(lengths, pairOptions(4, 16, 0, 11));
+  EXPECT_EQ(none.getNumTrainSentences(), 60);
+  EXPECT_EQ(none.getNumValidationSentences(), 0);
+  EXPECT_EQ(none.getNumValidationBatches(), 0);
+}
+
+TEST(SentencePairDataLoaderTest, ReadsACorpusOfDocuments) {
+  TempDir dir;
+  writeTextFile(dir / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nb\n"
+                                   "c\nd\ne\nf\ng\nh\n");
+  // Three documents of two sentences; blank lines (however many, with
+  // spaces or "\r") separate them, a line without tokens is skipped.
+  writeTextFile(dir / "corpus.txt", "a b\r\n\x01\x02\nc\r\n  \t\r\n"
+                                    "d e\nf\n\n\n g\nh a\n\n");
+  Expected<std::unique_ptr<Tokenizer>> wordPiece =
+      Tokenizer::openWordPiece(dir / "vocab.txt");
+  ASSERT_TRUE(wordPiece.hasValue()) << wordPiece.message();
+  Expected<SentencePairOptions> o =
+      SentencePairOptions::fromTokenizer(**wordPiece);
+  ASSERT_TRUE(o.hasValue()) << o.message();
+  EXPECT_EQ(o->clsId, 2);
+  EXPECT_EQ(o->sepId, 3);
+  EXPECT_EQ(o->padId, 0);
+  EXPECT_EQ(o->batchSize, SentencePairOptions().batchSize);
+  EXPECT_EQ(o->seqLength, SentencePairOptions().seqLength);
+  o->batchSize = 3;
+  o->seqLength = 8;
+  o->validationFraction = 0;
+  o->randomNextProbability = 0;
+  Expected<SentencePairDataLoader> loader =
+      SentencePairDataLoader::fromCorpus(dir / "corpus.txt", **wordPiece, *o);
+  ASSERT_TRUE(loader.hasValue()) << loader.message();
+  EXPECT_EQ(loader->getNumSentences(), 6);
+  EXPECT_EQ(loader->getNumTrainExamples(), 3);
+  SentencePairBatch batch = loader->nextBatch();
+  std::set<std::vector<int64_t>> rows;
+  for (int64_t r = 0; r < 3; ++r)
+    rows.insert(std::vector<int64_t>(batch.inputs.begin() + r * 8,
+                                     batch.inputs.begin() + r * 8 + 8));
+  EXPECT_EQ(rows, (std::set<std::vector<int64_t>>{{2, 5, 6, 3, 7, 3, 0, 0},
+                                                  {2, 8, 9, 3, 10, 3, 0, 0},
+                                                  {2, 11, 3, 12, 5, 3, 0, 0}}));
+  EXPECT_EQ(batch.nextSentenceLabels, (std::vector<int64_t>{0, 0, 0}));
+
+  // Tokenizers without the special tokens.
+  Expected<SentencePairOptions> bytes =
+      SentencePairOptions::fromTokenizer(*Tokenizer::createByteLevel());
+  ASSERT_FALSE(bytes.hasValue());
+  EXPECT_EQ(bytes.getStatus().code(), ErrorCode::InvalidArgument);
+  expectContains(bytes.message(), {"[CLS]", "bytes"});
+  writeTextFile(dir / "nopad.txt", "[UNK]\n[CLS]\n[SEP]\na\n");
+  Expected<std::unique_ptr<Tokenizer>> noPad =
+      Tokenizer::openWordPiece(dir / "nopad.txt");
+  ASSERT_TRUE(noPad.hasValue()) << noPad.message();
+  Expected<SentencePairOptions> missingPad =
+      SentencePairOptions::fromTokenizer(**noPad);
+  ASSERT_FALSE(missingPad.hasValue());
+  expectContains(missingPad.message(), {"[PAD]", "wordpiece"});
+}
+
+TEST(SentencePairDataLoaderTest, RefusesBadInput) {
+  SentenceLengths lengths = variedLengths(6);
+  auto expectError =
+      [&](const std::vector<std::vector<std::vector<int64_t>>> &documents,
+          const SentencePairOptions &o, const std::vector<std::string> &parts) {
+        Expected<SentencePairDataLoader> loader =
+            SentencePairDataLoader::fromDocuments(documents, o, "the test set");
+        ASSERT_FALSE(loader.hasValue());
+        EXPECT_EQ(loader.getStatus().code(), ErrorCode::InvalidArgument);
+        expectContains(loader.message(), parts);
+      };
+  auto docs = makeDocuments(lengths);
+
+  // Options.
+  expectError(docs, pairOptions(0, 16, 0), {"batch size must be > 0, not 0"});
+  expectError(docs, pairOptions(1, 4, 0),
+              {"sequence length must be >= 5", "not 4"});
+  expectError(docs, pairOptions(int64_t(1) << 40, int64_t(1) << 40, 0),
+              {"too large"});
+  expectError(docs, pairOptions(1, 16, 1.0),
+              {"validation fraction must be in [0, 1)"});
+  expectError(docs, pairOptions(1, 16, -0.1), {"validation fraction"});
+  expectError(docs, pairOptions(1, 16, std::nan("")), {"validation fraction"});
+  expectError(docs, pairOptions(1, 16, 0, 0, -0.1),
+              {"random-next probability must be in [0, 1]"});
+  expectError(docs, pairOptions(1, 16, 0, 0, 1.5), {"random-next probability"});
+  expectError(docs, pairOptions(1, 16, 0, 0, std::nan("")),
+              {"random-next probability"});
+  for (const char *name : {"[CLS]", "[SEP]", "[PAD]"}) {
+    SentencePairOptions o = pairOptions(1, 16, 0);
+    (name[1] == 'C' ? o.clsId : name[1] == 'S' ? o.sepId : o.padId) = -1;
+    expectError(docs, o, {std::string("the ") + name + " id must be >= 0"});
+  }
+  EXPECT_TRUE(SentencePairDataLoader::fromDocuments(docs, pairOptions(1, 5, 0))
+                  .hasValue());
+
+  // Data.
+  expectError({}, pairOptions(1, 16, 0), {"the test set has no sentences"});
+  expectError({{}, {{}, {}}}, pairOptions(1, 16, 0), {"has no sentences"});
+  expectError({{{5}}, {{6, 7}}, {{8}, {}}}, pairOptions(1, 16, 0),
+              {"the test set has no training example", "two sentences"});
+  // Two sentences, but the second is held out for validation.
+  expectError({{{5}, {6}}}, pairOptions(1, 16, 0.5),
+              {"no training example", "the last 1, 50%, are kept"});
+  // variedLengths(6) has 2 + 7 + 6 + 5 + 4 + 3 sentences: 21 examples.
+  expectError(docs, pairOptions(22, 16, 0),
+              {"the test set has fewer training examples than one batch: 21",
+               "a batch needs 22"});
+  EXPECT_TRUE(
+      SentencePairDataLoader::fromDocuments(docs, pairOptions(21, 16, 0))
+          .hasValue());
+  // 10% of 27 sentences: the last 2 (of document 5) validate, 1 example.
+  expectError(docs, pairOptions(2, 16, 0.1),
+              {"the validation part of the test set", "2 of 27 sentences",
+               "fewer examples than one batch: 1, but a batch needs 2",
+               "smaller batch size", "0 for no validation"});
+  EXPECT_TRUE(
+      SentencePairDataLoader::fromDocuments(docs, pairOptions(1, 16, 0.1))
+          .hasValue());
+
+  // Files.
+  TempDir dir;
+  PickyTokenizer picky;
+  SentencePairOptions o = pairOptions(1, 16, 0);
+  Expected<SentencePairDataLoader> missing =
+      SentencePairDataLoader::fromCorpus(dir / "missing.txt", picky, o);
+  ASSERT_FALSE(missing.hasValue());
+  EXPECT_EQ(missing.getStatus().code(), ErrorCode::IO);
+  expectContains(missing.message(), {dir / "missing.txt", "No such file"});
+  auto expectFileError = [&](const std::string &text,
+                             const std::vector<std::string> &parts,
+                             int64_t batchSize = 1) {
+    writeTextFile(dir / "corpus.txt", text);
+    SentencePairOptions fileOptions = o;
+    fileOptions.batchSize = batchSize;
+    Expected<SentencePairDataLoader> loader =
+        SentencePairDataLoader::fromCorpus(dir / "corpus.txt", picky,
+                                           fileOptions);
+    ASSERT_FALSE(loader.hasValue()) << "accepted: " << text;
+    EXPECT_EQ(loader.getStatus().code(), ErrorCode::InvalidArgument);
+    expectContains(loader.message(), parts);
+  };
+  expectFileError("", {"corpus " + dir / "corpus.txt", "is empty"});
+  expectFileError("\n \n\r\n",
+                  {"corpus " + dir / "corpus.txt", "has no sentences"});
+  expectFileError("one\n\ntwo\n",
+                  {"corpus " + dir / "corpus.txt", "no training example"});
+  expectFileError("one\nnothing\n\ntwo\n", {"no training example"});
+  expectFileError("one\ntwo\nfail\n",
+                  {dir / "corpus.txt" + ":3:", "cannot encode 'fail'"});
+  expectFileError("one\ntwo\n",
+                  {"corpus " + dir / "corpus.txt",
+                   "fewer training examples than one batch: 1"},
+                  /*batchSize=*/2);
+  SentencePairOptions bad = o;
+  bad.batchSize = 0;
+  Expected<SentencePairDataLoader> badOptions =
+      SentencePairDataLoader::fromCorpus(dir / "missing.txt", picky, bad);
+  ASSERT_FALSE(badOptions.hasValue());
+  EXPECT_EQ(badOptions.getStatus().code(), ErrorCode::InvalidArgument)
+      << "the options are checked before the file is read";
 }
 
 } // namespace

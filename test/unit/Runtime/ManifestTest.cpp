@@ -79,6 +79,39 @@ TEST(ManifestTest, OptionalFieldsAndExtraDescriptiveKeys) {
   ASSERT_TRUE(classifier) << classifier.message();
   EXPECT_EQ(classifier->model.numLabels, 2);
   EXPECT_TRUE(classifier->model.classifiesFirstToken);
+  EXPECT_EQ(classifier->model.typeVocabSize, 0);
+  // A BERT pretraining step: segment ids and next-sentence labels.
+  json["model"]["type_vocab_size"] = 2;
+  json["entry_points"][0]["inputs"].push_back(
+      {{"name", "next_sentence_labels"},
+       {"kind", "next_sentence_labels"},
+       {"dtype", "i64"},
+       {"shape", {-1}}});
+  Expected<Manifest> pairs = parseManifest(json.dump(), "m.json");
+  ASSERT_TRUE(pairs) << pairs.message();
+  EXPECT_EQ(pairs->model.typeVocabSize, 2);
+  EXPECT_EQ(pairs->entryPoints[0].inputs.back().kind,
+            InputKind::NextSentenceLabels);
+  EXPECT_STREQ(getInputKindName(InputKind::NextSentenceLabels),
+               "next_sentence_labels");
+  // An arena: fixed bytes plus bytes per sequence.
+  json["entry_points"][0]["inputs"].push_back({{"name", "arena"},
+                                                {"kind", "arena"},
+                                                {"dtype", "u8"},
+                                                {"shape", {-1}}});
+  json["entry_points"][0]["arena"] = {{"fixed_bytes", 128},
+                                      {"bytes_per_sequence", 4096},
+                                      {"max_seq", 8},
+                                      {"total_bytes", 9000},
+                                      {"live_bytes", 4000}};
+  Expected<Manifest> arena = parseManifest(json.dump(), "m.json");
+  ASSERT_TRUE(arena) << arena.message();
+  const EntryPoint &withArena = arena->entryPoints[0];
+  EXPECT_EQ(withArena.inputs.back().kind, InputKind::Arena);
+  EXPECT_EQ(withArena.inputs.back().dtype, ElementType::U8);
+  EXPECT_EQ(withArena.getArenaBytes(1), 128u + 4096u);
+  EXPECT_EQ(withArena.getArenaBytes(3), 128u + 3 * 4096u);
+  EXPECT_EQ(withArena.getArenaBytes(INT64_MAX), 0u); // Overflow.
 }
 
 TEST(ManifestTest, ElementTypeAndKindNames) {
@@ -298,7 +331,34 @@ const std::vector<BadManifest> &getBadManifests() {
        [](Json &j) { input(j)["kind"] = "weight"; },
        {"field 'entry_points[0].inputs[1].kind' must be one of tokens, mask, "
         "segments, param, positions, lengths, kv_cache, labels, optimizer, "
-        "optimizer_state, got 'weight'"}},
+        "optimizer_state, teacher_logits, distill, next_sentence_labels, "
+        "arena, got 'weight'"}},
+      {"arena dtype",
+       [](Json &j) {
+         input(j) = {{"name", "arena"}, {"kind", "arena"}, {"dtype", "f32"},
+                     {"shape", {-1}}};
+         entry(j)["arena"] = {{"fixed_bytes", 0}, {"bytes_per_sequence", 64}};
+       },
+       {"arena 'arena' must be u8 of shape [-1], got f32 [-1]"}},
+      {"arena sizes missing",
+       [](Json &j) {
+         input(j) = {{"name", "arena"}, {"kind", "arena"}, {"dtype", "u8"},
+                     {"shape", {-1}}};
+       },
+       {"has an arena input but no 'arena' sizes"}},
+      {"arena without input",
+       [](Json &j) {
+         entry(j)["arena"] = {{"fixed_bytes", 0}, {"bytes_per_sequence", 64}};
+       },
+       {"has 'arena' sizes but no arena input"}},
+      {"arena bytes negative",
+       [](Json &j) {
+         input(j) = {{"name", "arena"}, {"kind", "arena"}, {"dtype", "u8"},
+                     {"shape", {-1}}};
+         entry(j)["arena"] = {{"fixed_bytes", -1}, {"bytes_per_sequence", 64}};
+       },
+       {"field 'entry_points[0].arena.fixed_bytes' must be at least 0, got "
+        "-1"}},
       {"optimizer shape",
        [](Json &j) {
          input(j) = {{"name", "optimizer"}, {"kind", "optimizer"},
@@ -331,6 +391,18 @@ const std::vector<BadManifest> &getBadManifests() {
                      {"dtype", "i64"}, {"shape", {-1, 1}}};
        },
        {"lengths 'lengths' must be i64 of shape [batch], got i64 [-1, 1]"}},
+      {"next sentence labels rank",
+       [](Json &j) {
+         input(j) = {{"name", "next_sentence_labels"},
+                     {"kind", "next_sentence_labels"},
+                     {"dtype", "i64"},
+                     {"shape", {-1, -1}}};
+       },
+       {"next_sentence_labels 'next_sentence_labels' must be i64 of shape "
+        "[batch], got i64 [-1, -1]"}},
+      {"type vocab zero",
+       [](Json &j) { j["model"]["type_vocab_size"] = 0; },
+       {"field 'model.type_vocab_size' must be at least 1, got 0"}},
       {"kv_cache dynamic",
        [](Json &j) {
          input(j) = {{"name", "cache.key.0"}, {"kind", "kv_cache"},

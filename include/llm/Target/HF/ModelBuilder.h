@@ -86,10 +86,16 @@ struct HFModelInfo {
   std::string functionName;
   /// The function's arguments, in order.
   std::vector<HFModelInput> inputs;
-  /// The result's name ("logits") and shape `[batch, seq, vocab]` (-1 marks
-  /// a dynamic dimension); its dtype is always "f32".
-  std::string resultName;
-  SmallVector<int64_t> resultShape;
+  /// One result of the function; its dtype is always "f32".
+  struct Result {
+    /// "logits" (first), "next_sentence_logits".
+    std::string name;
+    /// The dimensions; -1 marks a dynamic one.
+    SmallVector<int64_t> shape;
+  };
+  /// The results: the logits `[batch, seq, vocab]` first, then BERT
+  /// pretraining's next-sentence logits `[batch, 1, 2]`.
+  std::vector<Result> results;
 };
 
 /// Returns `info` as the JSON object llm-compile's manifest uses for the

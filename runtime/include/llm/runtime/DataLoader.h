@@ -17,6 +17,9 @@
 //   - readLabelledFile reads `label<TAB>text` lines for classification, and
 //     ClassificationDataLoader batches them, padded, for fine-tuning, with
 //     the same seeded per-epoch order and resumable cursor.
+//   - SentencePairDataLoader builds BERT's next-sentence-prediction pairs
+//     ([CLS] A [SEP] B [SEP], B following A or drawn at random) from a
+//     corpus of documents, with the same seeded order and cursor.
 //
 // The shuffles and draws use the loader's own generator (splitmix64 with
 // Fisher-Yates and unbiased bounded draws), so a seed gives the same data
@@ -387,6 +390,198 @@ private:
   std::vector<std::string> labelNames;
   std::vector<Example> trainExamples;
   std::vector<Example> validationExamples;
+  DataCursor cursor;
+  /// The example order of cursor.epoch.
+  std::vector<int64_t> order;
+};
+
+//===----------------------------------------------------------------------===//
+// Next-sentence prediction
+//===----------------------------------------------------------------------===//
+
+/// The settings of a SentencePairDataLoader.
+struct SentencePairOptions {
+  /// Sentence pairs per batch; > 0.
+  int64_t batchSize = 8;
+  /// Tokens per row, [CLS] and both [SEP] included; >= 5, so that both
+  /// segments keep at least one token.
+  int64_t seqLength = 128;
+  /// The fraction of the sentences, taken from the end of the corpus, kept
+  /// for validation; in [0, 1). 0 disables validation.
+  double validationFraction = 0.05;
+  /// The seed of the shuffled order and of the random segments.
+  uint64_t seed = 0;
+  /// The ids of [CLS], [SEP] and [PAD]; all required, >= 0.
+  int64_t clsId = -1;
+  int64_t sepId = -1;
+  int64_t padId = -1;
+  /// The probability that segment B is drawn at random instead of following
+  /// A (BERT: 0.5); in [0, 1].
+  double randomNextProbability = 0.5;
+
+  /// Returns the default options with the ids of a WordPiece tokenizer's
+  /// "[CLS]", "[SEP]" and "[PAD]". Fails (code InvalidArgument), naming the
+  /// first of them the vocabulary lacks.
+  static Expected<SentencePairOptions>
+  fromTokenizer(const Tokenizer &tokenizer);
+};
+
+/// A batch of sentence pairs for next-sentence prediction (with masked-LM
+/// on top, BERT's pretraining). The [batchSize, seqLength] arrays are
+/// row-major and have the same shape in every batch.
+struct SentencePairBatch {
+  int64_t batchSize = 0;
+  int64_t seqLength = 0;
+  /// [batchSize, seqLength]: each row is [CLS] A [SEP] B [SEP], then padId.
+  std::vector<int64_t> inputs;
+  /// [batchSize, seqLength]: 0 over [CLS] A [SEP], 1 over B [SEP], 0 over the
+  /// padding (Hugging Face's token_type_ids).
+  std::vector<int64_t> segments;
+  /// [batchSize, seqLength]: 1 at real tokens, 0 at padding.
+  std::vector<int64_t> attentionMask;
+  /// [batchSize]: 0 when B is A's continuation, 1 when B is random (Hugging
+  /// Face's next_sentence_label).
+  std::vector<int64_t> nextSentenceLabels;
+};
+
+/// Batches of sentence pairs for BERT's next-sentence prediction.
+///
+/// The corpus is a list of documents, each a list of tokenized sentences.
+/// Of its n sentences (documents concatenated), the last
+/// floor(n * validationFraction) are the validation part, the rest the
+/// training part; a document that straddles the cut counts as two, one in
+/// each part. Pairs are drawn within one part only.
+///
+/// An example starts at a sentence s that has a following sentence in its
+/// document. With a token budget of seqLength - 3, segment A is s, extended
+/// with the following sentences of the document while A plus the next one
+/// hold at most half of the budget and at least one sentence is left after
+/// A. With probability randomNextProbability (a draw that depends only on
+/// the seed, the epoch and the example's place in the epoch) B is random,
+/// label 1: it starts at a sentence drawn uniformly from the other
+/// documents of the part, or, when the part has one document, from its
+/// sentences other than A and A's continuation (stopping before A when it
+/// starts before it; when there is no such sentence, B follows A). Otherwise
+/// B follows A, label 0. B takes sentences until A and B reach the budget
+/// or its document ends. Then, as BERT's truncate_seq_pair, the last token
+/// of the longer segment (A on ties) is dropped until both fit the budget;
+/// both keep at least one token.
+///
+/// Every training start sentence is one example. Each epoch visits them in
+/// a new order, shuffled from (seed, epoch); those left over after the last
+/// full batch are skipped for that epoch. Validation batches hold the
+/// validation examples in corpus order, their random segments drawn from
+/// the seed and the example's index, so that a batch is the same on every
+/// call; only full batches count.
+///
+/// The DataCursor of this loader holds the number of training examples as
+/// its numTrainTokens, and as its trainTokenHash the FNV-1a hash over the
+/// training documents (a marker before each document, then each sentence's
+/// token count and token ids).
+class SentencePairDataLoader {
+public:
+  /// Reads the text file \p path: one sentence per line, documents
+  /// separated by blank (or all-whitespace) lines, a trailing "\r" dropped.
+  /// Each line is tokenized with \p tokenizer (encode(), no special tokens);
+  /// a line without tokens is skipped. Errors name the file: missing or
+  /// unreadable (code IO), a tokenizer error (with the line), and those of
+  /// fromDocuments.
+  static Expected<SentencePairDataLoader>
+  fromCorpus(const std::string &path, const Tokenizer &tokenizer,
+             const SentencePairOptions &options);
+
+  /// Builds the loader over \p documents of tokenized sentences; empty
+  /// sentences are skipped, and so are documents left without any. \p
+  /// sourceName names them in errors. Errors (code InvalidArgument): bad
+  /// options; no sentences; no training example (no training document with
+  /// two sentences); fewer training examples than one batch, or, with
+  /// validation, fewer validation examples (with the counts).
+  static Expected<SentencePairDataLoader>
+  fromDocuments(std::vector<std::vector<std::vector<int64_t>>> documents,
+                const SentencePairOptions &options,
+                const std::string &sourceName = "the documents");
+
+  int64_t getNumSentences() const {
+    return static_cast<int64_t>(sentenceStarts.size()) - 1;
+  }
+  int64_t getNumTrainSentences() const { return numTrainSentences; }
+  int64_t getNumValidationSentences() const {
+    return getNumSentences() - numTrainSentences;
+  }
+  int64_t getNumTrainExamples() const {
+    return static_cast<int64_t>(trainStarts.size());
+  }
+  int64_t getNumValidationExamples() const {
+    return static_cast<int64_t>(validationStarts.size());
+  }
+  /// Returns the number of training batches in an epoch (>= 1).
+  int64_t getBatchesPerEpoch() const;
+  /// Returns the number of validation batches (0 without validation).
+  int64_t getNumValidationBatches() const;
+  const SentencePairOptions &getOptions() const { return options; }
+
+  /// Returns the next training batch and advances the cursor, into the next
+  /// epoch after the last batch of one.
+  SentencePairBatch nextBatch();
+
+  /// Returns validation batch \p index, in [0, getNumValidationBatches()):
+  /// the validation examples from index * batchSize on.
+  Expected<SentencePairBatch> getValidationBatch(int64_t index) const;
+
+  /// Returns the position of the next training batch.
+  const DataCursor &getCursor() const { return cursor; }
+
+  /// Continues from \p saved, a cursor of an earlier run: its seed replaces
+  /// the loader's (for the validation segments too). Refused (code
+  /// InvalidArgument, the loader unchanged) when the batch size, sequence
+  /// length or training documents differ from the loader's, or the position
+  /// is out of range.
+  Status restoreCursor(const DataCursor &saved);
+
+private:
+  /// The segments of one example, each a run of the token stream (the
+  /// sentences of a document are consecutive there).
+  struct SentencePair {
+    int64_t firstBegin = 0;
+    int64_t firstLength = 0;
+    int64_t secondBegin = 0;
+    int64_t secondLength = 0;
+    /// 1 when the second segment is random.
+    int64_t label = 0;
+  };
+
+  SentencePairDataLoader() = default;
+  /// Returns the example starting at sentence \p start, its random choices
+  /// drawn from \p drawSeed.
+  SentencePair makePair(int64_t start, uint64_t drawSeed) const;
+  /// Returns the batch of the examples starting at \p starts, example i
+  /// drawing from drawSeeds[i].
+  SentencePairBatch makeBatch(const std::vector<int64_t> &starts,
+                              const std::vector<uint64_t> &drawSeeds) const;
+  /// Returns the number of tokens of sentence \p sentence.
+  int64_t getSentenceLength(int64_t sentence) const {
+    return sentenceStarts[static_cast<size_t>(sentence) + 1] -
+           sentenceStarts[static_cast<size_t>(sentence)];
+  }
+  /// Recomputes the example order of the cursor's epoch.
+  void shuffleForEpoch();
+
+  SentencePairOptions options;
+  /// The tokens of all sentences, in corpus order.
+  std::vector<int64_t> tokens;
+  /// Sentence i is tokens [sentenceStarts[i], sentenceStarts[i + 1]).
+  std::vector<int64_t> sentenceStarts;
+  /// Document d is sentences [documentStarts[d], documentStarts[d + 1]); a
+  /// document straddling the validation cut is split there.
+  std::vector<int64_t> documentStarts;
+  /// The document of each sentence.
+  std::vector<int64_t> documentOf;
+  int64_t numTrainSentences = 0;
+  /// The documents [0, numTrainDocuments) are the training part.
+  int64_t numTrainDocuments = 0;
+  /// The start sentences of the training and validation examples.
+  std::vector<int64_t> trainStarts;
+  std::vector<int64_t> validationStarts;
   DataCursor cursor;
   /// The example order of cursor.epoch.
   std::vector<int64_t> order;

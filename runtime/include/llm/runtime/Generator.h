@@ -30,9 +30,10 @@
 #define LLM_RUNTIME_GENERATOR_H
 
 #include "llm/runtime/Artifact.h"
+#include "llm/runtime/MemRef.h"
 #include "llm/runtime/Model.h"
-#include "llm/runtime/Sampler.h"
 #include "llm/runtime/SafeTensors.h"
+#include "llm/runtime/Sampler.h"
 #include "llm/runtime/Status.h"
 #include "llm/runtime/Weights.h"
 
@@ -159,6 +160,8 @@ private:
   std::vector<BoundWeights> weights;
   std::unique_ptr<Entry> prefillEntry, decodeEntry;
   std::vector<Cache> caches;
+  /// The scratch memory prefill and decode share.
+  ArenaBuffer arena;
   std::vector<int64_t> positions;
   int64_t batch = 0;
   int64_t vocabSize = 0;

@@ -46,7 +46,7 @@ constexpr unsigned MaxManifestRank = 32;
 
 /// Element types of entry point inputs and results (docs/ABI.md spells them
 /// in lower case).
-enum class ElementType : uint8_t { F32, F16, BF16, I64, I32 };
+enum class ElementType : uint8_t { F32, F16, BF16, I64, I32, U8 };
 
 /// Returns the manifest spelling of \p type, e.g. "bf16".
 const char *getElementTypeName(ElementType type);
@@ -56,20 +56,26 @@ uint64_t getElementTypeSize(ElementType type);
 
 /// What an entry point input is, and so who provides it.
 enum class InputKind : uint8_t {
-  Tokens, ///< Token ids, checked against the vocabulary.
-  Mask,   ///< An attention mask the runtime builds.
-  Segments, ///< Segment (token type) ids; the runtime passes one segment.
-  Param,  ///< A parameter bound by name from the checkpoint.
-  Positions, ///< Each sequence's first position in its KV cache, [batch].
-  Lengths,   ///< Each sequence's number of real tokens, [batch].
-  KVCache,   ///< A KV cache [batch, kv_heads, capacity, head_dim] the
-             ///< runtime owns; the entry point updates it in place.
-  Labels,    ///< Target ids [batch, seq] of a training step (-100: none).
-  Optimizer, ///< A training step's AdamW settings, f32 [8] (docs/ABI.md).
+  Tokens,         ///< Token ids, checked against the vocabulary.
+  Mask,           ///< An attention mask the runtime builds.
+  Segments,       ///< Segment (token type) ids; the runtime passes one segment.
+  Param,          ///< A parameter bound by name from the checkpoint.
+  Positions,      ///< Each sequence's first position in its KV cache, [batch].
+  Lengths,        ///< Each sequence's number of real tokens, [batch].
+  KVCache,        ///< A KV cache [batch, kv_heads, capacity, head_dim] the
+                  ///< runtime owns; the entry point updates it in place.
+  Labels,         ///< Target ids [batch, seq] of a training step (-100: none).
+  Optimizer,      ///< A training step's AdamW settings, f32 [8] (docs/ABI.md).
   OptimizerState, ///< An AdamW moment of a parameter, updated in place.
   TeacherLogits,  ///< A teacher's logits [batch, seq, vocab], f32, for
                   ///< distill_step.
   Distill,        ///< distill_step's [temperature, alpha], f32 [2].
+  NextSentenceLabels, ///< BERT pretraining's next-sentence targets, i64
+                      ///< [batch]: 0 when segment B follows A, 1 when it
+                      ///< is random.
+  Arena, ///< The entry point's scratch memory, u8 [bytes], 64-byte aligned
+         ///< (EntryPoint::getArenaBytes); the runtime owns it and reuses it
+         ///< across calls.
 };
 
 /// Returns the manifest spelling of \p kind, e.g. "param".
@@ -117,6 +123,15 @@ struct EntryPoint {
   std::string symbol;
   std::vector<InputSpec> inputs;
   std::vector<ResultSpec> results;
+  /// The arena an entry point with an `arena` input needs (manifest
+  /// "arena": {"fixed_bytes", "bytes_per_sequence"}): fixed bytes plus
+  /// bytes per sequence of the batch, planned at the longest sequence.
+  uint64_t arenaFixedBytes = 0;
+  uint64_t arenaBytesPerSequence = 0;
+
+  /// The bytes of the arena for a batch of \p batch sequences; 0 on
+  /// overflow.
+  uint64_t getArenaBytes(int64_t batch) const;
 };
 
 /// The code generation target the library was built for.
@@ -139,6 +154,10 @@ struct ModelInfo {
   /// Whether a classifier answers at each sequence's first token (BERT's
   /// [CLS]) rather than its last (manifest "classify_token").
   bool classifiesFirstToken = false;
+  /// The rows of the token-type (segment) table; 0 when the model takes no
+  /// segment ids or the manifest does not say (manifest
+  /// "type_vocab_size").
+  int64_t typeVocabSize = 0;
 };
 
 /// A parsed and validated manifest.json.

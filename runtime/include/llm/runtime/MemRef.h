@@ -104,6 +104,32 @@ private:
 static_assert(sizeof(void *) == sizeof(int64_t),
               "memref descriptors are laid out for 64-bit pointers");
 
+/// The scratch memory of compiled entry points (their `arena` input,
+/// docs/ABI.md): one 64-byte aligned allocation, grown when a call needs
+/// more than it holds and otherwise reused, so that steady-state calls
+/// allocate nothing for their intermediates.
+class ArenaBuffer {
+public:
+  ArenaBuffer() = default;
+  ArenaBuffer(const ArenaBuffer &) = delete;
+  ArenaBuffer &operator=(const ArenaBuffer &) = delete;
+  ~ArenaBuffer();
+
+  /// Returns at least \p bytes of 64-byte aligned memory (non-null also
+  /// for 0 bytes), or an OutOfMemory error; the previous contents are not
+  /// kept when it grows.
+  Expected<void *> reserve(uint64_t bytes);
+  /// The bytes held now.
+  uint64_t getCapacity() const { return capacity; }
+  /// How many times reserve() allocated.
+  uint64_t getNumAllocations() const { return numAllocations; }
+
+private:
+  void *data = nullptr;
+  uint64_t capacity = 0;
+  uint64_t numAllocations = 0;
+};
+
 } // namespace rt
 } // namespace llm
 

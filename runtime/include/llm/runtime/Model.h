@@ -128,6 +128,9 @@ public:
   const Manifest &getManifest() const { return artifact->getManifest(); }
   const Artifact &getArtifact() const { return *artifact; }
   const EntryPoint &getEntryPoint() const { return *entry; }
+  /// The scratch memory of the entry point's intermediates (when it takes
+  /// an arena): allocated at the first call, grown only for a larger batch.
+  const ArenaBuffer &getArena() const { return arena; }
 
   /// Returns the warnings of loading, one message each (unused checkpoint
   /// tensors).
@@ -156,6 +159,7 @@ private:
   BoundWeights weights;
   const EntryPoint *entry = nullptr;
   EntryFunction function = nullptr;
+  mutable ArenaBuffer arena;
 };
 
 } // namespace rt

@@ -20,6 +20,7 @@
 
 #include "llm/runtime/Artifact.h"
 #include "llm/runtime/Checkpoint.h"
+#include "llm/runtime/MemRef.h"
 #include "llm/runtime/Model.h"
 #include "llm/runtime/Status.h"
 
@@ -59,6 +60,24 @@ struct DistillSettings {
   double alpha = 0.5;
 };
 
+/// The sentence-pair inputs of BERT pretraining (BertForPreTraining's
+/// masked-LM plus next-sentence loss), besides the tokens and labels.
+struct SentencePairs {
+  /// The segment (token type) ids, [batch, seq]: 0 over [CLS] A [SEP], 1
+  /// over B [SEP].
+  const std::vector<int64_t> *segments = nullptr;
+  /// [batch]: 0 when segment B follows A in the corpus, 1 when it is random.
+  const std::vector<int64_t> *nextSentenceLabels = nullptr;
+};
+
+/// What evaluate() reports of a next-sentence head.
+struct NextSentenceScores {
+  /// The mean next-sentence cross-entropy (part of evaluate()'s loss).
+  double loss = 0;
+  /// [batch, 2] row-major.
+  std::vector<float> logits;
+};
+
 /// What one step reports.
 struct StepResult {
   double loss = 0;
@@ -87,6 +106,9 @@ public:
   /// Whether a classifier answers at each sequence's first token (BERT's
   /// [CLS]) rather than its last.
   bool classifiesFirstToken() const { return firstTokenClassifier; }
+  /// Whether the model also predicts the next sentence (BertForPreTraining):
+  /// its steps then take SentencePairs.
+  bool predictsNextSentence() const { return nextSentenceHead; }
   Status setNumThreads(int32_t n);
 
   /// One update on \p inputs and \p labels ([batch, seq] each; label -100
@@ -94,11 +116,14 @@ public:
   /// loss is returned as it is: the caller decides (the update has
   /// happened). \p attentionMask ([batch, seq], 1 for tokens, 0 for
   /// padding) goes to a model that takes one; without it every token is
-  /// attended to.
-  Expected<StepResult>
-  step(const std::vector<int64_t> &inputs, const std::vector<int64_t> &labels,
-       int64_t batch, int64_t seq, const StepSettings &settings,
-       const std::vector<int64_t> *attentionMask = nullptr);
+  /// attended to. A model that predicts the next sentence needs \p pairs
+  /// (its loss is the masked-LM plus the next-sentence cross-entropy);
+  /// other models take segment 0 throughout.
+  Expected<StepResult> step(const std::vector<int64_t> &inputs,
+                            const std::vector<int64_t> &labels, int64_t batch,
+                            int64_t seq, const StepSettings &settings,
+                            const std::vector<int64_t> *attentionMask = nullptr,
+                            const SentencePairs *pairs = nullptr);
   /// True when the artifact has distill_step (llm-compile --train
   /// --distill).
   bool canDistill() const { return distillEntry != nullptr; }
@@ -114,12 +139,15 @@ public:
                                    const std::vector<int64_t> *attentionMask =
                                        nullptr);
   /// The mean loss of \p labels, without an update. With \p logits, also
-  /// the logits, [batch, seq, getNumOutputs()] row-major.
-  Expected<double>
-  evaluate(const std::vector<int64_t> &inputs,
-           const std::vector<int64_t> &labels, int64_t batch, int64_t seq,
-           std::vector<float> *logits = nullptr,
-           const std::vector<int64_t> *attentionMask = nullptr);
+  /// the logits, [batch, seq, getNumOutputs()] row-major. \p pairs as for
+  /// step(); with \p nextSentence, the next-sentence head's own loss and
+  /// logits.
+  Expected<double> evaluate(const std::vector<int64_t> &inputs,
+                            const std::vector<int64_t> &labels, int64_t batch,
+                            int64_t seq, std::vector<float> *logits = nullptr,
+                            const std::vector<int64_t> *attentionMask = nullptr,
+                            const SentencePairs *pairs = nullptr,
+                            NextSentenceScores *nextSentence = nullptr);
 
   /// The parameters Trainer::open initialized (TrainerInitOptions).
   const std::vector<std::string> &getInitialized() const {
@@ -140,10 +168,10 @@ private:
                      const std::vector<int64_t> &labels, int64_t batch,
                      int64_t seq) const;
   struct CallInputs;
-  Expected<std::vector<double>> call(const EntryPoint &entry,
-                                     EntryFunction function,
-                                     const CallInputs &in,
-                                     std::vector<float> *logits);
+  Expected<std::vector<double>>
+  call(const EntryPoint &entry, EntryFunction function, const CallInputs &in,
+       std::vector<float> *logits,
+       std::vector<float> *sentenceLogits = nullptr);
   Expected<StepResult> update(const EntryPoint &entry, EntryFunction function,
                               CallInputs &in, const StepSettings &settings);
 
@@ -153,9 +181,11 @@ private:
   EntryFunction trainFunction = nullptr, evalFunction = nullptr,
                 distillFunction = nullptr;
   std::vector<Buffer> params, moments;
+  /// The scratch memory of the steps (one arena, the largest they need).
+  ArenaBuffer arena;
   std::vector<std::string> initialized;
-  int64_t vocabSize = 0, maxPositions = 0, numLabels = 0;
-  bool firstTokenClassifier = false;
+  int64_t vocabSize = 0, maxPositions = 0, numLabels = 0, typeVocabSize = 0;
+  bool firstTokenClassifier = false, nextSentenceHead = false;
 };
 
 } // namespace rt

@@ -44,6 +44,9 @@ def LLM_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kParamAttrName = "llm.param";
     /// The argument attribute naming a runtime input.
     static constexpr ::llvm::StringLiteral kInputAttrName = "llm.input";
+    /// The result attribute naming what an entry point returns ("logits",
+    /// "loss", ...; the manifest's result names).
+    static constexpr ::llvm::StringLiteral kNameAttrName = "llm.name";
     /// The argument attribute describing a parameter packed into panels:
     /// `{panel = P, layout = "in_out" | "out_in", shape = [r, c]}`, where
     /// `shape` is the checkpoint tensor's.

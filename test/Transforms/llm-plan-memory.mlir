@@ -1,0 +1,106 @@
+// RUN: llm-opt --llm-plan-memory=max-seq=8 --split-input-file %s | FileCheck %s
+// RUN: llm-opt --llm-plan-memory --split-input-file %s | FileCheck %s --check-prefix=NOBOUND
+
+// Three [B, S, 4] f32 buffers (128 bytes per sequence at S = 8) in a
+// chain: x dies where z is born, so z takes x's slot and the per-sequence
+// part holds two slots; the [4, 4] buffer (64 bytes) does not scale with B
+// and goes in the fixed part. The result escapes and keeps its allocation.
+
+// CHECK: module attributes {llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 64 : i64, left_allocated = 1 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 4 : i64, total_bytes = 448 : i64}}}
+// CHECK-LABEL: func.func @forward(
+// CHECK-SAME: %[[IDS:[a-z0-9]+]]: memref<?x?xi64> {llm.input = "input_ids"}
+// CHECK-SAME: %[[ARENA:[a-z0-9]+]]: memref<?xi8> {llm.input = "arena"}) -> memref<?x?x4xf32>
+// CHECK: %[[B:.*]] = memref.dim %[[IDS]], %c0
+// The per-sequence part starts after the 64 fixed bytes; x at slot 0.
+// CHECK: %[[XS:.*]] = arith.muli %[[B]], %[[C0:.*]] : index
+// CHECK: %[[XOFF:.*]] = arith.addi %[[C64:.*]], %[[XS]] : index
+// CHECK: %[[X:.*]] = memref.view %[[ARENA]][%[[XOFF]]][%{{.*}}, %{{.*}}] : memref<?xi8> to memref<?x?x4xf32>
+// y at slot 128 (bytes per sequence).
+// CHECK: %[[YS:.*]] = arith.muli %[[B]], %c128 : index
+// CHECK: %[[YOFF:.*]] = arith.addi %{{.*}}, %[[YS]] : index
+// CHECK: %[[Y:.*]] = memref.view %[[ARENA]][%[[YOFF]]]
+// CHECK: linalg.copy ins(%[[X]] : {{.*}}) outs(%[[Y]] :
+// z reuses x's slot: x is dead once copied into y.
+// CHECK: %[[ZS:.*]] = arith.muli %[[B]], %c0{{.*}} : index
+// CHECK: %[[Z:.*]] = memref.view %[[ARENA]]
+// CHECK: linalg.copy ins(%[[Y]] : {{.*}}) outs(%[[Z]] :
+// The fixed part: t at 0.
+// CHECK: memref.view %[[ARENA]][%c0{{.*}}][] : memref<?xi8> to memref<4x4xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc
+// CHECK-NOT: memref.dealloc
+// CHECK: return %[[OUT]]
+// NOBOUND: module attributes {llm.arenas = {forward = {bytes_per_sequence = 0 : i64, fixed_bytes = 64 : i64, left_allocated = 4 : i64, live_bytes = 64 : i64, max_seq = 0 : i64, planned = 1 : i64, total_bytes = 64 : i64}}}
+// NOBOUND-COUNT-3: memref.dealloc
+func.func @forward(%ids: memref<?x?xi64> {llm.input = "input_ids"},
+                   %w: memref<4x4xf32> {llm.param = "w"}) -> memref<?x?x4xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %ids, %c0 : memref<?x?xi64>
+  %s = memref.dim %ids, %c1 : memref<?x?xi64>
+  %x = memref.alloc(%b, %s) {alignment = 64 : i64} : memref<?x?x4xf32>
+  linalg.fill ins(%zero : f32) outs(%x : memref<?x?x4xf32>)
+  %y = memref.alloc(%b, %s) {alignment = 64 : i64} : memref<?x?x4xf32>
+  linalg.copy ins(%x : memref<?x?x4xf32>) outs(%y : memref<?x?x4xf32>)
+  %z = memref.alloc(%b, %s) {alignment = 64 : i64} : memref<?x?x4xf32>
+  linalg.copy ins(%y : memref<?x?x4xf32>) outs(%z : memref<?x?x4xf32>)
+  %t = memref.alloc() {alignment = 64 : i64} : memref<4x4xf32>
+  linalg.copy ins(%w : memref<4x4xf32>) outs(%t : memref<4x4xf32>)
+  %out = memref.alloc(%b, %s) {alignment = 64 : i64} : memref<?x?x4xf32>
+  linalg.copy ins(%z : memref<?x?x4xf32>) outs(%out : memref<?x?x4xf32>)
+  memref.dealloc %x : memref<?x?x4xf32>
+  memref.dealloc %y : memref<?x?x4xf32>
+  memref.dealloc %z : memref<?x?x4xf32>
+  memref.dealloc %t : memref<4x4xf32>
+  return %out : memref<?x?x4xf32>
+}
+
+// -----
+
+// Sizes that are not linear in the batch (B x B), sizes from an argument
+// no llm.input names, and a buffer passed to a call keep their
+// allocations; a function with nothing to plan gets no arena.
+
+// CHECK-LABEL: func.func @forward(
+// CHECK-NOT: arena
+// CHECK-COUNT-3: memref.alloc
+// NOBOUND: func.func private @consume
+// NOBOUND-NOT: arena
+func.func private @consume(memref<4xf32>)
+func.func @forward(%ids: memref<?x?xi64> {llm.input = "input_ids"},
+                   %other: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %b = memref.dim %ids, %c0 : memref<?x?xi64>
+  %n = memref.dim %other, %c0 : memref<?xf32>
+  %square = memref.alloc(%b, %b) : memref<?x?xf32>
+  %unknown = memref.alloc(%n) : memref<?xf32>
+  %passed = memref.alloc() : memref<4xf32>
+  func.call @consume(%passed) : (memref<4xf32>) -> ()
+  memref.dealloc %square : memref<?x?xf32>
+  memref.dealloc %unknown : memref<?xf32>
+  memref.dealloc %passed : memref<4xf32>
+  return
+}
+
+// -----
+
+// An integer argument without llm.input is the token ids (as llm-compile's
+// manifest takes it), so B and S come from it; a size divided by a
+// constant (a kernel's row tiles: floor(B * S / 6) x 6 rows of 8 floats)
+// is planned at its upper bound, B * S * 32 bytes: 256 per sequence at 8.
+
+// CHECK: llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 0 : i64, left_allocated = 0 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 1 : i64, total_bytes = 256 : i64}}
+// CHECK-LABEL: func.func @forward(
+// CHECK-SAME: %{{.*}}: memref<?x?xi64>, %{{.*}}: memref<?xi8> {llm.input = "arena"})
+func.func @forward(%ids: memref<?x?xi64>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c6 = arith.constant 6 : index
+  %b = memref.dim %ids, %c0 : memref<?x?xi64>
+  %s = memref.dim %ids, %c1 : memref<?x?xi64>
+  %rows = arith.muli %b, %s : index
+  %tiles = arith.divui %rows, %c6 : index
+  %scratch = memref.alloc(%tiles) : memref<?x6x8xf32>
+  memref.dealloc %scratch : memref<?x6x8xf32>
+  return
+}
