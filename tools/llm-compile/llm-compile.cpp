@@ -425,6 +425,10 @@ static std::string buildHeader(const json::Object &manifest) {
         }
       os << " */\nint32_t " << *object->getString("symbol")
          << "(void **args);\n";
+      if (object->getObject("arena"))
+        os << "/* The bytes of its arena for a batch (docs/ABI.md). */\n"
+           << "int64_t " << *object->getString("symbol")
+           << "_arena_bytes(int64_t batch);\n";
     }
   }
   os << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* LLM_MODEL_H */\n";

@@ -3,7 +3,8 @@
 // llm-mark-entry-points asks func-to-llvm for `_mlir_ciface_NAME` wrappers;
 // llm-export-entry-points wraps each of them in `i32 llm_NAME(ptr args)`, the
 // one calling convention the runtime knows (docs/ABI.md), and adds the ABI
-// version and thread-count entry points.
+// version and thread-count entry points and, for each entry point
+// llm-plan-memory gave an arena, `i64 llm_NAME_arena_bytes(i64 batch)`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -142,6 +143,32 @@ struct LLMExportEntryPoints
       Value zero = LLVM::ConstantOp::create(body, loc, i32,
                                             body.getI32IntegerAttr(0));
       LLVM::ReturnOp::create(body, loc, zero);
+    }
+
+    // i64 llm_NAME_arena_bytes(i64 batch): the arena entry point NAME needs
+    // for a batch (llm-plan-memory's fixed + batch x per-sequence bytes).
+    if (auto arenas = module->getAttrOfType<DictionaryAttr>("llm.arenas")) {
+      Type i64 = builder.getI64Type();
+      for (NamedAttribute named : arenas) {
+        auto arena = dyn_cast<DictionaryAttr>(named.getValue());
+        auto fixed = arena ? arena.getAs<IntegerAttr>("fixed_bytes") : nullptr;
+        auto perSequence =
+            arena ? arena.getAs<IntegerAttr>("bytes_per_sequence") : nullptr;
+        if (!fixed || !perSequence)
+          continue;
+        auto size = LLVM::LLVMFuncOp::create(
+            builder, loc,
+            (kEntryPrefix + named.getName().getValue() + "_arena_bytes").str(),
+            LLVM::LLVMFunctionType::get(i64, i64));
+        OpBuilder body = OpBuilder::atBlockBegin(size.addEntryBlock(builder));
+        Value scaled = LLVM::MulOp::create(
+            body, loc, size.getArgument(0),
+            LLVM::ConstantOp::create(body, loc, i64, perSequence.getInt()));
+        Value total = LLVM::AddOp::create(
+            body, loc, scaled,
+            LLVM::ConstantOp::create(body, loc, i64, fixed.getInt()));
+        LLVM::ReturnOp::create(body, loc, total);
+      }
     }
 
     // i32 llm_abi_version() { return 1; }
