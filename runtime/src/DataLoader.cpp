@@ -180,6 +180,15 @@ static Status checkSavedCursor(const DataCursor &saved,
   return Status::success();
 }
 
+/// Refuses validation batch \p index of a loader that has \p count.
+static Status checkValidationBatch(int64_t index, int64_t count) {
+  if (index < 0 || index >= count)
+    return invalidArgument("validation batch " + std::to_string(index) +
+                           " does not exist; there are " +
+                           std::to_string(count));
+  return Status::success();
+}
+
 /// Continues from \p saved when checkSavedCursor allows it: \p cursor and
 /// \p seed become the saved ones and \p shuffle recomputes the order of the
 /// saved epoch.
@@ -376,11 +385,9 @@ TrainingBatch CausalLMDataLoader::nextBatch() {
 
 Expected<TrainingBatch>
 CausalLMDataLoader::getValidationBatch(int64_t index) const {
-  int64_t count = getNumValidationBatches();
-  if (index < 0 || index >= count)
-    return invalidArgument("validation batch " + std::to_string(index) +
-                           " does not exist; there are " +
-                           std::to_string(count));
+  if (Status s = checkValidationBatch(index, getNumValidationBatches());
+      s.isError())
+    return s;
   TrainingBatch batch;
   batch.batchSize = options.batchSize;
   batch.seqLength = options.seqLength;
@@ -801,11 +808,9 @@ ClassificationBatch ClassificationDataLoader::nextBatch() {
 
 Expected<ClassificationBatch>
 ClassificationDataLoader::getValidationBatch(int64_t index) const {
-  int64_t count = getNumValidationBatches();
-  if (index < 0 || index >= count)
-    return invalidArgument("validation batch " + std::to_string(index) +
-                           " does not exist; there are " +
-                           std::to_string(count));
+  if (Status s = checkValidationBatch(index, getNumValidationBatches());
+      s.isError())
+    return s;
   int64_t first = index * options.batchSize;
   int64_t last =
       std::min(first + options.batchSize, getNumValidationExamples());
@@ -1207,11 +1212,9 @@ SentencePairBatch SentencePairDataLoader::nextBatch() {
 
 Expected<SentencePairBatch>
 SentencePairDataLoader::getValidationBatch(int64_t index) const {
-  int64_t count = getNumValidationBatches();
-  if (index < 0 || index >= count)
-    return invalidArgument("validation batch " + std::to_string(index) +
-                           " does not exist; there are " +
-                           std::to_string(count));
+  if (Status s = checkValidationBatch(index, getNumValidationBatches());
+      s.isError())
+    return s;
   std::vector<int64_t> starts;
   std::vector<uint64_t> drawSeeds;
   starts.reserve(static_cast<size_t>(options.batchSize));
