@@ -66,6 +66,8 @@ contractionSchedule(unsigned vectorBits) {
 void mlir::llm::buildLLMToLinalgPipeline(OpPassManager &pm,
                                          const LowerToCPUOptions &options) {
   pm.addPass(createCanonicalizerPass());
+  if (options.fuseAttention)
+    pm.addPass(createLLMFuseAttention());
   pm.addPass(createConvertLLMToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createLLMFuseElementwiseOps());

@@ -9,16 +9,20 @@
 // each public function's intermediate buffers move into one arena the
 // caller passes as a last argument, `memref<?xi8> {llm.input = "arena"}`.
 //
-// A buffer is a top-level `memref.alloc` whose uses (through view-like
-// ops) stay in the function: not returned, not yielded, not passed to a
-// call, freed only by top-level `memref.dealloc`s (which go). Its life runs
-// from the alloc to the last top-level op that uses it or a view of it.
+// A buffer is a `memref.alloc` at the top level or in `scf.for` loops
+// whose uses (through view-like ops) stay in the function: not returned,
+// not yielded, not passed to a call, freed only by `memref.dealloc`s in
+// its own block (which go). Its life runs from the top-level op that is or
+// holds the alloc to the last top-level op that uses it or a view of it; a
+// buffer in a loop (llm-fuse-attention's tiles) thus keeps its bytes for
+// every iteration, and no iteration allocates.
 //
 // Sizes may depend on the batch B and the sequence length S, read off the
 // arguments whose `llm.input` names them (input_ids [B, S], labels,
 // attention_mask, cache_position [B], ...; the first integer argument
 // without a name is input_ids). A buffer's size in bytes is evaluated as a
-// polynomial in B and S (divisions by constants bounded from above);
+// polynomial in B and S (divisions by constants and minimums with a
+// constant bounded from above);
 // buffers linear in B (every
 // activation) are planned per sequence at S = max-seq, buffers without B
 // once at S = max-seq, and the arena is laid out as
@@ -46,6 +50,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 #include "llvm/ADT/SmallBitVector.h"
@@ -243,6 +248,15 @@ public:
         return lhs->divide(*divisor);
       return std::nullopt;
     }
+    // min(x, c) with a constant c >= 0 (a tile of a dynamic length) is at
+    // most c.
+    if (isa<arith::MinUIOp, arith::MinSIOp>(op)) {
+      for (Value operand : op->getOperands())
+        if (std::optional<int64_t> c = getConstantIntValue(operand);
+            c && *c >= 0)
+          return Polynomial::constant(*c);
+      return std::nullopt;
+    }
     if (auto apply = dyn_cast<affine::AffineApplyOp>(op))
       return evaluateAffine(apply.getAffineMap().getResult(0),
                             apply.getMapOperands(),
@@ -356,12 +370,25 @@ static Operation *topLevelAncestor(Block &block, Operation *op) {
   return block.findAncestorOpInBlock(*op);
 }
 
+/// Whether \p alloc sits in \p block or in `scf.for` loops (sequential, so
+/// one buffer can serve every iteration) nested in it.
+static bool isInSequentialLoops(memref::AllocOp alloc, Block &block) {
+  for (Operation *op = alloc->getParentOp(); op != block.getParentOp();
+       op = op->getParentOp())
+    if (!op || !isa<scf::ForOp>(op))
+      return false;
+  return true;
+}
+
 /// Collects the life and deallocations of \p alloc, or fails when the
-/// buffer may escape the function.
+/// buffer may escape the function or, for a buffer allocated in a loop, its
+/// iteration (a yielded buffer holds a value the next iteration reads). A
+/// buffer in a loop lives through the whole top-level loop, so that every
+/// iteration may use the same bytes.
 static LogicalResult traceUses(memref::AllocOp alloc, Block &block,
                                const DenseMap<Operation *, int64_t> &position,
                                Candidate &c) {
-  c.first = c.last = position.lookup(alloc);
+  c.first = c.last = position.lookup(topLevelAncestor(block, alloc));
   SmallVector<Value> worklist = {alloc.getResult()};
   DenseSet<Value> seen;
   while (!worklist.empty()) {
@@ -374,7 +401,8 @@ static LogicalResult traceUses(memref::AllocOp alloc, Block &block,
       if (!top)
         return failure();
       if (auto dealloc = dyn_cast<memref::DeallocOp>(user)) {
-        if (dealloc->getBlock() != &block || value != alloc.getResult())
+        if (dealloc->getBlock() != alloc->getBlock() ||
+            value != alloc.getResult())
           return failure();
         c.deallocs.push_back(dealloc);
         continue;
@@ -449,7 +477,12 @@ struct LLMPlanMemoryPass
     std::vector<Candidate> candidates;
     int64_t leftAllocated = 0;
     Value batchSource;
-    for (auto alloc : block.getOps<memref::AllocOp>()) {
+    SmallVector<memref::AllocOp> allocs;
+    func.walk([&](memref::AllocOp alloc) {
+      if (isInSequentialLoops(alloc, block))
+        allocs.push_back(alloc);
+    });
+    for (memref::AllocOp alloc : allocs) {
       Candidate c;
       c.alloc = alloc;
       MemRefType type = alloc.getType();

@@ -104,3 +104,33 @@ func.func @forward(%ids: memref<?x?xi64>) {
   memref.dealloc %scratch : memref<?x6x8xf32>
   return
 }
+
+// -----
+
+// A tile of a dynamic length (llm-fuse-attention's min(S, 4) keys) is
+// planned at the constant it is clamped to: a [B, S, 4] f32 tile of
+// scores per query row holds 8 x 4 x 4 = 128 bytes per sequence at S = 8
+// and the [B, 4, 4] one 64, both live at once; min(S, B) has no constant
+// bound and keeps its allocation.
+
+// Without a sequence bound only the [B, 4, min(S, 4)] block is planned.
+// NOBOUND: llm.arenas = {forward = {bytes_per_sequence = 64 : i64, fixed_bytes = 0 : i64, left_allocated = 2 : i64
+// CHECK: llm.arenas = {forward = {bytes_per_sequence = 192 : i64, fixed_bytes = 0 : i64, left_allocated = 1 : i64, live_bytes = 192 : i64, max_seq = 8 : i64, planned = 2 : i64, total_bytes = 192 : i64}}
+func.func @forward(%ids: memref<?x?xi64>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %b = memref.dim %ids, %c0 : memref<?x?xi64>
+  %s = memref.dim %ids, %c1 : memref<?x?xi64>
+  %tile = arith.minui %s, %c4 : index
+  %scores = memref.alloc(%b, %s, %tile) : memref<?x?x?xf32>
+  %block = memref.alloc(%b, %tile) : memref<?x4x?xf32>
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%scores : memref<?x?x?xf32>)
+  %odd = arith.minsi %s, %b : index
+  %unbounded = memref.alloc(%odd) : memref<?xf32>
+  memref.dealloc %scores : memref<?x?x?xf32>
+  memref.dealloc %block : memref<?x4x?xf32>
+  memref.dealloc %unbounded : memref<?xf32>
+  return
+}

@@ -1,12 +1,13 @@
 """Every llm op, compiled by llm-compile and run, against PyTorch.
 
-Usage: op_numerics.py LLM_COMPILE WORK_DIR [FILTER]
+Usage: op_numerics.py LLM_COMPILE WORK_DIR [FILTER] [-- LLM_COMPILE_ARGS...]
 
 Each case writes a one-op MLIR function, compiles it to an artifact, calls it
 through the ABI with random inputs and compares with a PyTorch reference
 computed in float64. The error measure is max |got - want| / max(1, max
 |want|) and must stay <= 1e-4 (fp32). Shapes include odd sizes that divide no
-vector width or tile, dynamic batch/sequence dims, and batch > 1.
+vector width or tile, dynamic batch/sequence dims, and batch > 1. Arguments
+after `--` go to every llm-compile (the fusion on/off matrix).
 """
 
 import math
@@ -21,8 +22,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import llm_artifact  # noqa: E402
 
 TOLERANCE = 1e-4
-LLM_COMPILE, WORK = sys.argv[1], sys.argv[2]
-FILTER = sys.argv[3] if len(sys.argv) > 3 else ""
+ARGS, COMPILE_ARGS = sys.argv[1:], []
+if "--" in ARGS:
+    ARGS, COMPILE_ARGS = ARGS[:ARGS.index("--")], ARGS[ARGS.index("--") + 1:]
+LLM_COMPILE, WORK = ARGS[0], ARGS[1]
+FILTER = ARGS[2] if len(ARGS) > 2 else ""
 rng = np.random.RandomState(0)
 
 
@@ -63,7 +67,7 @@ def run_case(name, arg_types, result_type, op_text, inputs, want):
     mlir = ("func.func @forward(%s) -> %s {\n  %s\n  return %s : %s\n}\n"
             % (args, signature, op_text, results, types))
     folder = os.path.join(WORK, name)
-    art = llm_artifact.compile_mlir(LLM_COMPILE, mlir, folder)
+    art = llm_artifact.compile_mlir(LLM_COMPILE, mlir, folder, COMPILE_ARGS)
     got = art.call("forward", *inputs)
     if not isinstance(result_type, list):
         return llm_artifact.max_scaled_error(got, np.asarray(want))
@@ -270,6 +274,12 @@ def _():
         (2, 6, 6, 4, 4, 8, 8, False, "pad", None),      # BERT padding mask
         (2, 6, 6, 4, 2, 8, 4, False, "bool", None),     # bool mask, dv != dh
         (1, 1, 1, 2, 2, 8, 8, True, None, None),        # one token
+        # Several query and key tiles (64 each when fused), the last ones
+        # overlapping the one before.
+        (2, 150, 150, 4, 2, 16, 16, True, None, None),
+        (1, 70, 200, 2, 2, 8, 8, True, None, None),     # continued sequence
+        (2, 130, 130, 2, 1, 8, 4, False, "pad", None),  # padding past 64
+        (1, 100, 100, 2, 2, 8, 8, False, "bool", None),
     ]
     for (b, sq, skv, h, kvh, dh, dv, causal, mask_kind, scale) in configs:
         q, k, v = rand(b, sq, h * dh), rand(b, skv, kvh * dh), rand(b, skv, kvh * dv)
@@ -280,7 +290,8 @@ def _():
         text = "%r = llm.attention %a0, %a1, %a2"
         if mask_kind == "pad":
             valid = np.ones((b, skv), dtype=bool)
-            valid[1, 4:] = False
+            valid[1, min(4, skv // 2):] = False
+            valid[0, 65:80] = False
             mask = np.where(valid, 0.0, np.finfo(np.float32).min).astype(np.float32)
             mask = mask[:, None, None, :]
             types.append("tensor<?x1x1x?xf32>")
@@ -318,6 +329,10 @@ def _():
         (3, 2, 2, 4, 1, 8, 9, [7, 0, 2], True, None),     # MQA, cache filled
         (2, 3, 3, 2, 2, 8, 10, [2, 0], False, "pad"),     # mask over capacity
         (1, 1, 1, 4, 4, 16, 32, [31], True, None),        # last row
+        # A long prefill and decode over several key tiles.
+        (2, 90, 90, 4, 2, 8, 200, [0, 100], True, None),
+        (2, 1, 1, 2, 2, 8, 160, [150, 70], True, None),
+        (1, 70, 70, 2, 2, 8, 150, [75], False, "pad"),
     ]
     for (b, sq, skv, h, kvh, dh, cap, positions, causal, mask_kind) in configs:
         q, k, v = rand(b, sq, h * dh), rand(b, skv, kvh * dh), rand(b, skv, kvh * dh)
@@ -336,6 +351,7 @@ def _():
         if mask_kind == "pad":
             valid = np.ones((b, cap), dtype=bool)
             valid[0, 1] = False
+            valid[0, cap // 2] = False
             mask = np.where(valid, 0.0, np.finfo(np.float32).min).astype(np.float32)
             mask = mask[:, None, None, :]
             types.insert(3, "tensor<%sx1x1x%dxf32>" % (bd, cap))

@@ -106,6 +106,10 @@ static cl::opt<bool> distill(
 static cl::opt<bool>
     serial("no-parallel", cl::init(false), cl::cat(compileCategory),
            cl::desc("Generate serial loops (no OpenMP, no libomp)"));
+static cl::opt<bool> fuseAttention(
+    "fuse-attention", cl::init(true), cl::cat(compileCategory),
+    cl::desc("Lower attention as a tiled online softmax that never "
+             "materializes the score matrix (llm-fuse-attention)"));
 static cl::opt<bool> planMemory(
     "plan-memory", cl::init(true), cl::cat(compileCategory),
     cl::desc("Place each entry point's intermediate buffers in one arena, "
@@ -686,6 +690,7 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   llm::LowerToCPUOptions pipelineOptions;
   pipelineOptions.parallel = !serial;
   pipelineOptions.planMemory = planMemory;
+  pipelineOptions.fuseAttention = fuseAttention;
   if (std::optional<int64_t> bound = modelInfo.getInteger("max_positions"))
     pipelineOptions.maxSeq = *bound;
   pipelineOptions.vectorBits = vectorBitsOf(**machine);

@@ -41,6 +41,50 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg"> {
   ];
 }
 
+def LLMFuseAttention : Pass<"llm-fuse-attention"> {
+  let summary = "Lower llm.attention to a tiled online softmax (flash-style)";
+  let description = [{
+    Rewrites every `llm.attention` into an `scf.for` over tiles of query
+    rows and, inside it, an `scf.for` over tiles of keys. Each key tile's
+    scores are computed, scaled and masked, and folded into a running
+    row maximum `m`, row sum `l` and output accumulator `o`:
+
+    ```
+    m' = max(m, max_j s)      p = exp(s - m')
+    l' = l * exp(m - m') + sum_j p
+    o' = o * exp(m - m') + p V
+    ```
+
+    and the tile's output is `o / l`. The S x S score matrix is never
+    materialized: the scores of one [query tile x key tile] block per head
+    exist at a time, so attention memory grows linearly with the sequence
+    length. With a causal mask, the key tiles wholly above the diagonal of
+    a query tile are not visited. Every tile has the same size
+    (min(tile, length)), which keeps the buffers' sizes loop-invariant so
+    that bufferization hoists them out of the loops; the last tile starts
+    early enough to fit, the query rows it repeats are recomputed, and the
+    keys it repeats are masked. Masks, grouped-query heads, scaling and the
+    KV-cache form lower as in `convert-llm-to-linalg`, whose materializing
+    lowering is the reference this pass is tested against.
+
+    Runs before `convert-llm-to-linalg` in `llm-lower-to-cpu` (option
+    `fuse-attention`, on by default; `llm-compile --fuse-attention=false`).
+  }];
+  let options = [
+    Option<"queryTile", "query-tile", "int64_t", "64",
+           "Query rows per tile">,
+    Option<"keyTile", "key-tile", "int64_t", "64", "Keys per tile">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def LLMMarkEntryPoints : Pass<"llm-mark-entry-points", "::mlir::ModuleOp"> {
   let summary = "Ask func-to-llvm for C interfaces of the public functions";
   let description = [{

@@ -33,6 +33,11 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
                      "projection kernels' schedule (512: AVX-512, 256: AVX2; "
                      "0: no vector kernels)"),
       llvm::cl::init(512)};
+  PassOptions::Option<bool> fuseAttention{
+      *this, "fuse-attention",
+      llvm::cl::desc("Lower attention as a tiled online softmax that never "
+                     "materializes the score matrix (llm-fuse-attention)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> planMemory{
       *this, "plan-memory",
       llvm::cl::desc("Place each entry point's intermediate buffers in one "

@@ -473,17 +473,20 @@ def LLMPlanMemory : Pass<"llm-plan-memory", "::mlir::ModuleOp"> {
   let description = [{
     After bufferization and the deallocation pipeline, every public
     function gets a last argument `memref<?xi8> {llm.input = "arena"}`, and
-    its intermediate buffers become `memref.view`s of it: top-level
-    `memref.alloc`s that do not escape (not returned, yielded or passed to
-    a call; freed only by top-level `memref.dealloc`s, which are removed).
-    A buffer lives from its allocation to the last top-level op that uses
-    it or a view of it.
+    its intermediate buffers become `memref.view`s of it: `memref.alloc`s
+    at the top level or inside `scf.for` loops that do not escape (not
+    returned, yielded or passed to a call; freed only by `memref.dealloc`s
+    in their own block, which are removed). A buffer lives from the
+    top-level op that is or holds its allocation to the last top-level op
+    that uses it or a view of it, so a buffer allocated in a loop (the
+    tiles of `llm-fuse-attention`) serves every iteration.
 
     Sizes are evaluated as polynomials in the batch B and the sequence
     length S, read off the arguments `llm.input` names (`input_ids`
     [B, S], `labels`, `attention_mask`, `cache_position` [B], ...; the
     first integer argument without a name is `input_ids`), with divisions
-    by constants (a kernel's row tiles) bounded from above.
+    by constants (a kernel's row tiles) and minimums with a constant (a
+    tile of a dynamic length) bounded from above.
     Buffers linear in B are planned per sequence at S = `max-seq`, buffers
     without B once; the arena is `[fixed_bytes][B x bytes_per_sequence]`,
     each part planned by best fit (largest first, 64-byte alignment) and

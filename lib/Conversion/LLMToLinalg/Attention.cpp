@@ -1,12 +1,21 @@
 //===- Attention.cpp - llm.attention to linalg ------------------*- C++ -*-===//
 //
-// Attention as three contractions and a masked softmax over head groups. The heads packed in the feature dimension are split with
+// Attention as contractions and a masked softmax over head groups. The
+// heads packed in the feature dimension are split with
 // `tensor.expand_shape`: queries become [batch, q_len, kv_heads, group,
 // head_dim] and keys/values [batch, kv_len, kv_heads, head_dim], so grouped
 // queries read their shared KV head through plain projected-permutation maps
 // and no K/V copy is made. Scores are [batch, kv_heads, group, q_len,
 // kv_len], computed in f32 or wider. A row whose every key is masked yields
 // zeros rather than NaN.
+//
+// Two lowerings share that layout. convert-llm-to-linalg materializes the
+// whole score matrix and takes a softmax over its rows. llm-fuse-attention
+// (populateFusedAttentionPatterns) instead loops over tiles of query rows
+// and, inside, over tiles of keys with an online softmax (a running maximum
+// and sum per row rescale the partial output), so the scores live one
+// [q tile x key tile] block at a time and memory grows linearly with the
+// sequence; with a causal mask the key tiles past a query tile are skipped.
 //
 // With a KV cache, an `scf.for` over the batch first writes each sequence's
 // new keys and values into its cache rows (a transpose into a slice of the
@@ -21,6 +30,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -175,293 +185,642 @@ static Value leadingRows(OpBuilder &b, Location loc, Value cache,
 
 namespace {
 
+/// One llm.attention's operands in the layouts both lowerings read.
+struct AttentionInputs {
+  FloatType compute;
+  int64_t numKVHeads, group, valueHeadDim;
+  double scale;
+  bool causal;
+  /// Queries [b, i, kv, g, d].
+  Value q;
+  /// Keys and values [b, j, kv, d], or from the caches [b, kv, j, d].
+  Value k, v;
+  bool cached = false;
+  /// The mask right-aligned to the score loops (b, kv, g, i, j) with its
+  /// heads split, and the loop each of its dims follows (-1: a broadcast
+  /// size-1 dim).
+  Value mask;
+  SmallVector<int64_t> maskDims;
+  bool booleanMask = false;
+  /// The cache form's positions [b] and the highest first row that fits.
+  Value position, lastStart;
+  OpFoldResult batch, qLen;
+  Value kvLen;
+  /// The keys attended: kv_len, or the cache rows any sequence uses.
+  OpFoldResult attended;
+  SmallVector<Value> updatedCaches;
+  /// Temporaries are `bufferization.alloc_tensor`s rather than
+  /// `tensor.empty`s, which CSE would merge: the tiled form's temporaries
+  /// must each get their own buffer, or bufferization copies them in the
+  /// loops.
+  bool freshTemporaries = false;
+
+  /// The dim of k and v that runs over keys.
+  unsigned keyDim() const { return cached ? 2 : 1; }
+  /// k in the score loops (b, kv, g, i, j, d).
+  AffineMap keyMap(MLIRContext *context) const {
+    return selectDims(context, 6,
+                      cached ? ArrayRef<int64_t>{0, 1, 4, 5}
+                             : ArrayRef<int64_t>{0, 4, 1, 5});
+  }
+  /// v in the output loops (b, i, kv, g, e, j).
+  AffineMap valueMap(MLIRContext *context) const {
+    return selectDims(context, 6,
+                      cached ? ArrayRef<int64_t>{0, 2, 5, 4}
+                             : ArrayRef<int64_t>{0, 5, 2, 4});
+  }
+};
+
+} // namespace
+
+/// An uninitialized temporary of the given sizes (see freshTemporaries).
+static Value createTemporary(OpBuilder &b, Location loc,
+                             const AttentionInputs &in,
+                             ArrayRef<OpFoldResult> sizes) {
+  if (!in.freshTemporaries)
+    return createEmpty(b, loc, sizes, in.compute);
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dynamicSizes;
+  dispatchIndexOpFoldResults(sizes, dynamicSizes, shape);
+  return bufferization::AllocTensorOp::create(
+      b, loc, RankedTensorType::get(shape, in.compute), dynamicSizes);
+}
+
+/// A temporary filled with `value`.
+static Value createFilledTemporary(OpBuilder &b, Location loc,
+                                   const AttentionInputs &in,
+                                   ArrayRef<OpFoldResult> sizes,
+                                   double value) {
+  return linalg::FillOp::create(b, loc,
+                                floatConstant(b, loc, in.compute, value),
+                                createTemporary(b, loc, in, sizes))
+      .getResult(0);
+}
+
+/// Splits the heads of q, k and v, writes the new keys and values into the
+/// caches (the cache form), and lines the mask up with the score loops.
+static AttentionInputs prepareInputs(OpBuilder &b, AttentionOp op) {
+  Location loc = op.getLoc();
+  AttentionInputs in;
+  in.compute = computeType(op.getResult().getType().getElementType());
+  int64_t numHeads = op.getNumHeads();
+  in.numKVHeads = op.getEffectiveNumKVHeads();
+  in.group = numHeads / in.numKVHeads;
+  in.valueHeadDim = op.getValueHeadDim();
+  in.scale = op.getEffectiveScale();
+  in.causal = op.getCausal();
+  int64_t headDim = op.getHeadDim();
+
+  in.q = splitLastDim(b, loc, op.getQuery(), {in.numKVHeads, in.group, headDim});
+  SmallVector<OpFoldResult> qSizes = getSizes(b, loc, op.getQuery());
+  SmallVector<OpFoldResult> kSizes = getSizes(b, loc, op.getKey());
+  in.batch = qSizes[0];
+  in.qLen = qSizes[1];
+  in.kvLen = getValueOrCreateConstantIndexOp(b, loc, kSizes[1]);
+  in.attended = kSizes[1];
+  in.mask = op.getMask();
+  if (op.hasKVCache()) {
+    // The highest first row that still fits kv_len rows. Positions are
+    // clamped to [0, lastStart] so that a bad position never writes outside
+    // the cache (the runtime refuses such positions before the call).
+    Value capacity = tensor::DimOp::create(b, loc, op.getKCache(), 2);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    in.lastStart = arith::MaxSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, capacity, in.kvLen), zero);
+    auto [kCache, vCache, end] = updateCaches(b, loc, op, in.batch, kSizes[1],
+                                              in.lastStart, in.numKVHeads);
+    in.updatedCaches = {kCache, vCache};
+    in.cached = true;
+    in.position = op.getCachePosition();
+    in.k = leadingRows(b, loc, kCache, end);
+    in.v = leadingRows(b, loc, vCache, end);
+    in.attended = end;
+    // An explicit mask spans the capacity; keep its attended columns.
+    if (Value mask = in.mask) {
+      auto maskType = cast<RankedTensorType>(mask.getType());
+      unsigned last = maskType.getRank() - 1;
+      if (maskType.getDimSize(last) != 1) {
+        SmallVector<OpFoldResult> sizes = getSizes(b, loc, mask);
+        sizes[last] = end;
+        SmallVector<int64_t> shape(maskType.getShape());
+        shape[last] = ShapedType::kDynamic;
+        in.mask = tensor::ExtractSliceOp::create(
+            b, loc, RankedTensorType::get(shape, maskType.getElementType()),
+            mask, SmallVector<OpFoldResult>(last + 1, b.getIndexAttr(0)),
+            sizes, SmallVector<OpFoldResult>(last + 1, b.getIndexAttr(1)));
+      }
+    }
+  } else {
+    in.k = splitLastDim(b, loc, op.getKey(), {in.numKVHeads, headDim});
+    in.v = splitLastDim(b, loc, op.getValue(),
+                        {in.numKVHeads, in.valueHeadDim});
+  }
+
+  if (!in.mask)
+    return in;
+  // Right-align the mask to [batch, heads, q_len, kv_len]; size-1 dims
+  // broadcast; a heads dim splits into [kv_heads, group].
+  auto maskType = cast<RankedTensorType>(in.mask.getType());
+  in.booleanMask = maskType.getElementType().isInteger(1);
+  unsigned maskRank = maskType.getRank();
+  unsigned offset = 4 - maskRank;
+  bool splitHeads = false;
+  for (unsigned m = 0; m < maskRank; ++m) {
+    if (maskType.getDimSize(m) == 1) {
+      in.maskDims.push_back(-1);
+      continue;
+    }
+    switch (offset + m) {
+    case 0:
+      in.maskDims.push_back(0);
+      break;
+    case 1:
+      in.maskDims.append({1, 2});
+      splitHeads = true;
+      break;
+    case 2:
+      in.maskDims.push_back(3);
+      break;
+    default:
+      in.maskDims.push_back(4);
+      break;
+    }
+  }
+  if (splitHeads)
+    in.mask = splitHeadDim(b, loc, in.mask, 1 - offset, in.numKVHeads,
+                           in.group);
+  return in;
+}
+
+/// scores[b, kv, g, i, j] = sum_d q[b, i, kv, g, d] * k[b, j, kv, d] over
+/// the loops (b, kv, g, i, j, d), for the given query rows and key rows.
+static Value buildScores(OpBuilder &b, Location loc, const AttentionInputs &in,
+                         Value q, Value k, ArrayRef<OpFoldResult> sizes) {
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  Value init = createFilledTemporary(b, loc, in, sizes, 0.0);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{q, k}, init,
+             {selectDims(context, 6, {0, 3, 1, 2, 5}), in.keyMap(context),
+              selectDims(context, 6, {0, 1, 2, 3, 4})},
+             iterators(5, 1),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value product = arith::MulFOp::create(
+                   nb, l, extendTo(nb, l, args[0], compute),
+                   extendTo(nb, l, args[1], compute));
+               yieldValue(nb, l,
+                          arith::AddFOp::create(nb, l, args[2], product));
+             })
+      .getResult(0);
+}
+
+/// Scales and masks scores over the loops (b, kv, g, i, j): `mask` (null
+/// when none) has the score tile's rows and columns. Row i of the tile is
+/// query `rowStart + i` and column j is key `colStart + j` (0 when null);
+/// columns before key `colFloor` (when given) are masked too.
+static Value maskScores(OpBuilder &b, Location loc, const AttentionInputs &in,
+                        Value scores, Value mask, Value rowStart,
+                        Value colStart, Value colFloor) {
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  AffineMap all = selectDims(context, 5, {0, 1, 2, 3, 4});
+  SmallVector<Value> inputs = {scores};
+  SmallVector<AffineMap> maps = {all};
+  if (mask) {
+    inputs.push_back(mask);
+    maps.push_back(selectDims(context, 5, in.maskDims));
+  }
+  unsigned positionArg = inputs.size();
+  if (in.position) {
+    inputs.push_back(in.position);
+    maps.push_back(selectDims(context, 5, {0}));
+  }
+  maps.push_back(all);
+  // Query i sits at absolute position start + i + (kv_len - q_len), where
+  // start is the sequence's cache position (0 without a cache).
+  Value queryOffset = arith::SubIOp::create(
+      b, loc, in.kvLen, getValueOrCreateConstantIndexOp(b, loc, in.qLen));
+  Value init = createTemporary(b, loc, in, getSizes(b, loc, scores));
+  bool booleanMask = in.booleanMask, cached = in.cached, causal = in.causal;
+  double scale = in.scale;
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), inputs, init, maps, iterators(5),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value minusInf = floatConstant(
+                   nb, l, compute, -std::numeric_limits<double>::infinity());
+               Value s = arith::MulFOp::create(
+                   nb, l, args[0], floatConstant(nb, l, compute, scale));
+               if (mask) {
+                 if (booleanMask)
+                   s = arith::SelectOp::create(nb, l, args[1], s, minusInf);
+                 else
+                   s = arith::AddFOp::create(nb, l, s,
+                                             extendTo(nb, l, args[1], compute));
+               }
+               Value j = linalg::IndexOp::create(nb, l, 4);
+               if (colStart)
+                 j = arith::AddIOp::create(nb, l, j, colStart);
+               if (colFloor) {
+                 Value counted = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::slt, j, colFloor);
+                 s = arith::SelectOp::create(nb, l, counted, minusInf, s);
+               }
+               Value offset = queryOffset;
+               if (cached) {
+                 // Rows at or past this sequence's end belong to no key yet
+                 // (or to a longer sequence of the batch).
+                 Value start =
+                     clampedStart(nb, l, args[positionArg], in.lastStart);
+                 Value end = arith::AddIOp::create(nb, l, start, in.kvLen);
+                 Value unwritten = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::sge, j, end);
+                 s = arith::SelectOp::create(nb, l, unwritten, minusInf, s);
+                 offset = arith::AddIOp::create(nb, l, start, queryOffset);
+               }
+               if (causal) {
+                 Value i = linalg::IndexOp::create(nb, l, 3);
+                 if (rowStart)
+                   i = arith::AddIOp::create(nb, l, i, rowStart);
+                 Value limit = arith::AddIOp::create(nb, l, i, offset);
+                 Value future = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::sgt, j, limit);
+                 s = arith::SelectOp::create(nb, l, future, minusInf, s);
+               }
+               yieldValue(nb, l, s);
+             })
+      .getResult(0);
+}
+
+/// Row reductions over j of [b, kv, g, i, j] into `init` ([b, kv, g, i]):
+/// the maximum or the sum.
+static Value reduceRows(OpBuilder &b, Location loc, Value x, Value init,
+                        bool maximum) {
+  MLIRContext *context = b.getContext();
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), x, init,
+             {selectDims(context, 5, {0, 1, 2, 3, 4}),
+              selectDims(context, 5, {0, 1, 2, 3})},
+             iterators(4, 1),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value r = maximum ? arith::MaximumFOp::create(nb, l, args[0],
+                                                             args[1])
+                                       .getResult()
+                                 : arith::AddFOp::create(nb, l, args[0],
+                                                         args[1])
+                                       .getResult();
+               yieldValue(nb, l, r);
+             })
+      .getResult(0);
+}
+
+/// `init` + sum_j p[b, kv, g, i, j] * v[b, j, kv, e] over the loops
+/// (b, i, kv, g, e, j); `init` is [b, i, kv, g, e].
+static Value accumulateValues(OpBuilder &b, Location loc,
+                              const AttentionInputs &in, Value probs, Value v,
+                              Value init) {
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{probs, v}, init,
+             {selectDims(context, 6, {0, 2, 3, 1, 5}), in.valueMap(context),
+              selectDims(context, 6, {0, 1, 2, 3, 4})},
+             iterators(5, 1),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value product = arith::MulFOp::create(
+                   nb, l, args[0], extendTo(nb, l, args[1], compute));
+               yieldValue(nb, l,
+                          arith::AddFOp::create(nb, l, args[2], product));
+             })
+      .getResult(0);
+}
+
+/// The whole score matrix, then a softmax over each row of it. Returns the
+/// output [b, i, kv, g, e] in the compute type.
+static Value buildMaterializedAttention(OpBuilder &b, Location loc,
+                                        const AttentionInputs &in) {
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  SmallVector<OpFoldResult> scoreSizes = {
+      in.batch, b.getIndexAttr(in.numKVHeads), b.getIndexAttr(in.group),
+      in.qLen, in.attended};
+  Value scores = buildScores(b, loc, in, in.q, in.k, scoreSizes);
+  Value masked = maskScores(b, loc, in, scores, in.mask, Value(), Value(),
+                            Value());
+
+  // Softmax over j, loops (b, kv, g, i, j).
+  SmallVector<OpFoldResult> rowSizes(scoreSizes.begin(), scoreSizes.end() - 1);
+  AffineMap all = selectDims(context, 5, {0, 1, 2, 3, 4});
+  AffineMap rows = selectDims(context, 5, {0, 1, 2, 3});
+  Value max = reduceRows(
+      b, loc, masked,
+      createFilled(b, loc, rowSizes, compute,
+                   -std::numeric_limits<double>::infinity()),
+      /*maximum=*/true);
+  Value expInit = createEmpty(b, loc, scoreSizes, compute);
+  Value exp =
+      linalg::GenericOp::create(
+          b, loc, expInit.getType(), ValueRange{masked, max}, expInit,
+          {all, rows, all}, iterators(5),
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            // A fully masked row has max -inf: its weights are all zero.
+            Value minusInf = floatConstant(
+                nb, l, compute, -std::numeric_limits<double>::infinity());
+            Value emptyRow = arith::CmpFOp::create(
+                nb, l, arith::CmpFPredicate::OEQ, args[1], minusInf);
+            Value e = math::ExpOp::create(
+                nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+            Value zero = floatConstant(nb, l, compute, 0.0);
+            yieldValue(nb, l,
+                       arith::SelectOp::create(nb, l, emptyRow, zero, e));
+          })
+          .getResult(0);
+  Value sum = reduceRows(b, loc, exp,
+                         createFilled(b, loc, rowSizes, compute, 0.0),
+                         /*maximum=*/false);
+  Value probsInit = createEmpty(b, loc, scoreSizes, compute);
+  Value probs =
+      linalg::GenericOp::create(
+          b, loc, probsInit.getType(), ValueRange{exp, sum}, probsInit,
+          {all, rows, all}, iterators(5),
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value zero = floatConstant(nb, l, compute, 0.0);
+            Value emptyRow = arith::CmpFOp::create(
+                nb, l, arith::CmpFPredicate::OEQ, args[1], zero);
+            Value p = arith::DivFOp::create(nb, l, args[0], args[1]);
+            yieldValue(nb, l,
+                       arith::SelectOp::create(nb, l, emptyRow, zero, p));
+          })
+          .getResult(0);
+
+  SmallVector<OpFoldResult> outSizes = {
+      in.batch, in.qLen, b.getIndexAttr(in.numKVHeads),
+      b.getIndexAttr(in.group), b.getIndexAttr(in.valueHeadDim)};
+  return accumulateValues(b, loc, in, probs, in.v,
+                          createFilled(b, loc, outSizes, compute, 0.0));
+}
+
+/// min(`length`, `tile`), folded when the length is a constant.
+static Value tileSize(OpBuilder &b, Location loc, OpFoldResult length,
+                      int64_t tile) {
+  if (std::optional<int64_t> c = getConstantIntValue(length))
+    return arith::ConstantIndexOp::create(b, loc, std::min(*c, tile));
+  return arith::MinUIOp::create(
+      b, loc, getValueOrCreateConstantIndexOp(b, loc, length),
+      arith::ConstantIndexOp::create(b, loc, tile));
+}
+
+/// The offsets, sizes and strides that keep `value` whole except for
+/// [start, start + size) along `dim`.
+static std::tuple<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>,
+                  SmallVector<OpFoldResult>>
+sliceAlong(OpBuilder &b, Location loc, Value value, unsigned dim, Value start,
+           Value size) {
+  unsigned rank = cast<RankedTensorType>(value.getType()).getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, value);
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  offsets[dim] = start;
+  sizes[dim] = getAsOpFoldResult(size);
+  return {offsets, sizes, strides};
+}
+
+static Value extractAlong(OpBuilder &b, Location loc, Value value,
+                          unsigned dim, Value start, Value size) {
+  auto [offsets, sizes, strides] = sliceAlong(b, loc, value, dim, start, size);
+  return tensor::ExtractSliceOp::create(b, loc, value, offsets, sizes,
+                                        strides);
+}
+
+/// An elementwise generic over `inits`' loops whose body `fn` sees the
+/// inputs and then the init's current value.
+static Value mapInto(OpBuilder &b, Location loc, ValueRange inputs,
+                     ArrayRef<AffineMap> inputMaps, Value init,
+                     function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
+  unsigned rank = cast<RankedTensorType>(init.getType()).getRank();
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), inputs, init, maps, iterators(rank),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               yieldValue(nb, l, fn(nb, l, args));
+             })
+      .getResult(0);
+}
+
+/// Flash-style attention: for each tile of query rows, an online softmax
+/// over tiles of keys, so that no more than one [q tile x key tile] block
+/// of scores per head exists at a time. Each tile has the same size
+/// (min(tile, length)): the last one starts early enough to fit, the query
+/// rows it repeats are recomputed and the keys it repeats are masked. With a
+/// causal mask the key tiles past the tile's last query are skipped.
+/// Returns the output [b, i, kv, g, e] in the compute type.
+static Value buildTiledAttention(OpBuilder &b, Location loc,
+                                 AttentionInputs &in, int64_t qTileSize,
+                                 int64_t keyTileSize) {
+  in.freshTemporaries = true;
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  double minusInfinity = -std::numeric_limits<double>::infinity();
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value zero = index(0), one = index(1);
+  Value qLen = getValueOrCreateConstantIndexOp(b, loc, in.qLen);
+  Value attended = getValueOrCreateConstantIndexOp(b, loc, in.attended);
+  Value qTile = tileSize(b, loc, in.qLen, qTileSize);
+  Value keyTile = tileSize(b, loc, in.attended, keyTileSize);
+  // ceil(n / tile); a zero tile comes with n = 0.
+  auto numTiles = [&](OpBuilder &nb, Location l, Value n, Value tile) {
+    return arith::CeilDivUIOp::create(
+        nb, l, n, arith::MaxUIOp::create(nb, l, tile, one));
+  };
+  OpFoldResult kvHeads = b.getIndexAttr(in.numKVHeads);
+  OpFoldResult group = b.getIndexAttr(in.group);
+  OpFoldResult qTileSizes = getAsOpFoldResult(qTile);
+  OpFoldResult keyTileSizes = getAsOpFoldResult(keyTile);
+  SmallVector<OpFoldResult> rowSizes = {in.batch, kvHeads, group, qTileSizes};
+  SmallVector<OpFoldResult> scoreSizes = {in.batch, kvHeads, group,
+                                          qTileSizes, keyTileSizes};
+  AffineMap rows5 = selectDims(context, 5, {0, 1, 2, 3});
+  AffineMap all5 = selectDims(context, 5, {0, 1, 2, 3, 4});
+  AffineMap all4 = selectDims(context, 4, {0, 1, 2, 3});
+  // A row statistic [b, kv, g, i] in the output loops (b, i, kv, g, e).
+  AffineMap rowsOfOutput = selectDims(context, 5, {0, 2, 3, 1});
+
+  Value out = createEmpty(
+      b, loc,
+      {in.batch, in.qLen, kvHeads, group, b.getIndexAttr(in.valueHeadDim)},
+      compute);
+  auto queryLoop = scf::ForOp::create(
+      b, loc, zero, numTiles(b, loc, qLen, qTile), one, ValueRange{out},
+      [&](OpBuilder &qb, Location ql, Value qIndex, ValueRange carried) {
+        Value rowStart = arith::MinUIOp::create(
+            qb, ql, arith::MulIOp::create(qb, ql, qIndex, qTile),
+            arith::SubIOp::create(qb, ql, qLen, qTile));
+        Value queries = extractAlong(qb, ql, in.q, 1, rowStart, qTile);
+        auto [offsets, sizes, strides] =
+            sliceAlong(qb, ql, carried[0], 1, rowStart, qTile);
+        Value slot = tensor::ExtractSliceOp::create(qb, ql, carried[0],
+                                                    offsets, sizes, strides);
+        Value acc0 =
+            linalg::FillOp::create(
+                qb, ql, floatConstant(qb, ql, compute, 0.0), slot)
+                .getResult(0);
+        Value max0 =
+            createFilledTemporary(qb, ql, in, rowSizes, minusInfinity);
+        Value sum0 = createFilledTemporary(qb, ql, in, rowSizes, 0.0);
+        // Keys past the causal limit of the tile's last query (the largest
+        // offset of any sequence is attended - q_len) are masked for every
+        // row of the tile.
+        Value keyEnd = attended;
+        if (in.causal) {
+          Value limit = arith::AddIOp::create(
+              qb, ql, arith::AddIOp::create(qb, ql, rowStart, qTile),
+              arith::SubIOp::create(qb, ql, attended, qLen));
+          keyEnd = arith::MinSIOp::create(
+              qb, ql, arith::MaxSIOp::create(qb, ql, limit, zero), attended);
+        }
+        auto keyLoop = scf::ForOp::create(
+            qb, ql, zero, numTiles(qb, ql, keyEnd, keyTile), one,
+            ValueRange{max0, sum0, acc0},
+            [&](OpBuilder &kb, Location kl, Value kIndex, ValueRange state) {
+              Value colFloor = arith::MulIOp::create(kb, kl, kIndex, keyTile);
+              Value colStart = arith::MinUIOp::create(
+                  kb, kl, colFloor,
+                  arith::SubIOp::create(kb, kl, attended, keyTile));
+              Value keys =
+                  extractAlong(kb, kl, in.k, in.keyDim(), colStart, keyTile);
+              Value values =
+                  extractAlong(kb, kl, in.v, in.keyDim(), colStart, keyTile);
+              Value mask = in.mask;
+              for (auto [d, loop] : llvm::enumerate(in.maskDims)) {
+                if (loop == 3)
+                  mask = extractAlong(kb, kl, mask, d, rowStart, qTile);
+                else if (loop == 4)
+                  mask = extractAlong(kb, kl, mask, d, colStart, keyTile);
+              }
+              Value scores =
+                  buildScores(kb, kl, in, queries, keys, scoreSizes);
+              Value masked = maskScores(kb, kl, in, scores, mask, rowStart,
+                                        colStart, colFloor);
+              // max' = max(max, max_j s), written over max once the factor
+              // the old sums shrink by, exp(max - max') (0 while no key has
+              // counted), is known.
+              Value tileMax = reduceRows(
+                  kb, kl, masked,
+                  createFilledTemporary(kb, kl, in, rowSizes, minusInfinity),
+                  /*maximum=*/true);
+              auto isMinusInf = [&](OpBuilder &nb, Location l, Value x) {
+                return arith::CmpFOp::create(
+                    nb, l, arith::CmpFPredicate::OEQ, x,
+                    floatConstant(nb, l, compute, minusInfinity));
+              };
+              Value rescale = mapInto(
+                  kb, kl, ValueRange{state[0], tileMax}, {all4, all4},
+                  createTemporary(kb, kl, in, rowSizes),
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    Value newMax =
+                        arith::MaximumFOp::create(nb, l, args[0], args[1]);
+                    Value e = math::ExpOp::create(
+                        nb, l, arith::SubFOp::create(nb, l, args[0], newMax));
+                    return arith::SelectOp::create(
+                        nb, l, isMinusInf(nb, l, args[0]),
+                        floatConstant(nb, l, compute, 0.0), e);
+                  });
+              Value newMax = mapInto(
+                  kb, kl, tileMax, all4, state[0],
+                  [](OpBuilder &nb, Location l, ValueRange args) {
+                    return arith::MaximumFOp::create(nb, l, args[1], args[0]);
+                  });
+              // p = exp(s - max'), 0 in a row no key has reached.
+              Value probs = mapInto(
+                  kb, kl, ValueRange{masked, newMax}, {all5, rows5},
+                  createTemporary(kb, kl, in, scoreSizes),
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    Value e = math::ExpOp::create(
+                        nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+                    return arith::SelectOp::create(
+                        nb, l, isMinusInf(nb, l, args[1]),
+                        floatConstant(nb, l, compute, 0.0), e);
+                  });
+              auto scaleBy = [](OpBuilder &nb, Location l, ValueRange args) {
+                return arith::MulFOp::create(nb, l, args[1], args[0]);
+              };
+              Value sum = reduceRows(
+                  kb, kl, probs,
+                  mapInto(kb, kl, rescale, all4, state[1], scaleBy),
+                  /*maximum=*/false);
+              Value acc = accumulateValues(
+                  kb, kl, in, probs, values,
+                  mapInto(kb, kl, rescale, rowsOfOutput, state[2], scaleBy));
+              scf::YieldOp::create(kb, kl, ValueRange{newMax, sum, acc});
+            });
+        // out = acc / sum; 0 for a row whose every key is masked.
+        Value normalized = mapInto(
+            qb, ql, keyLoop.getResult(1), rowsOfOutput, keyLoop.getResult(2),
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              Value zeroF = floatConstant(nb, l, compute, 0.0);
+              Value emptyRow = arith::CmpFOp::create(
+                  nb, l, arith::CmpFPredicate::OEQ, args[0], zeroF);
+              Value o = arith::DivFOp::create(nb, l, args[1], args[0]);
+              return arith::SelectOp::create(nb, l, emptyRow, zeroF, o);
+            });
+        Value updated = tensor::InsertSliceOp::create(
+            qb, ql, normalized, carried[0], offsets, sizes, strides);
+        scf::YieldOp::create(qb, ql, updated);
+      });
+  return queryLoop.getResult(0);
+}
+
+namespace {
+
+/// Lowers llm.attention, materializing the scores (tile sizes 0) or as
+/// the tiled online softmax.
 struct AttentionToLinalg : OpRewritePattern<AttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
+  AttentionToLinalg(MLIRContext *context, int64_t qTile, int64_t keyTile,
+                    PatternBenefit benefit)
+      : OpRewritePattern(context, benefit), qTile(qTile), keyTile(keyTile) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    MLIRContext *context = getContext();
     Location loc = op.getLoc();
     Type elementType = op.getResult().getType().getElementType();
-    FloatType compute = computeType(elementType);
-    int64_t numHeads = op.getNumHeads();
-    int64_t numKVHeads = op.getEffectiveNumKVHeads();
-    int64_t group = numHeads / numKVHeads;
-    int64_t headDim = op.getHeadDim();
-    int64_t valueHeadDim = op.getValueHeadDim();
-    auto dims = [&](ArrayRef<int64_t> d, unsigned numDims) {
-      return selectDims(context, numDims, d);
-    };
-
-    Value q = splitLastDim(rewriter, loc, op.getQuery(),
-                           {numKVHeads, group, headDim});
-    SmallVector<OpFoldResult> qSizes = getSizes(rewriter, loc, op.getQuery());
-    SmallVector<OpFoldResult> kSizes = getSizes(rewriter, loc, op.getKey());
-    OpFoldResult batch = qSizes[0], qLen = qSizes[1], kvLen = kSizes[1];
-    Value qLenValue = getValueOrCreateConstantIndexOp(rewriter, loc, qLen);
-    Value kvLenValue = getValueOrCreateConstantIndexOp(rewriter, loc, kvLen);
-
-    // Keys and values per head: [b, j, kv, d] from the operands, or
-    // [b, kv, j, d] from the caches. The maps index them in the score loops
-    // (b, kv, g, i, j, d) and the output loops (b, i, kv, g, e, j).
-    Value k, v, mask = op.getMask();
-    AffineMap kMap, vMap;
-    OpFoldResult attendedLen = kvLen;
-    SmallVector<Value> updatedCaches;
-    Value lastStart;
-    if (op.hasKVCache()) {
-      // The highest first row that still fits kv_len rows. Positions are
-      // clamped to [0, lastStart] so that a bad position never writes outside
-      // the cache (the runtime refuses such positions before the call).
-      Value capacity = tensor::DimOp::create(rewriter, loc, op.getKCache(), 2);
-      Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-      lastStart = arith::MaxSIOp::create(
-          rewriter, loc,
-          arith::SubIOp::create(rewriter, loc, capacity, kvLenValue), zero);
-      auto [kCache, vCache, end] = updateCaches(
-          rewriter, loc, op, batch, kvLen, lastStart, numKVHeads);
-      updatedCaches = {kCache, vCache};
-      k = leadingRows(rewriter, loc, kCache, end);
-      v = leadingRows(rewriter, loc, vCache, end);
-      kMap = dims({0, 1, 4, 5}, 6);
-      vMap = dims({0, 2, 5, 4}, 6);
-      attendedLen = end;
-      // An explicit mask spans the capacity; keep its attended columns.
-      if (mask) {
-        auto maskType = cast<RankedTensorType>(mask.getType());
-        unsigned last = maskType.getRank() - 1;
-        if (maskType.getDimSize(last) != 1) {
-          SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, mask);
-          sizes[last] = end;
-          SmallVector<int64_t> shape(maskType.getShape());
-          shape[last] = ShapedType::kDynamic;
-          mask = tensor::ExtractSliceOp::create(
-              rewriter, loc,
-              RankedTensorType::get(shape, maskType.getElementType()), mask,
-              SmallVector<OpFoldResult>(last + 1, rewriter.getIndexAttr(0)),
-              sizes,
-              SmallVector<OpFoldResult>(last + 1, rewriter.getIndexAttr(1)));
-        }
-      }
-    } else {
-      k = splitLastDim(rewriter, loc, op.getKey(), {numKVHeads, headDim});
-      v = splitLastDim(rewriter, loc, op.getValue(),
-                       {numKVHeads, valueHeadDim});
-      kMap = dims({0, 4, 1, 5}, 6);
-      vMap = dims({0, 5, 2, 4}, 6);
-    }
-
-    // scores[b, kv, g, i, j] = sum_d q[b, i, kv, g, d] * k[b, j, kv, d]
-    // loops (b, kv, g, i, j, d).
-    SmallVector<OpFoldResult> scoreSizes = {
-        batch, rewriter.getIndexAttr(numKVHeads), rewriter.getIndexAttr(group),
-        qLen, attendedLen};
-    Value scoresInit = createFilled(rewriter, loc, scoreSizes, compute, 0.0);
-    Value scores =
-        linalg::GenericOp::create(
-            rewriter, loc, scoresInit.getType(), ValueRange{q, k}, scoresInit,
-            {dims({0, 3, 1, 2, 5}, 6), kMap, dims({0, 1, 2, 3, 4}, 6)},
-            iterators(5, 1),
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value product = arith::MulFOp::create(
-                  b, l, extendTo(b, l, args[0], compute),
-                  extendTo(b, l, args[1], compute));
-              yieldValue(
-                  b, l, arith::AddFOp::create(b, l, args[2], product));
-            })
-            .getResult(0);
-
-    // Scale and mask, loops (b, kv, g, i, j).
-    SmallVector<Value> maskInputs = {scores};
-    SmallVector<AffineMap> maskMaps = {dims({0, 1, 2, 3, 4}, 5)};
-    bool booleanMask = false;
-    if (mask) {
-      auto maskType = cast<RankedTensorType>(mask.getType());
-      booleanMask = maskType.getElementType().isInteger(1);
-      // Right-align the mask to [batch, heads, q_len, kv_len]; size-1 dims
-      // broadcast; a heads dim splits into [kv_heads, group].
-      unsigned maskRank = maskType.getRank();
-      unsigned offset = 4 - maskRank;
-      SmallVector<int64_t> maskDims;
-      bool splitHeads = false;
-      for (unsigned m = 0; m < maskRank; ++m) {
-        unsigned target = offset + m;
-        if (maskType.getDimSize(m) == 1) {
-          maskDims.push_back(-1);
-          continue;
-        }
-        switch (target) {
-        case 0:
-          maskDims.push_back(0);
-          break;
-        case 1:
-          maskDims.append({1, 2});
-          splitHeads = true;
-          break;
-        case 2:
-          maskDims.push_back(3);
-          break;
-        default:
-          maskDims.push_back(4);
-          break;
-        }
-      }
-      if (splitHeads)
-        mask = splitHeadDim(rewriter, loc, mask, 1 - offset, numKVHeads, group);
-      maskInputs.push_back(mask);
-      maskMaps.push_back(dims(maskDims, 5));
-    }
-    unsigned positionArg = maskInputs.size();
-    if (Value position = op.getCachePosition()) {
-      maskInputs.push_back(position);
-      maskMaps.push_back(dims({0}, 5));
-    }
-    maskMaps.push_back(dims({0, 1, 2, 3, 4}, 5));
-    bool causal = op.getCausal();
-    bool cached = op.hasKVCache();
-    // Query i sits at absolute position start + i + (kv_len - q_len), where
-    // start is the sequence's cache position (0 without a cache).
-    Value queryOffset =
-        arith::SubIOp::create(rewriter, loc, kvLenValue, qLenValue);
-    double scale = op.getEffectiveScale();
-    Value maskedInit = createEmpty(rewriter, loc, scoreSizes, compute);
-    Value masked =
-        linalg::GenericOp::create(
-            rewriter, loc, maskedInit.getType(), maskInputs, maskedInit,
-            maskMaps, iterators(5),
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value minusInf = floatConstant(
-                  b, l, compute, -std::numeric_limits<double>::infinity());
-              Value s = arith::MulFOp::create(
-                  b, l, args[0], floatConstant(b, l, compute, scale));
-              if (mask) {
-                if (booleanMask)
-                  s = arith::SelectOp::create(b, l, args[1], s, minusInf);
-                else
-                  s = arith::AddFOp::create(b, l, s,
-                                            extendTo(b, l, args[1], compute));
-              }
-              Value j = linalg::IndexOp::create(b, l, 4);
-              Value offset = queryOffset;
-              if (cached) {
-                // Rows at or past this sequence's end belong to no key yet
-                // (or to a longer sequence of the batch).
-                Value start =
-                    clampedStart(b, l, args[positionArg], lastStart);
-                Value end = arith::AddIOp::create(b, l, start, kvLenValue);
-                Value unwritten = arith::CmpIOp::create(
-                    b, l, arith::CmpIPredicate::sge, j, end);
-                s = arith::SelectOp::create(b, l, unwritten, minusInf, s);
-                offset = arith::AddIOp::create(b, l, start, queryOffset);
-              }
-              if (causal) {
-                Value i = linalg::IndexOp::create(b, l, 3);
-                Value limit = arith::AddIOp::create(b, l, i, offset);
-                Value future = arith::CmpIOp::create(
-                    b, l, arith::CmpIPredicate::sgt, j, limit);
-                s = arith::SelectOp::create(b, l, future, minusInf, s);
-              }
-              yieldValue(b, l, s);
-            })
-            .getResult(0);
-
-    // Softmax over j, loops (b, kv, g, i, j).
-    SmallVector<OpFoldResult> rowSizes(scoreSizes.begin(),
-                                       scoreSizes.end() - 1);
-    AffineMap all = dims({0, 1, 2, 3, 4}, 5);
-    AffineMap rows = dims({0, 1, 2, 3}, 5);
-    Value maxInit = createFilled(rewriter, loc, rowSizes, compute,
-                                 -std::numeric_limits<double>::infinity());
-    Value max = linalg::GenericOp::create(
-                    rewriter, loc, maxInit.getType(), masked, maxInit,
-                    {all, rows}, iterators(4, 1),
-                    [&](OpBuilder &b, Location l, ValueRange args) {
-                      yieldValue(
-                          b, l,
-                          arith::MaximumFOp::create(b, l, args[0], args[1]));
-                    })
-                    .getResult(0);
-    Value expInit = createEmpty(rewriter, loc, scoreSizes, compute);
-    Value exp =
-        linalg::GenericOp::create(
-            rewriter, loc, expInit.getType(), ValueRange{masked, max}, expInit,
-            {all, rows, all}, iterators(5),
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              // A fully masked row has max -inf: its weights are all zero.
-              Value minusInf = floatConstant(
-                  b, l, compute, -std::numeric_limits<double>::infinity());
-              Value emptyRow = arith::CmpFOp::create(
-                  b, l, arith::CmpFPredicate::OEQ, args[1], minusInf);
-              Value e = math::ExpOp::create(
-                  b, l, arith::SubFOp::create(b, l, args[0], args[1]));
-              Value zero = floatConstant(b, l, compute, 0.0);
-              yieldValue(
-                  b, l, arith::SelectOp::create(b, l, emptyRow, zero, e));
-            })
-            .getResult(0);
-    Value sumInit = createFilled(rewriter, loc, rowSizes, compute, 0.0);
-    Value sum = linalg::GenericOp::create(
-                    rewriter, loc, sumInit.getType(), exp, sumInit,
-                    {all, rows}, iterators(4, 1),
-                    [&](OpBuilder &b, Location l, ValueRange args) {
-                      yieldValue(
-                          b, l, arith::AddFOp::create(b, l, args[0], args[1]));
-                    })
-                    .getResult(0);
-    Value probsInit = createEmpty(rewriter, loc, scoreSizes, compute);
-    Value probs =
-        linalg::GenericOp::create(
-            rewriter, loc, probsInit.getType(), ValueRange{exp, sum},
-            probsInit, {all, rows, all}, iterators(5),
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value zero = floatConstant(b, l, compute, 0.0);
-              Value emptyRow = arith::CmpFOp::create(
-                  b, l, arith::CmpFPredicate::OEQ, args[1], zero);
-              Value p = arith::DivFOp::create(b, l, args[0], args[1]);
-              yieldValue(
-                  b, l, arith::SelectOp::create(b, l, emptyRow, zero, p));
-            })
-            .getResult(0);
-
-    // out[b, i, kv, g, e] = sum_j p[b, kv, g, i, j] * v[b, j, kv, e]
-    // loops (b, i, kv, g, e, j).
-    SmallVector<OpFoldResult> outSizes = {
-        batch, qLen, rewriter.getIndexAttr(numKVHeads),
-        rewriter.getIndexAttr(group), rewriter.getIndexAttr(valueHeadDim)};
-    Value outInit = createFilled(rewriter, loc, outSizes, compute, 0.0);
-    Value out =
-        linalg::GenericOp::create(
-            rewriter, loc, outInit.getType(), ValueRange{probs, v}, outInit,
-            {dims({0, 2, 3, 1, 5}, 6), vMap, dims({0, 1, 2, 3, 4}, 6)},
-            iterators(5, 1),
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value product = arith::MulFOp::create(
-                  b, l, args[0], extendTo(b, l, args[1], compute));
-              yieldValue(
-                  b, l, arith::AddFOp::create(b, l, args[2], product));
-            })
-            .getResult(0);
+    AttentionInputs in = prepareInputs(rewriter, op);
+    Value out = qTile > 0 && keyTile > 0
+                    ? buildTiledAttention(rewriter, loc, in, qTile, keyTile)
+                    : buildMaterializedAttention(rewriter, loc, in);
 
     // Merge the heads back: [b, i, kv, g, e] -> [b, i, heads * e].
     auto collapsedType = RankedTensorType::get(
-        op.getResult().getType().getShape(), compute);
+        op.getResult().getType().getShape(), in.compute);
     Value collapsed = tensor::CollapseShapeOp::create(
         rewriter, loc, collapsedType, out,
         SmallVector<ReassociationIndices>{{0}, {1}, {2, 3, 4}});
-    if (compute != elementType)
+    if (in.compute != elementType)
       collapsed = mapElementwise(
           rewriter, loc, collapsed,
           [](OpBuilder &, Location, Value x) { return x; }, elementType);
     SmallVector<Value> results = {collapsed};
-    results.append(updatedCaches);
+    results.append(in.updatedCaches);
     rewriter.replaceOp(op, results);
     return success();
   }
+
+private:
+  int64_t qTile, keyTile;
 };
 
 } // namespace
 
 void mlir::llm::populateAttentionToLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<AttentionToLinalg>(patterns.getContext());
+  patterns.add<AttentionToLinalg>(patterns.getContext(), 0, 0,
+                                  PatternBenefit(1));
+}
+
+void mlir::llm::populateFusedAttentionPatterns(RewritePatternSet &patterns,
+                                               int64_t queryTile,
+                                               int64_t keyTile) {
+  patterns.add<AttentionToLinalg>(patterns.getContext(), queryTile, keyTile,
+                                  PatternBenefit(2));
 }

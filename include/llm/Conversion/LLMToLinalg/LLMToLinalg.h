@@ -9,6 +9,8 @@
 #ifndef LLM_CONVERSION_LLMTOLINALG_LLMTOLINALG_H
 #define LLM_CONVERSION_LLMTOLINALG_LLMTOLINALG_H
 
+#include <cstdint>
+
 namespace mlir {
 class RewritePatternSet;
 } // namespace mlir
@@ -18,6 +20,11 @@ namespace mlir::llm {
 /// llm.attention to contractions and a masked softmax; the KV-cache form
 /// first writes the new keys and values into the caches.
 void populateAttentionToLinalgPatterns(RewritePatternSet &patterns);
+/// llm.attention as an online softmax over tiles of `keyTile` keys for each
+/// tile of `queryTile` query rows (llm-fuse-attention); takes precedence
+/// over the materializing pattern when both are present.
+void populateFusedAttentionPatterns(RewritePatternSet &patterns,
+                                    int64_t queryTile, int64_t keyTile);
 /// llm.linear and llm.ffn to contractions with fused bias and activation.
 void populateLinearToLinalgPatterns(RewritePatternSet &patterns);
 /// llm.layer_norm and llm.rms_norm to reductions and an elementwise map.
