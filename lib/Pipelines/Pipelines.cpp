@@ -66,8 +66,12 @@ contractionSchedule(unsigned vectorBits) {
 void mlir::llm::buildLLMToLinalgPipeline(OpPassManager &pm,
                                          const LowerToCPUOptions &options) {
   pm.addPass(createCanonicalizerPass());
-  if (options.fuseAttention)
-    pm.addPass(createLLMFuseAttention());
+  if (options.fuseAttention) {
+    LLMFuseAttentionOptions fuse;
+    fuse.queryTile = options.attentionQueryTile;
+    fuse.keyTile = options.attentionKeyTile;
+    pm.addPass(createLLMFuseAttention(fuse));
+  }
   pm.addPass(createConvertLLMToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createLLMFuseElementwiseOps());

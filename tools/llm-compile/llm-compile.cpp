@@ -110,6 +110,12 @@ static cl::opt<bool> fuseAttention(
     "fuse-attention", cl::init(true), cl::cat(compileCategory),
     cl::desc("Lower attention as a tiled online softmax that never "
              "materializes the score matrix (llm-fuse-attention)"));
+static cl::opt<int64_t> attentionQueryTile(
+    "attention-query-tile", cl::init(64), cl::Hidden, cl::cat(compileCategory),
+    cl::desc("Query rows per tile of the fused attention"));
+static cl::opt<int64_t> attentionKeyTile(
+    "attention-key-tile", cl::init(64), cl::Hidden, cl::cat(compileCategory),
+    cl::desc("Keys per tile of the fused attention"));
 static cl::opt<bool> planMemory(
     "plan-memory", cl::init(true), cl::cat(compileCategory),
     cl::desc("Place each entry point's intermediate buffers in one arena, "
@@ -691,6 +697,8 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   pipelineOptions.parallel = !serial;
   pipelineOptions.planMemory = planMemory;
   pipelineOptions.fuseAttention = fuseAttention;
+  pipelineOptions.attentionQueryTile = attentionQueryTile;
+  pipelineOptions.attentionKeyTile = attentionKeyTile;
   if (std::optional<int64_t> bound = modelInfo.getInteger("max_positions"))
     pipelineOptions.maxSeq = *bound;
   pipelineOptions.vectorBits = vectorBitsOf(**machine);

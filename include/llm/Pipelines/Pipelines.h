@@ -38,6 +38,14 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::desc("Lower attention as a tiled online softmax that never "
                      "materializes the score matrix (llm-fuse-attention)"),
       llvm::cl::init(true)};
+  PassOptions::Option<int64_t> attentionQueryTile{
+      *this, "attention-query-tile",
+      llvm::cl::desc("Query rows per tile of the fused attention"),
+      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> attentionKeyTile{
+      *this, "attention-key-tile",
+      llvm::cl::desc("Keys per tile of the fused attention"),
+      llvm::cl::init(64)};
   PassOptions::Option<bool> planMemory{
       *this, "plan-memory",
       llvm::cl::desc("Place each entry point's intermediate buffers in one "
