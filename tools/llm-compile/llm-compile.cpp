@@ -11,6 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "PassStats.h"
+
 #include "llm/Dialect/LLM/IR/LLMDialect.h"
 #include "llm/Dialect/LLM/IR/LLMOps.h"
 #include "llm/InitAll.h"
@@ -30,6 +32,7 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "llvm/ADT/Statistic.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -708,6 +711,15 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
     return failure();
   llm::buildLLMToLinalgPipeline(toLinalg, pipelineOptions);
   llm::buildLinalgToLLVMPipeline(toLLVM, pipelineOptions);
+  // LLVM's own -stats (its statistics are compiled out of release builds).
+  bool printStats = AreStatisticsEnabled();
+  llm::PassStats stats;
+  if (printStats) {
+    // One pass instance per pipeline position (threads clone pipelines).
+    context.disableMultithreading();
+    toLinalg.addInstrumentation(stats.instrument());
+    toLLVM.addInstrumentation(stats.instrument());
+  }
   if (failed(toLinalg.run(*module)))
     return failure();
   FailureOr<json::Object> manifest =
@@ -715,6 +727,8 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   if (failed(manifest) || failed(toLLVM.run(*module)))
     return failure();
   std::string arenaReport = addArenas(*module, *manifest);
+  if (printStats)
+    stats.print(outs());
 
   LLVMContext llvmContext;
   FailureOr<std::unique_ptr<llvm::Module>> llvmModule =
@@ -779,6 +793,14 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerAsmPrinterCLOptions();
   cl::HideUnrelatedOptions({&compileCategory});
+  // LLVM registers -stats; llm-compile also prints its pass table with it.
+  if (cl::Option *stats = cl::getRegisteredOptions().lookup("stats")) {
+    stats->addCategory(compileCategory);
+    stats->setHiddenFlag(cl::NotHidden);
+    stats->setDescription("Print, per pass of the lowering, the ops and "
+                          "kernels (llm ops, linalg ops, loop nests) before "
+                          "and after it");
+  }
   cl::ParseCommandLineOptions(
       argc, argv,
       "llm-compile: ahead-of-time builds of Transformer models\n\n"
