@@ -536,8 +536,8 @@ struct LLMLowerContractionsToVector
   using Base::Base;
 
   void runOnOperation() override {
-    if (vectorWidth < 1 || kTile < 1 || rowTile < 1 || colVectors < 1 || dotRows < 1 ||
-        dotCols < 1) {
+    if (vectorWidth < 1 || kTile < 1 || packedKTile < 1 || rowTile < 1 ||
+        colVectors < 1 || dotRows < 1 || dotCols < 1) {
       getOperation().emitError("llm-lower-contractions-to-vector: tile sizes "
                                "and the vector width must be positive");
       return signalPassFailure();
@@ -570,8 +570,12 @@ struct LLMLowerContractionsToVector
   }
 
   /// out[m, n] += x[m, k] * w[n / panel, k, n % panel]: the outer-product
-  /// kernel straight on the packed weight, each panel's block of kTile
-  /// rows one contiguous stream. Full panels run in parallel; the last,
+  /// kernel straight on the packed weight, each panel's block of
+  /// packedKTile rows one contiguous stream. The blocks are long (the whole
+  /// K of most projections): a row tile's accumulators are loaded and
+  /// stored once per block, and with long sequences those output rows, a
+  /// whole (LM-head-wide) row apart, cost more to reload than the block
+  /// costs to stream from L2. Full panels run in parallel; the last,
   /// partial one (out has a static column count) masks its last vector.
   void emitPanelKernels(KernelEmitter &e, Value x, Value w, Value out,
                         int64_t panel) {
@@ -614,9 +618,9 @@ struct LLMLowerContractionsToVector
 
     auto panelTile = [&](Value nb, int64_t cols, int64_t lastLanes) {
       Value j = arith::MulIOp::create(b, loc, nb, e.idx(panel));
-      e.forLoop(zero, k, kTile, [&](Value k0) {
+      e.forLoop(zero, k, packedKTile, [&](Value k0) {
         Value rest = arith::SubIOp::create(b, loc, k, k0);
-        Value kb = arith::MinUIOp::create(b, loc, rest, e.idx(kTile));
+        Value kb = arith::MinUIOp::create(b, loc, rest, e.idx(packedKTile));
         // w[nb, k0:k0+kb, :] as a 2-D [kb, panel] view.
         SmallVector<OpFoldResult> offsets = {nb, k0, b.getIndexAttr(0)};
         SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), kb,

@@ -129,8 +129,10 @@ def main():
                   "--ctx", "96"], None),
         ("bert", ["--layers", "2", "--hidden", "48", "--heads", "4", "--vocab", "97",
                   "--ctx", "96"], bert_inputs),
+        # An FFN of 1056: the down projection's K spans two blocks of the
+        # packed-weight kernel (1024 rows each).
         ("llama", ["--layers", "2", "--hidden", "64", "--heads", "8", "--kv-heads", "2",
-                   "--vocab", "97", "--ctx", "96"], None),
+                   "--vocab", "97", "--ctx", "96", "--intermediate", "1056"], None),
     ]
     for family, args, extra in families:
         folder = os.path.join(WORK, family)

@@ -58,6 +58,9 @@ def LLMLowerContractionsToVector
            "vectors across the [in, out] kernel's register tile">,
     Option<"kTile", "k-tile", "int64_t", /*default=*/"256",
            "rows of the [in, out] weight packed per panel and block">,
+    Option<"packedKTile", "packed-k-tile", "int64_t", /*default=*/"1024",
+           "rows of a packed weight's panel per block (the accumulators "
+           "of a row tile are loaded and stored once per block)">,
     Option<"dotRows", "dot-rows", "int64_t", /*default=*/"4",
            "rows of x in the [out, in] kernel's register tile">,
     Option<"dotCols", "dot-cols", "int64_t", /*default=*/"6",
