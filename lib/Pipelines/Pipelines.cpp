@@ -32,8 +32,10 @@ static std::optional<LLMLowerContractionsToVectorOptions>
 contractionSchedule(unsigned vectorBits) {
   LLMLowerContractionsToVectorOptions options;
   switch (vectorBits) {
-  // kTile rows of a panel stay in L1 (16 KiB with AVX-512) while every row
-  // tile of x streams past them.
+  // kTile rows of a copied panel (attention's and the gradients' batched
+  // contractions) stay in L1 (16 KiB with AVX-512) while every row tile of
+  // x streams past them; packed weights stream longer blocks (the pass's
+  // packed-k-tile).
   case 512: // 6x4 accumulators + 4 weight vectors; 4x6 dot accumulators.
     options.vectorWidth = 16;
     options.kTile = 64;
