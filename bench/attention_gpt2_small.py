@@ -21,7 +21,6 @@ import argparse
 import math
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_common  # noqa: E402
@@ -56,13 +55,8 @@ def torch_attention(q, k, v):
 
 
 def timings(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
+    """(min, median) ms of `repeats` calls after a warm-up."""
+    times = sorted(bench_common.times_ms(fn, repeats))
     return times[0], times[len(times) // 2]
 
 

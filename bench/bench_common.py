@@ -29,12 +29,17 @@ def using_openblas():
     return OPENBLAS_DIR in os.environ.get("LD_LIBRARY_PATH", "")
 
 
-def time_ms(fn, repeats):
-    """The median wall time of `repeats` calls of fn, after one warm-up."""
+def times_ms(fn, repeats):
+    """The wall times in ms of `repeats` calls of fn, after one warm-up."""
     fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return times
+
+
+def time_ms(fn, repeats):
+    """The median wall time of `repeats` calls of fn, after one warm-up."""
+    return statistics.median(times_ms(fn, repeats))
