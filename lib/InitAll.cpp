@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -49,6 +50,8 @@ void mlir::llm::registerLLMPasses() {
   registerLLMTransformsPasses();
   registerLLMPipelines();
   registerCanonicalizerPass();
+  // For running the lowering's first steps one by one (lit tests).
+  registerConvertElementwiseToLinalgPass();
   registerCSEPass();
   registerInlinerPass();
   registerSymbolDCEPass();

@@ -79,6 +79,12 @@ void mlir::llm::buildLLMToLinalgPipeline(OpPassManager &pm,
   pm.addPass(createLLMFuseElementwiseOps());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Once elementwise chains are whole: into the projections producing them
+  // (the residual's add then fuses with the bias broadcast).
+  if (options.fuseEpilogue) {
+    pm.addPass(createLLMFuseEpilogue());
+    pm.addPass(createLLMFuseElementwiseOps());
+  }
   pm.addPass(createLLMApproximateMath());
   // Weights in the order the projection kernels stream them.
   if (auto schedule = contractionSchedule(options.vectorBits)) {

@@ -16,7 +16,10 @@
 #include "llm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_LLMLOWERCONTRACTIONSTOVECTOR
@@ -278,6 +281,99 @@ matchBatchedContraction(linalg::GenericOp op) {
   return std::nullopt;
 }
 
+/// An in-place elementwise update of a projection's output that
+/// `llm-fuse-epilogue` marked: the kernels apply its body to each tile's
+/// accumulators after the tile's last block of K, and store the result.
+struct Epilogue {
+  /// How an input of the update is read at output element [row, col].
+  enum class Kind { Tile, Row, Scalar };
+  struct Input {
+    BlockArgument arg;
+    Value value;
+    Kind kind;
+  };
+  linalg::GenericOp op;
+  SmallVector<Input> inputs;
+};
+
+/// Whether `value` (a memref of the output's shape) can be read as 2-D
+/// vectors.
+static bool isCollapsibleTo2D(Value value) {
+  auto type = dyn_cast<MemRefType>(value.getType());
+  if (!type || type.getRank() < 2)
+    return false;
+  if (type.getRank() > 2) {
+    ReassociationIndices lead;
+    for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+      lead.push_back(i);
+    SmallVector<ReassociationIndices> reassociation = {lead,
+                                                       {type.getRank() - 1}};
+    if (!memref::CollapseShapeOp::isGuaranteedCollapsible(type, reassociation))
+      return false;
+    type = memref::CollapseShapeOp::computeCollapsedType(type, reassociation);
+  }
+  return hasUnitInnerStride(type);
+}
+
+/// The buffer `value` is a view of.
+static Value rootOf(Value value) {
+  while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
+    value = view.getViewSource();
+  return value;
+}
+
+/// The `llm.epilogue` generic right after projection `p`, updating its
+/// output in place, if the kernels can apply it: f32 inputs read as a tile
+/// of the output's shape, as a row broadcast over the output's rows, or as
+/// a scalar; a body of elementwise arith / math ops.
+static std::optional<Epilogue> matchEpilogue(linalg::GenericOp p, Value out) {
+  auto op = dyn_cast_or_null<linalg::GenericOp>(p->getNextNode());
+  if (!op || !op->hasAttr("llm.epilogue") || !op.hasPureBufferSemantics() ||
+      op.getNumDpsInits() != 1 || op.getDpsInits()[0] != out ||
+      op.getNumParallelLoops() != op.getNumLoops() ||
+      !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
+    return std::nullopt;
+  Epilogue epilogue{op, {}};
+  unsigned rank = op.getNumLoops();
+  AffineExpr last = getAffineDimExpr(rank - 1, op.getContext());
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    BlockArgument arg = op.getMatchingBlockArgument(input);
+    Value value = input->get();
+    AffineMap map = op.getMatchingIndexingMap(input);
+    auto type = dyn_cast<MemRefType>(value.getType());
+    if (!type) {
+      if (!value.getType().isF32())
+        return std::nullopt;
+      epilogue.inputs.push_back({arg, value, Epilogue::Kind::Scalar});
+      continue;
+    }
+    if (!type.getElementType().isF32() || rootOf(value) == rootOf(out))
+      return std::nullopt;
+    if (map.isIdentity() &&
+        type.getShape() == cast<MemRefType>(out.getType()).getShape() &&
+        isCollapsibleTo2D(value))
+      epilogue.inputs.push_back({arg, value, Epilogue::Kind::Tile});
+    else if (map.getNumResults() == 1 && map.getResult(0) == last &&
+             hasUnitInnerStride(type))
+      epilogue.inputs.push_back({arg, value, Epilogue::Kind::Row});
+    else
+      return std::nullopt;
+  }
+  Block &body = op.getRegion().front();
+  for (Operation &inner : body.without_terminator()) {
+    if (isa<arith::ConstantOp>(inner) &&
+        inner.getResult(0).getType().isIntOrFloat())
+      continue;
+    if (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
+        !OpTrait::hasElementwiseMappableTraits(&inner) ||
+        inner.getNumResults() != 1 || inner.getNumRegions() ||
+        !isMemoryEffectFree(&inner) ||
+        !inner.getResult(0).getType().isIntOrFloat())
+      return std::nullopt;
+  }
+  return epilogue;
+}
+
 /// Emits the kernels for one projection.
 class KernelEmitter {
 public:
@@ -345,8 +441,8 @@ public:
   /// ones.
   void outerProductTile(Value x, Value w, Value out, Value k, Value kOffset,
                         Value i, Value j, Value wCol, int64_t rows,
-                        int64_t cols, int64_t lastLanes = 0,
-                        Value xTile = {}) {
+                        int64_t cols, int64_t lastLanes = 0, Value xTile = {},
+                        const Epilogue *epilogue = nullptr) {
     SmallVector<Value> rowIdx, colIdx, wColIdx;
     for (int64_t r = 0; r < rows; ++r)
       rowIdx.push_back(add(i, r));
@@ -401,11 +497,70 @@ public:
       for (int64_t c = 0; c < cols; ++c) {
         SmallVector<Value, 2> at{rowIdx[r], colIdx[c]};
         Value acc = loop.getResult(r * cols + c);
+        if (epilogue)
+          acc = applyEpilogue(*epilogue, acc, rowIdx[r], colIdx[c],
+                              masked(c) ? mask : Value());
         if (masked(c))
           vector::MaskedStoreOp::create(b, loc, out, at, mask, acc);
         else
           vector::StoreOp::create(b, loc, acc, out, at);
       }
+  }
+
+  /// The epilogue's body on the accumulator vector `acc` of output
+  /// [row, col:col+vw] (the lanes of `mask` only, when set): its inputs
+  /// loaded at the same element, everything uniform broadcast.
+  Value applyEpilogue(const Epilogue &epilogue, Value acc, Value row, Value col,
+                      Value mask) {
+    linalg::GenericOp op = epilogue.op;
+    Block &body = op.getRegion().front();
+    IRMapping map;
+    map.map(body.getArguments().back(), acc);
+    auto splat = [&](Value scalar) -> Value {
+      auto type = VectorType::get({vw}, scalar.getType());
+      return vector::BroadcastOp::create(b, loc, type, scalar);
+    };
+    for (const Epilogue::Input &input : epilogue.inputs) {
+      if (input.arg.use_empty())
+        continue;
+      if (input.kind == Epilogue::Kind::Scalar) {
+        map.map(input.arg, splat(input.value));
+        continue;
+      }
+      SmallVector<Value, 2> at;
+      if (input.kind == Epilogue::Kind::Tile)
+        at = {row, col};
+      else
+        at = {col};
+      Value vector =
+          mask ? vector::MaskedLoadOp::create(
+                     b, loc, vecType, input.value, at, mask,
+                     arith::ConstantOp::create(b, loc, vecType,
+                                               b.getZeroAttr(vecType)))
+                     .getResult()
+               : vector::LoadOp::create(b, loc, vecType, input.value, at)
+                     .getResult();
+      map.map(input.arg, vector);
+    }
+    for (Operation &inner : body.without_terminator()) {
+      if (auto constant = dyn_cast<arith::ConstantOp>(inner)) {
+        auto type = VectorType::get({vw}, constant.getType());
+        map.map(constant.getResult(),
+                arith::ConstantOp::create(
+                    b, loc, type,
+                    DenseElementsAttr::get(type, constant.getValue())));
+        continue;
+      }
+      // Operands from outside the body are the same in every lane.
+      for (Value operand : inner.getOperands())
+        if (!map.contains(operand))
+          map.map(operand, splat(operand));
+      Operation *vectorOp = b.clone(inner, map);
+      vectorOp->getResult(0).setType(
+          VectorType::get({vw}, inner.getResult(0).getType()));
+      map.map(inner.getResult(0), vectorOp->getResult(0));
+    }
+    return map.lookup(body.getTerminator()->getOperand(0));
   }
 
   /// out[i:i+rows, j:j+cols] += x[i:i+rows, :] . w[j:j+cols, :] with w
@@ -560,13 +715,67 @@ struct LLMLowerContractionsToVector
   void lower(Projection &p) {
     OpBuilder b(p.op);
     KernelEmitter e(b, p.op.getLoc(), vectorWidth);
+    std::optional<Epilogue> epilogue = matchEpilogue(p.op, p.out);
+    if (epilogue && !canApplyEpilogue(p))
+      epilogue.reset();
+    if (epilogue)
+      for (Epilogue::Input &input : epilogue->inputs)
+        if (input.kind == Epilogue::Kind::Tile)
+          input.value = e.as2D(input.value);
+    const Epilogue *epi = epilogue ? &*epilogue : nullptr;
     if (p.layout == WeightLayout::Panels)
-      emitPanelKernels(e, e.as2D(p.x), p.w, e.as2D(p.out), p.panel);
+      emitPanelKernels(e, e.as2D(p.x), p.w, e.as2D(p.out), p.panel, epi);
     else
       emitKernels(e, e.as2D(p.x), p.w, e.as2D(p.out),
                   p.layout == WeightLayout::OutIn, /*xTransposed=*/false,
-                  parallel);
+                  parallel, /*sharedBuf=*/{}, epi);
+    if (epilogue)
+      epilogue->op.erase();
     p.op.erase();
+  }
+
+  /// Whether the kernels for `p` store every output element from the
+  /// outer-product tiles with a static K: the packed kernel, or the copied
+  /// one when the columns fill whole panels (the dot-product kernel and
+  /// the scalar columns have no register tile to finish).
+  bool canApplyEpilogue(const Projection &p) {
+    auto wType = cast<MemRefType>(p.w.getType());
+    auto outType = cast<MemRefType>(p.out.getType());
+    int64_t n = outType.getShape().back();
+    switch (p.layout) {
+    case WeightLayout::Panels:
+      return !wType.isDynamicDim(1);
+    case WeightLayout::InOut:
+      return !wType.isDynamicDim(0) && !ShapedType::isDynamic(n) &&
+             n % (colVectors * vectorWidth) == 0;
+    case WeightLayout::OutIn:
+      return false;
+    }
+    llvm_unreachable("covered switch over WeightLayout");
+  }
+
+  /// `fn(k0, kb)` for every block of `kTile` rows of a K of `k` (kb rows
+  /// each, the last maybe fewer). With an epilogue (then K is static), the
+  /// last block is emitted apart, with `last` set.
+  void forBlocks(KernelEmitter &e, Value k, int64_t kTile, bool split,
+                 function_ref<void(Value, Value, bool)> fn) {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    auto blockOf = [&](Value k0) {
+      Value rest = arith::SubIOp::create(b, loc, k, k0);
+      return arith::MinUIOp::create(b, loc, rest, e.idx(kTile)).getResult();
+    };
+    if (!split) {
+      e.forLoop(e.idx(0), k, kTile,
+                [&](Value k0) { fn(k0, blockOf(k0), false); });
+      return;
+    }
+    int64_t staticK = *getConstantIntValue(k);
+    int64_t lastStart = staticK ? (staticK - 1) / kTile * kTile : 0;
+    if (lastStart)
+      e.forLoop(e.idx(0), e.idx(lastStart), kTile,
+                [&](Value k0) { fn(k0, e.idx(kTile), false); });
+    fn(e.idx(lastStart), e.idx(staticK - lastStart), true);
   }
 
   /// out[m, n] += x[m, k] * w[n / panel, k, n % panel]: the outer-product
@@ -578,11 +787,13 @@ struct LLMLowerContractionsToVector
   /// costs to stream from L2. Full panels run in parallel; the last,
   /// partial one (out has a static column count) masks its last vector.
   void emitPanelKernels(KernelEmitter &e, Value x, Value w, Value out,
-                        int64_t panel) {
+                        int64_t panel, const Epilogue *epilogue = nullptr) {
     OpBuilder &b = e.b;
     Location loc = e.loc;
     Value m = memref::DimOp::create(b, loc, out, 0);
-    Value k = memref::DimOp::create(b, loc, x, 1);
+    // K is the weight's (static) when an epilogue needs the last block.
+    Value k = epilogue ? e.idx(cast<MemRefType>(w.getType()).getDimSize(1))
+                       : memref::DimOp::create(b, loc, x, 1).getResult();
     int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
     Value zero = e.idx(0);
     Value mMain = e.roundDown(m, rowTile);
@@ -618,41 +829,43 @@ struct LLMLowerContractionsToVector
 
     auto panelTile = [&](Value nb, int64_t cols, int64_t lastLanes) {
       Value j = arith::MulIOp::create(b, loc, nb, e.idx(panel));
-      e.forLoop(zero, k, packedKTile, [&](Value k0) {
-        Value rest = arith::SubIOp::create(b, loc, k, k0);
-        Value kb = arith::MinUIOp::create(b, loc, rest, e.idx(packedKTile));
-        // w[nb, k0:k0+kb, :] as a 2-D [kb, panel] view.
-        SmallVector<OpFoldResult> offsets = {nb, k0, b.getIndexAttr(0)};
-        SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), kb,
-                                           b.getIndexAttr(panel)};
-        SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-        auto blockType = memref::SubViewOp::inferRankReducedResultType(
-            {ShapedType::kDynamic, panel}, cast<MemRefType>(w.getType()),
-            offsets, sizes, strides);
-        Value block = memref::SubViewOp::create(
-            b, loc, cast<MemRefType>(blockType), w, offsets, sizes, strides);
-        e.forLoop(zero, mMain, rowTile, [&](Value i) {
-          // xp[i / rowTile] as a [K, rowTile] view.
-          Value t = arith::DivUIOp::create(b, loc, i, e.idx(rowTile));
-          SmallVector<OpFoldResult> offsets = {t, b.getIndexAttr(0),
-                                               b.getIndexAttr(0)};
-          SmallVector<OpFoldResult> sizes = {
-              b.getIndexAttr(1), memref::getMixedSize(b, loc, xp, 1),
-              b.getIndexAttr(rowTile)};
-          SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-          auto tileType = memref::SubViewOp::inferRankReducedResultType(
-              {staticK, rowTile}, xpType, offsets, sizes, strides);
-          Value xTile = memref::SubViewOp::create(
-              b, loc, cast<MemRefType>(tileType), xp, offsets, sizes,
-              strides);
-          e.outerProductTile(x, block, out, kb, k0, i, j, zero, rowTile, cols,
-                             lastLanes, xTile);
-        });
-        e.forLoop(mMain, m, 1, [&](Value i) {
-          e.outerProductTile(x, block, out, kb, k0, i, j, zero, 1, cols,
-                             lastLanes);
-        });
-      });
+      forBlocks(
+          e, k, packedKTile, epilogue != nullptr,
+          [&](Value k0, Value kb, bool last) {
+            const Epilogue *epi = last ? epilogue : nullptr;
+            // w[nb, k0:k0+kb, :] as a 2-D [kb, panel] view.
+            SmallVector<OpFoldResult> offsets = {nb, k0, b.getIndexAttr(0)};
+            SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), kb,
+                                               b.getIndexAttr(panel)};
+            SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+            auto blockType = memref::SubViewOp::inferRankReducedResultType(
+                {ShapedType::kDynamic, panel}, cast<MemRefType>(w.getType()),
+                offsets, sizes, strides);
+            Value block =
+                memref::SubViewOp::create(b, loc, cast<MemRefType>(blockType),
+                                          w, offsets, sizes, strides);
+            e.forLoop(zero, mMain, rowTile, [&](Value i) {
+              // xp[i / rowTile] as a [K, rowTile] view.
+              Value t = arith::DivUIOp::create(b, loc, i, e.idx(rowTile));
+              SmallVector<OpFoldResult> offsets = {t, b.getIndexAttr(0),
+                                                   b.getIndexAttr(0)};
+              SmallVector<OpFoldResult> sizes = {
+                  b.getIndexAttr(1), memref::getMixedSize(b, loc, xp, 1),
+                  b.getIndexAttr(rowTile)};
+              SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+              auto tileType = memref::SubViewOp::inferRankReducedResultType(
+                  {staticK, rowTile}, xpType, offsets, sizes, strides);
+              Value xTile =
+                  memref::SubViewOp::create(b, loc, cast<MemRefType>(tileType),
+                                            xp, offsets, sizes, strides);
+              e.outerProductTile(x, block, out, kb, k0, i, j, zero, rowTile,
+                                 cols, lastLanes, xTile, epi);
+            });
+            e.forLoop(mMain, m, 1, [&](Value i) {
+              e.outerProductTile(x, block, out, kb, k0, i, j, zero, 1, cols,
+                                 lastLanes, Value(), epi);
+            });
+          });
     };
     int64_t fullPanels = n / panel, rest = n % panel;
     int64_t vectors = panel / vectorWidth;
@@ -728,14 +941,20 @@ struct LLMLowerContractionsToVector
 
   /// out[m, n] += x[m, k] * w, w 2-D [k, n] (outIn false) or [n, k]; x is
   /// stored [k, m] when `xTransposed` (only with w [k, n]).
+  /// With `epilogue` (only for w [k, n] with whole panels and a static K),
+  /// the tiles of the last block of K apply it.
   void emitKernels(KernelEmitter &e, Value x, Value w, Value out, bool outIn,
-                   bool xTransposed, bool parallel, Value sharedBuf = {}) {
+                   bool xTransposed, bool parallel, Value sharedBuf = {},
+                   const Epilogue *epilogue = nullptr) {
     assert(!(outIn && xTransposed) && "no dot kernel for a transposed x");
     OpBuilder &b = e.b;
     Location loc = e.loc;
     Value m = memref::DimOp::create(b, loc, out, 0);
     Value n = memref::DimOp::create(b, loc, out, 1);
-    Value k = memref::DimOp::create(b, loc, x, xTransposed ? 0 : 1);
+    Value k =
+        epilogue
+            ? e.idx(cast<MemRefType>(w.getType()).getDimSize(0))
+            : memref::DimOp::create(b, loc, x, xTransposed ? 0 : 1).getResult();
     Value zero = e.idx(0);
     auto panels = [&](Value lb, Value ub, int64_t step,
                       function_ref<void(Value)> fn) {
@@ -769,27 +988,31 @@ struct LLMLowerContractionsToVector
         }
         Value buf =
             parallel ? e.allocPanelBuffer(kTile, colVectors) : sharedBuf;
-        e.forLoop(zero, k, kTile, [&](Value k0) {
-          Value rest = arith::SubIOp::create(b, loc, k, k0);
-          Value kb = arith::MinUIOp::create(b, loc, rest, e.idx(kTile));
-          e.forLoop(zero, kb, 1, [&](Value kk) {
-            Value row = arith::AddIOp::create(b, loc, k0, kk);
-            for (int64_t c = 0; c < colVectors; ++c) {
-              Value v = vector::LoadOp::create(
-                  b, loc, e.vecType, w, ValueRange{row, e.add(j, c * vectorWidth)});
-              vector::StoreOp::create(b, loc, v, buf,
-                                      ValueRange{kk, e.idx(c * vectorWidth)});
-            }
-          });
-          // A transposed x is read through [K, rows] column tiles.
-          auto tile = [&](Value i, int64_t rows) {
-            e.outerProductTile(x, buf, out, kb, k0, i, j, zero, rows,
-                               colVectors, /*lastLanes=*/0,
-                               xTransposed ? e.columns(x, i, rows) : Value());
-          };
-          e.forLoop(zero, mMain, rowTile, [&](Value i) { tile(i, rowTile); });
-          e.forLoop(mMain, m, 1, [&](Value i) { tile(i, 1); });
-        });
+        forBlocks(e, k, kTile, epilogue != nullptr,
+                  [&](Value k0, Value kb, bool last) {
+                    e.forLoop(zero, kb, 1, [&](Value kk) {
+                      Value row = arith::AddIOp::create(b, loc, k0, kk);
+                      for (int64_t c = 0; c < colVectors; ++c) {
+                        Value v = vector::LoadOp::create(
+                            b, loc, e.vecType, w,
+                            ValueRange{row, e.add(j, c * vectorWidth)});
+                        vector::StoreOp::create(
+                            b, loc, v, buf,
+                            ValueRange{kk, e.idx(c * vectorWidth)});
+                      }
+                    });
+                    // A transposed x is read through [K, rows] column tiles.
+                    auto tile = [&](Value i, int64_t rows) {
+                      e.outerProductTile(x, buf, out, kb, k0, i, j, zero, rows,
+                                         colVectors, /*lastLanes=*/0,
+                                         xTransposed ? e.columns(x, i, rows)
+                                                     : Value(),
+                                         last ? epilogue : nullptr);
+                    };
+                    e.forLoop(zero, mMain, rowTile,
+                              [&](Value i) { tile(i, rowTile); });
+                    e.forLoop(mMain, m, 1, [&](Value i) { tile(i, 1); });
+                  });
         if (parallel)
           memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
       });

@@ -155,3 +155,91 @@ func.func @panels(%x: memref<?x32xf32>, %w: memref<2x32x64xf32>, %out: memref<?x
   }
   return
 }
+
+// -----
+
+// An llm.epilogue update of the output (llm-fuse-epilogue) after a packed
+// projection: K = 2048 is two blocks of 1024, the first in a loop without
+// it, the last applying tanh(acc) * g to the accumulators before the one
+// store (g loaded at the same element, masked in the partial panel).
+
+// CHECK-LABEL: func.func @panels_epilogue(
+// CHECK-SAME: %[[G:[^:]*]]: memref<?x100xf32>)
+// CHECK: scf.parallel
+// CHECK: scf.parallel
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c1024{{.*}} step %c1024
+// CHECK-NOT: math.tanh
+// CHECK: scf.for {{.*}} iter_args
+// CHECK-COUNT-24: vector.fma
+// CHECK-NOT: math.tanh
+// CHECK: scf.for {{.*}} iter_args
+// CHECK-NOT: math.tanh
+// CHECK: scf.for {{.*}} iter_args
+// CHECK-COUNT-24: vector.fma
+// CHECK: scf.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: vector.load %[[G]]
+// CHECK-NEXT: math.tanh %{{.*}} : vector<16xf32>
+// CHECK-NEXT: arith.mulf %{{.*}} : vector<16xf32>
+// CHECK-NEXT: vector.store
+// CHECK: scf.reduce
+// CHECK: vector.maskedload %[[G]]
+// CHECK: math.tanh
+// CHECK: vector.maskedstore
+// CHECK-NOT: linalg.generic
+func.func @panels_epilogue(%x: memref<?x2048xf32>, %w: memref<2x2048x64xf32>, %out: memref<?x100xf32>, %g: memref<?x100xf32>) {
+  linalg.generic {
+      indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                       affine_map<(d0, d1, d2) -> (d1 floordiv 64, d2, d1 mod 64)>,
+                       affine_map<(d0, d1, d2) -> (d0, d1)>],
+      iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x2048xf32>, memref<2x2048x64xf32>) outs(%out : memref<?x100xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {
+      indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>],
+      iterator_types = ["parallel", "parallel"]}
+      ins(%g : memref<?x100xf32>) outs(%out : memref<?x100xf32>) attrs = {llm.epilogue} {
+  ^bb0(%gate: f32, %acc: f32):
+    %t = math.tanh %acc : f32
+    %m = arith.mulf %t, %gate : f32
+    linalg.yield %m : f32
+  }
+  return
+}
+
+// -----
+
+// The dot-product kernel ([out, in], not packed) finishes no register tile
+// of outputs: the epilogue stays a loop of its own after it.
+
+// CHECK-LABEL: func.func @dot_epilogue(
+// CHECK: vector.reduction
+// CHECK: linalg.generic
+// CHECK-SAME: llm.epilogue
+// CHECK: math.tanh %{{.*}} : f32
+func.func @dot_epilogue(%x: memref<?x64xf32>, %w: memref<100x64xf32>, %out: memref<?x100xf32>) {
+  linalg.generic {
+      indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                       affine_map<(d0, d1, d2) -> (d1, d2)>,
+                       affine_map<(d0, d1, d2) -> (d0, d1)>],
+      iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<100x64xf32>) outs(%out : memref<?x100xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {
+      indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>],
+      iterator_types = ["parallel", "parallel"]}
+      outs(%out : memref<?x100xf32>) attrs = {llm.epilogue} {
+  ^bb0(%acc: f32):
+    %t = math.tanh %acc : f32
+    linalg.yield %t : f32
+  }
+  return
+}

@@ -1,6 +1,6 @@
 """Every llm op, compiled by llm-compile and run, against PyTorch.
 
-Usage: op_numerics.py LLM_COMPILE WORK_DIR [FILTER] [-- LLM_COMPILE_ARGS...]
+Usage: op_numerics.py LLM_COMPILE WORK_DIR [FILTER...] [-- LLM_COMPILE_ARGS...]
 
 Each case writes a one-op MLIR function, compiles it to an artifact, calls it
 through the ABI with random inputs and compares with a PyTorch reference
@@ -10,6 +10,7 @@ vector width or tile, dynamic batch/sequence dims, and batch > 1. Arguments
 after `--` go to every llm-compile (the fusion on/off matrix).
 """
 
+import itertools
 import math
 import os
 import sys
@@ -26,7 +27,8 @@ ARGS, COMPILE_ARGS = sys.argv[1:], []
 if "--" in ARGS:
     ARGS, COMPILE_ARGS = ARGS[:ARGS.index("--")], ARGS[ARGS.index("--") + 1:]
 LLM_COMPILE, WORK = ARGS[0], ARGS[1]
-FILTER = ARGS[2] if len(ARGS) > 2 else ""
+# Op families whose name contains one of the filters (all without any).
+FILTERS = ARGS[2:]
 rng = np.random.RandomState(0)
 
 
@@ -384,12 +386,14 @@ def _():
 @case("ffn")
 def _():
     results = []
-    d, f = 20, 36
-    x = rand(2, 5, d)
     acts = {"relu": F.relu, "gelu": F.gelu, "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
             "silu": F.silu}
-    for act in ["relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu"]:
-        for layout in ["out_in", "in_out"]:
+    # 128 hidden units fill two panels: the in_out kernels then apply the
+    # activation (or act(gate) * up) to their accumulators.
+    for act, layout, (d, f) in itertools.product(
+            ["relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu"],
+            ["out_in", "in_out"], [(20, 36), (24, 128)]):
+            x = rand(2, 5, d)
             gated = act in ("swiglu", "geglu")
             wu = rand(f, d) if layout == "out_in" else rand(d, f)
             wg = rand(f, d) if layout == "out_in" else rand(d, f)
@@ -420,8 +424,47 @@ def _():
                 text += " layout in_out"
             out = "tensor<?x?x%dxf32>" % d
             text += " : (%s) -> %s" % (", ".join(types), out)
-            results.append(run_case("ffn_%s_%s" % (act, layout), types, out, text,
+            results.append(run_case("ffn_%s_%s_%d" % (act, layout, f), types, out, text,
                                     inputs, want))
+    return results
+
+
+@case("projection_epilogue")
+def _():
+    """A projection with what llm-fuse-epilogue folds into it: a residual
+    add (into the starting value), and tanh-GELU plus a residual (into the
+    kernel's last block of K). Packed weights (llm.param) take the panel
+    kernel, 1100 rows of K two blocks of it and 100 columns a masked last
+    panel; plain ones the copied-panel (in_out) or dot (out_in) kernels."""
+    results = []
+    for (k, n) in [(40, 128), (1100, 100)]:
+        for layout in ["out_in", "in_out"]:
+            for packed in [False, True]:
+                for chain in ["residual", "gelu_residual"]:
+                    x, r, b = rand(2, 5, k), rand(2, 5, n), rand(n)
+                    w = rand(n, k) if layout == "out_in" else rand(k, n)
+                    wt = t64(w) if layout == "out_in" else t64(w).T
+                    y = F.linear(t64(x), wt, t64(b))
+                    if chain == "gelu_residual":
+                        y = F.gelu(y, approximate="tanh")
+                    want = (y + t64(r)).numpy()
+                    wtype = ttype(w.shape)
+                    if packed:
+                        wtype += ' {llm.param = "w"}'
+                    act = ttype((2, 5, n))
+                    types = [ttype((2, 5, k)), wtype, ttype((n,)), act]
+                    text = "%%y = llm.linear %%a0, %%a1 bias %%a2%s : (%s) -> %s" % (
+                        " layout in_out" if layout == "in_out" else "",
+                        ", ".join([types[0], ttype(w.shape), types[2]]), act)
+                    last = "%y"
+                    if chain == "gelu_residual":
+                        text += "\n  %%g = llm.gelu %%y approximate tanh : %s" % act
+                        last = "%g"
+                    text += "\n  %%r = arith.addf %s, %%a3 : %s" % (last, act)
+                    name = "epilogue_%d_%s_%s_%s" % (
+                        k, layout, "packed" if packed else "plain", chain)
+                    results.append(run_case(name, types, act, text,
+                                            [x, w, b, r], want))
     return results
 
 
@@ -473,7 +516,7 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     failures = 0
     for name, fn in CASES:
-        if FILTER and FILTER not in name:
+        if FILTERS and not any(f in name for f in FILTERS):
             continue
         errors = fn()
         worst = max(errors)

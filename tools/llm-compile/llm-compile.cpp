@@ -113,6 +113,10 @@ static cl::opt<bool> fuseAttention(
     "fuse-attention", cl::init(true), cl::cat(compileCategory),
     cl::desc("Lower attention as a tiled online softmax that never "
              "materializes the score matrix (llm-fuse-attention)"));
+static cl::opt<bool> fuseEpilogue(
+    "fuse-epilogue", cl::init(true), cl::cat(compileCategory),
+    cl::desc("Fold each projection's residual add into its starting value "
+             "and its activation into its kernel (llm-fuse-epilogue)"));
 static cl::opt<int64_t> attentionQueryTile(
     "attention-query-tile", cl::init(64), cl::Hidden, cl::cat(compileCategory),
     cl::desc("Query rows per tile of the fused attention"));
@@ -700,6 +704,7 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   pipelineOptions.parallel = !serial;
   pipelineOptions.planMemory = planMemory;
   pipelineOptions.fuseAttention = fuseAttention;
+  pipelineOptions.fuseEpilogue = fuseEpilogue;
   pipelineOptions.attentionQueryTile = attentionQueryTile;
   pipelineOptions.attentionKeyTile = attentionKeyTile;
   if (std::optional<int64_t> bound = modelInfo.getInteger("max_positions"))

@@ -38,6 +38,12 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::desc("Lower attention as a tiled online softmax that never "
                      "materializes the score matrix (llm-fuse-attention)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fuseEpilogue{
+      *this, "fuse-epilogue",
+      llvm::cl::desc("Fold a projection's residual add into its starting "
+                     "value and its activation into its kernel "
+                     "(llm-fuse-epilogue)"),
+      llvm::cl::init(true)};
   PassOptions::Option<int64_t> attentionQueryTile{
       *this, "attention-query-tile",
       llvm::cl::desc("Query rows per tile of the fused attention"),

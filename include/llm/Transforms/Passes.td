@@ -148,6 +148,46 @@ def LLMFuseElementwiseOps : Pass<"llm-fuse-elementwise-ops"> {
   ];
 }
 
+def LLMFuseEpilogue : Pass<"llm-fuse-epilogue"> {
+  let summary = "Fold a projection's elementwise consumer into its kernel";
+  let description = [{
+    On tensors, after `convert-llm-to-linalg` and elementwise fusion: a
+    projection (`linalg.generic` with loops `(lead..., n, k)`, body
+    `out + x * w`) whose result has exactly one use, by an all-parallel
+    `linalg.generic` that reads it elementwise (identity map, same type as
+    its result), is fused with that consumer:
+
+    * `projection + r` (an `arith.addf` of the result and another input,
+      such as the residual after an output projection) becomes the
+      projection's starting value: the accumulator starts at `bias + r`,
+      and the add is gone.
+    * Any other such consumer (an activation, bias-free or biased; SwiGLU's
+      `act(gate) * up`) becomes an in-place update of the projection's
+      result (`outs` is the projection) marked `llm.epilogue`. Once
+      bufferized, `llm-lower-contractions-to-vector` applies its body to
+      the accumulators as each tile's last block of K completes, so the
+      output is written once. Where the kernel cannot (a dot-product
+      kernel), the update runs as its own loop over the output, as before.
+
+    Nothing fires where the projection's result has another use (that value
+    must exist unmodified), where the consumer reads its own output, or
+    where its body indexes or loads. A consumer's input computed after the
+    projection moves the projection down to the consumer.
+
+    With `remarks`, each fusion is reported as a remark at the consumer's
+    location.
+  }];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Report each fusion as a remark at the consumer's location">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def LLMApproximateMath : Pass<"llm-approximate-math"> {
   let summary = "Replace libm calls by vectorizable polynomial approximations";
   let description = [{
