@@ -7,8 +7,10 @@
 
 Compiles the GPT-2-small model of bench/gpt2_small.py twice with `llm-compile
 --train --generation=false`: once as by default (every fusion on) and once
-with `--fuse-attention=false` (attention materializes its [tokens x tokens]
-scores per head). Times the forward and the training step (batch 1, --tokens
+with every fusion off: `--fuse-attention=false` (attention materializes its
+[tokens x tokens] scores per head), `--fuse-epilogue=false` (residual adds and
+activations run as loops of their own over the projections' outputs) and
+`--fuse-qkv=false` (GPT-2 has one c_attn: nothing to merge). Times the forward and the training step (batch 1, --tokens
 tokens) of both builds at each thread count, next to PyTorch's forward and
 its training step (autograd + AdamW, as in bench/train_gpt2_small.py) on the
 same weights and in the same run, with OpenBLAS when it is installed.
@@ -31,11 +33,13 @@ import torch  # noqa: E402
 
 from gpt2_small import (GPT2_SMALL, PEAK_GFLOPS_PER_CORE, ROOT,  # noqa: E402
                         build_gpt2_small, forward_flops)
-from llm_artifact import Artifact, max_scaled_error  # noqa: E402
+from llm_artifact import Artifact, max_scaled_error, param_array  # noqa: E402
 from llm_ref import models  # noqa: E402
 from train_gpt2_small import TorchStep, llm_step  # noqa: E402
 
-BUILDS = (("fused", ()), ("unfused", ("--fuse-attention=false",)))
+BUILDS = (("fused", ()),
+          ("unfused", ("--fuse-attention=false", "--fuse-epilogue=false",
+                       "--fuse-qkv=false")))
 
 
 def arena_mib(out, entry):
@@ -85,7 +89,7 @@ def main():
         inputs = [ids.numpy()]
         for spec in artifact.entries["forward"]["inputs"][1:]:
             if spec["kind"] == "param":
-                inputs.append(state[spec["name"]].numpy())
+                inputs.append(param_array(spec, state, lambda t: t.numpy()))
         inputs = artifact.prepare("forward", *inputs)
         error = max_scaled_error(artifact.call("forward", *inputs, prepared=True), want)
         forwards[name] = lambda a=artifact, i=inputs: a.call("forward", *i, prepared=True)

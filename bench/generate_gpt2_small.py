@@ -50,7 +50,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from gpt2_small import GPT2_SMALL, build_gpt2_small  # noqa: E402
-from llm_artifact import Artifact  # noqa: E402
+from llm_artifact import Artifact, param_array  # noqa: E402
 from llm_ref import models, safetensors_io  # noqa: E402
 
 def measure_bandwidth_gbs(work, threads):
@@ -136,7 +136,7 @@ def main():
         raw = []
         for spec in specs:
             if spec["kind"] == "param":
-                raw.append(state[spec["name"]].numpy())
+                raw.append(param_array(spec, state, lambda t: t.numpy()))
             elif spec["kind"] == "kv_cache":
                 raw.append(caches[spec["name"]])
             else:

@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from llm_artifact import Artifact, max_scaled_error  # noqa: E402
+from llm_artifact import Artifact, max_scaled_error, param_array  # noqa: E402
 from llm_ref import models  # noqa: E402
 
 # One core's AVX-512 FP32 peak here (../shared/PEERS.md).
@@ -174,9 +174,9 @@ def main():
     artifact = Artifact(out)
     inputs = [ids.numpy()]
     for spec in artifact.entries["forward"]["inputs"][1:]:
-        tensor = state[spec["name"]]
+        tensor = param_array(spec, state, lambda t: t.numpy())
         assert list(tensor.shape) == spec["shape"], spec["name"]
-        inputs.append(tensor.numpy())
+        inputs.append(tensor)
 
     with torch.no_grad():
         want = models.gpt2_forward(config, state, ids).numpy()

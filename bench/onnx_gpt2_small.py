@@ -36,7 +36,7 @@ import json  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from llm_artifact import Artifact, max_scaled_error  # noqa: E402
+from llm_artifact import Artifact, max_scaled_error, param_array  # noqa: E402
 from llm_ref import models, safetensors_io  # noqa: E402
 from ort_peer import ort_available, run_ort_timed  # noqa: E402
 
@@ -82,7 +82,7 @@ def main():
     artifact = Artifact(out)
     params = {k: v.float().numpy() for k, v in
               safetensors_io.load_file(os.path.join(out, "model.safetensors")).items()}
-    inputs = [ids if spec["kind"] != "param" else params[spec["name"]]
+    inputs = [ids if spec["kind"] != "param" else param_array(spec, params)
               for spec in artifact.entries["forward"]["inputs"]]
     inputs = artifact.prepare("forward", *inputs)
     got = artifact.call("forward", *inputs, prepared=True)

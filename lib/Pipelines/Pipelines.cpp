@@ -68,6 +68,8 @@ contractionSchedule(unsigned vectorBits) {
 void mlir::llm::buildLLMToLinalgPipeline(OpPassManager &pm,
                                          const LowerToCPUOptions &options) {
   pm.addPass(createCanonicalizerPass());
+  if (options.fuseQKV)
+    pm.addNestedPass<func::FuncOp>(createLLMFuseQKV());
   if (options.fuseAttention) {
     LLMFuseAttentionOptions fuse;
     fuse.queryTile = options.attentionQueryTile;

@@ -111,9 +111,12 @@ struct LLMPackWeights
              b.getNamedAttr("shape",
                             b.getDenseI64ArrayAttr(type.getShape()))}));
     NamedAttribute param(b.getStringAttr(LLMDialect::kParamAttrName), name);
+    SmallVector<NamedAttribute> attrs = {param, packed};
+    // A parameter concatenated at bind time (llm-fuse-qkv) is packed after.
+    if (Attribute concat = func.getArgAttr(index, LLMDialect::kConcatAttrName))
+      attrs.push_back(b.getNamedAttr(LLMDialect::kConcatAttrName, concat));
     if (failed(func.insertArgument(index + 1, packedType,
-                                   b.getDictionaryAttr({param, packed}),
-                                   arg.getLoc())))
+                                   b.getDictionaryAttr(attrs), arg.getLoc())))
       return func.emitError("llm-pack-weights: cannot add the packed "
                             "argument of '")
              << name.getValue() << "'";

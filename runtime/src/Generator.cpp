@@ -197,7 +197,8 @@ Generator::open(const std::string &artifactDir, const std::string &weightsPath,
       entry->params.assign(spec->inputs.size(), nullptr);
 
       // Decode shares prefill's bound params where they agree (the same
-      // tensor, packing and shape), so packed weights exist once.
+      // tensor or concatenation, packing and shape), so packed and
+      // concatenated weights exist once.
       bool shared = spec == decode;
       if (shared) {
         const Entry &first = *gen->prefillEntry;
@@ -211,6 +212,7 @@ Generator::open(const std::string &artifactDir, const std::string &weightsPath,
             if (other.kind == InputKind::Param && other.name == input.name &&
                 other.dtype == input.dtype &&
                 other.getBufferShape() == input.getBufferShape() &&
+                other.concat == input.concat &&
                 other.packing.has_value() == input.packing.has_value() &&
                 (!other.packing ||
                  (other.packing->panel == input.packing->panel &&

@@ -125,6 +125,8 @@ private:
                      ResultSpec &result) const;
   Status parsePacking(const Json &value, const std::string &path,
                       InputSpec &input) const;
+  Status parseConcat(const Json &value, const std::string &path,
+                     InputSpec &input) const;
 
   const std::string &sourceName;
 };
@@ -320,8 +322,8 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
                                   InputSpec &input) const {
   if (!value.is_object())
     return fieldError(path, "must be an object, got " + describe(value));
-  Status s =
-      checkKeys(value, path, {"name", "kind", "dtype", "shape", "packing"});
+  Status s = checkKeys(value, path,
+                       {"name", "kind", "dtype", "shape", "packing", "concat"});
   if (s.isOk())
     s = getString(value, path, "name", /*required=*/true, input.name);
   if (s.isError())
@@ -351,8 +353,9 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
   if (s.isError())
     return s;
 
-  if (input.kind != InputKind::Param && value.contains("packing"))
-    return fieldError(join(path, "packing"), "is only allowed on params");
+  for (const char *key : {"packing", "concat"})
+    if (input.kind != InputKind::Param && value.contains(key))
+      return fieldError(join(path, key), "is only allowed on params");
   switch (input.kind) {
   case InputKind::Param:
     if (input.dtype != ElementType::F32 && input.dtype != ElementType::F16 &&
@@ -365,6 +368,12 @@ Status ManifestParser::parseInput(const Json &value, const std::string &path,
       return fieldError(join(path, "shape"), "of param " + quote(input.name) +
                                                  " must be static, got " +
                                                  shapeText(input.shape));
+    // The concatenation comes first: packing applies to its result.
+    if (value.contains("concat")) {
+      s = parseConcat(value, path, input);
+      if (s.isError())
+        return s;
+    }
     if (value.contains("packing")) {
       s = parsePacking(value, path, input);
       if (s.isError())
@@ -503,6 +512,86 @@ Status ManifestParser::parsePacking(const Json &value, const std::string &path,
   return Status::success();
 }
 
+Status ManifestParser::parseConcat(const Json &value, const std::string &path,
+                                   InputSpec &input) const {
+  const Json *concat = nullptr;
+  Status s = getObject(value, path, "concat", concat);
+  std::string concatPath = join(path, "concat");
+  if (s.isOk())
+    s = checkKeys(*concat, concatPath, {"axis", "parts"});
+  if (s.isError())
+    return s;
+  // The runtime joins parts of any float dtype into f32 (they may differ);
+  // a half-precision result would need a second conversion for nothing.
+  if (input.dtype != ElementType::F32 ||
+      (input.shape.size() != 1 && input.shape.size() != 2))
+    return fieldError(concatPath,
+                      "needs an f32 param of rank 1 or 2, got " +
+                          std::string(getElementTypeName(input.dtype)) + " " +
+                          shapeText(input.shape));
+  ConcatSpec spec;
+  s = getInteger(*concat, concatPath, "axis", /*required=*/true,
+                 /*minValue=*/0, spec.axis);
+  if (s.isError())
+    return s;
+  int64_t rank = static_cast<int64_t>(input.shape.size());
+  if (spec.axis >= rank)
+    return fieldError(join(concatPath, "axis"),
+                      "is " + std::to_string(spec.axis) +
+                          ", but the param has rank " + std::to_string(rank));
+
+  const Json *parts = nullptr;
+  s = getArray(*concat, concatPath, "parts", parts);
+  if (s.isError())
+    return s;
+  std::string partsPath = join(concatPath, "parts");
+  if (parts->size() < 2)
+    return fieldError(partsPath, "must list at least two tensors, got " +
+                                     std::to_string(parts->size()));
+  std::map<std::string, size_t> partByName;
+  int64_t total = input.shape[spec.axis], sum = 0;
+  for (size_t i = 0; i < parts->size(); ++i) {
+    const Json &partValue = (*parts)[i];
+    std::string partPath = index(partsPath, i);
+    if (!partValue.is_object())
+      return fieldError(partPath,
+                        "must be an object, got " + describe(partValue));
+    ConcatPart &part = spec.parts.emplace_back();
+    s = checkKeys(partValue, partPath, {"name", "size"});
+    if (s.isOk())
+      s = getString(partValue, partPath, "name", /*required=*/true, part.name);
+    if (s.isOk() && part.name.empty())
+      s = fieldError(join(partPath, "name"), "must not be empty");
+    if (s.isOk())
+      s = getInteger(partValue, partPath, "size", /*required=*/true,
+                     /*minValue=*/1, part.size);
+    if (s.isError())
+      return s;
+    // The parts are distinct tensors; a repeated one is a compiler bug, not
+    // a tied weight.
+    auto inserted = partByName.emplace(part.name, i);
+    if (!inserted.second)
+      return fieldError(join(partPath, "name"),
+                        quote(part.name) + " repeats the name of part " +
+                            std::to_string(inserted.first->second));
+    // Each size is at most total, so the sum cannot overflow.
+    if (part.size > total - sum)
+      return fieldError(partsPath,
+                        "sizes sum to more than " + std::to_string(total) +
+                            " (dimension " + std::to_string(spec.axis) +
+                            " of the shape " + shapeText(input.shape) + ")");
+    sum += part.size;
+  }
+  if (sum != total)
+    return fieldError(partsPath,
+                      "sizes sum to " + std::to_string(sum) + ", not " +
+                          std::to_string(total) + " (dimension " +
+                          std::to_string(spec.axis) + " of the shape " +
+                          shapeText(input.shape) + ")");
+  input.concat = std::move(spec);
+  return Status::success();
+}
+
 std::vector<int64_t> InputSpec::getBufferShape() const {
   if (!packing)
     return shape;
@@ -572,6 +661,13 @@ Status ManifestParser::parseEntryPoint(const Json &value,
     if (input.dtype != first.dtype || input.shape != first.shape)
       return fieldError(inputPath, "binds param " + quote(input.name) +
                                        " again with another dtype or shape "
+                                       "than input " +
+                                       std::to_string(inserted.first->second));
+    // The name keys the bound buffer (bindWeights), so it must also stand
+    // for one concatenation.
+    if (input.concat != first.concat)
+      return fieldError(inputPath, "binds param " + quote(input.name) +
+                                       " again with another concatenation "
                                        "than input " +
                                        std::to_string(inserted.first->second));
   }

@@ -93,12 +93,21 @@ Trainer::open(const std::string &artifactDir, const std::string &weightsPath,
          {trainer->trainEntry, trainer->evalEntry, trainer->distillEntry}) {
       if (!entry)
         continue;
-      for (const InputSpec &input : entry->inputs)
+      for (const InputSpec &input : entry->inputs) {
         if (input.kind == InputKind::Param && input.packing)
           return Status::error(ErrorCode::Artifact,
                                where + ": " + quote(entry->name) +
                                    " takes packed parameters; a training "
                                    "step updates them in place");
+        // The trainer saves each param under its name, which for a
+        // concatenation is no checkpoint tensor's.
+        if (input.kind == InputKind::Param && input.concat)
+          return Status::error(ErrorCode::Artifact,
+                               where + ": " + quote(entry->name) +
+                                   " takes concatenated parameters, which "
+                                   "a training step cannot update and save "
+                                   "by name");
+      }
     }
 
     Expected<std::unique_ptr<SafeTensorsModel>> checkpoint =

@@ -92,19 +92,25 @@ static const TensorView *findPrefixVariant(const SafeTensorsModel &checkpoint,
 
 namespace {
 /// How one param gets its data.
-enum class Binding { ZeroCopy, Copy, Convert, Pack };
+enum class Binding { ZeroCopy, Copy, Convert, Pack, Concat };
 
 struct PlannedParam {
+  /// Null for Concat.
   const TensorView *view = nullptr;
   Binding binding = Binding::ZeroCopy;
   uint64_t ownedBytes = 0;
   const void *data = nullptr;
-  /// For Pack.
+  /// For Pack, and Concat of a packed param.
   std::optional<PackingSpec> packing;
+  /// For Concat: the input, and the checkpoint tensor of each of its parts.
+  const InputSpec *input = nullptr;
+  std::vector<const TensorView *> parts;
 };
 
 /// A param as bound: its checkpoint name and packing (panel, out_in), (0,
 /// false) when it is not packed; a tied tensor may be bound several ways.
+/// A concatenation's name is its parts' names joined, which the manifest
+/// parser keeps to one concatenation per entry point.
 using ParamKey = std::tuple<std::string, int64_t, bool>;
 
 ParamKey getParamKey(const InputSpec &input) {
@@ -142,6 +148,116 @@ static void packPanels(const float *src, const std::vector<int64_t> &shape,
   }
 }
 
+/// Returns the shape part \p part of the concatenated param \p input must
+/// have: the param's, with the part's size along the axis.
+static std::vector<int64_t> getPartShape(const InputSpec &input, size_t part) {
+  std::vector<int64_t> shape = input.shape;
+  shape[input.concat->axis] = input.concat->parts[part].size;
+  return shape;
+}
+
+/// Writes the concatenation of \p parts (checked against \p input) as f32
+/// to \p dst. Viewing the result as [outer, shape[axis], inner], part i
+/// fills [outer, size_i, inner] at offset sum(size_j, j < i) of the middle
+/// dimension; along axis 0 that is one contiguous block per part.
+static Status concatenateParts(const InputSpec &input,
+                               const std::vector<const TensorView *> &parts,
+                               float *dst) {
+  const ConcatSpec &concat = *input.concat;
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < concat.axis; ++d)
+    outer *= input.shape[d];
+  for (size_t d = concat.axis + 1; d < input.shape.size(); ++d)
+    inner *= input.shape[d];
+  int64_t total = input.shape[concat.axis], offset = 0;
+  if (outer == 0 || inner == 0)
+    return Status::success(); // Nothing to copy, and maybe no buffer.
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const TensorView &view = *parts[i];
+    int64_t run = concat.parts[i].size * inner;
+    uint64_t elementSize = getDTypeSize(view.dtype);
+    for (int64_t o = 0; o < outer; ++o) {
+      const uint8_t *src =
+          view.data + static_cast<uint64_t>(o * run) * elementSize;
+      float *out = dst + (o * total + offset) * inner;
+      Status s =
+          view.dtype == DType::F32
+              ? (std::memcpy(out, src, static_cast<size_t>(run) * 4),
+                 Status::success())
+              : convertToF32(view.dtype, src, static_cast<uint64_t>(run), out);
+      if (s.isError())
+        return weightsError("checkpoint tensor " + quote(view.name) + ": " +
+                            s.message());
+    }
+    offset += concat.parts[i].size;
+  }
+  return Status::success();
+}
+
+/// Plans the concatenated param, input \p index of \p entry: finds and
+/// checks its parts. Leaves \p plan empty when allowMissing lets a part be
+/// missing, after listing the missing parts in \p missing; the parts that
+/// do exist stay unused, and draw the unused-tensor warning, since nothing
+/// reads them.
+static Status planConcat(const EntryPoint &entry, size_t index,
+                         const SafeTensorsModel &checkpoint,
+                         const BindOptions &options,
+                         std::vector<std::string> &missing,
+                         std::optional<PlannedParam> &plan) {
+  const InputSpec &input = entry.inputs[index];
+  const ConcatSpec &concat = *input.concat;
+  auto where = [&](size_t part) {
+    return "part " + std::to_string(part) + " of input " +
+           std::to_string(index) + " " + quote(input.name);
+  };
+  PlannedParam planned;
+  planned.binding = Binding::Concat;
+  planned.input = &input;
+  planned.packing = input.packing;
+  bool anyMissing = false;
+  for (size_t p = 0; p < concat.parts.size(); ++p) {
+    const std::string &name = concat.parts[p].name;
+    const TensorView *view = checkpoint.lookup(name);
+    if (!view && options.allowMissing) {
+      missing.push_back(name);
+      anyMissing = true;
+      continue;
+    }
+    if (!view) {
+      std::string message = "the checkpoint has no tensor " + quote(name) +
+                            ", which entry point " + quote(entry.name) +
+                            " needs (" + where(p) + ")";
+      if (const TensorView *variant = findPrefixVariant(checkpoint, name))
+        message += "; it has " + quote(variant->name) +
+                   ": was the model compiled from another export of this "
+                   "checkpoint?";
+      return weightsError(message);
+    }
+    std::vector<int64_t> shape = getPartShape(input, p);
+    if (view->shape != shape)
+      return weightsError("checkpoint tensor " + quote(name) + " has shape " +
+                          shapeText(view->shape) + ", but the model expects " +
+                          shapeText(shape) + " (" + where(p) +
+                          ", concatenated along axis " +
+                          std::to_string(concat.axis) + ")");
+    if (!isConvertibleToF32(view->dtype))
+      return weightsError("checkpoint tensor " + quote(name) + " has dtype " +
+                          getDTypeName(view->dtype) +
+                          ", but the model expects F32, F16 or BF16 (" +
+                          where(p) + ", concatenated as f32)");
+    planned.parts.push_back(view);
+  }
+  if (anyMissing)
+    return Status::success();
+  // The manifest parser checked that both sizes fit int64.
+  std::vector<int64_t> buffer = input.getBufferShape();
+  planned.ownedBytes = 4;
+  for (int64_t dim : buffer)
+    planned.ownedBytes *= static_cast<uint64_t>(dim);
+  plan = std::move(planned);
+  return Status::success();
+}
+
 Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
                                             const SafeTensorsModel &checkpoint,
                                             const BindOptions &options) {
@@ -159,6 +275,23 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
       ParamKey key = getParamKey(input);
       if (input.kind != InputKind::Param || plans.count(key))
         continue;
+      if (input.concat) {
+        // The joined name is only a key; the parts are the tensors.
+        std::optional<PlannedParam> plan;
+        Status s =
+            planConcat(entry, i, checkpoint, options, bound.missing, plan);
+        if (s.isError())
+          return s;
+        if (!plan)
+          continue;
+        if (!checkedAdd(ownedTotal, plan->ownedBytes, ownedTotal))
+          return weightsError("the converted checkpoint is too large");
+        for (const TensorView *part : plan->parts)
+          usedNames.insert(part->name);
+        plans.emplace(key, std::move(*plan));
+        planOrder.push_back(key);
+        continue;
+      }
       const TensorView *view = checkpoint.lookup(input.name);
       if (!view && options.allowMissing) {
         bound.missing.push_back(input.name);
@@ -257,9 +390,8 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
     for (const ParamKey &key : planOrder) {
       const std::string &name = std::get<0>(key);
       PlannedParam &plan = plans[key];
-      const TensorView &view = *plan.view;
       if (plan.binding == Binding::ZeroCopy) {
-        plan.data = view.data;
+        plan.data = plan.view->data;
         ++bound.numZeroCopy;
         continue;
       }
@@ -275,6 +407,30 @@ Expected<BoundWeights> llm::rt::bindWeights(const EntryPoint &entry,
                                  " for checkpoint tensor " + quote(name));
       bound.owned.emplace_back(buffer);
       bound.ownedBytes += plan.ownedBytes;
+      if (plan.binding == Binding::Concat) {
+        // A packed concatenation is joined into a temporary first, as a
+        // converted tensor is before packing.
+        const InputSpec &input = *plan.input;
+        std::vector<float> joined;
+        float *target = static_cast<float *>(buffer);
+        if (plan.packing) {
+          uint64_t count = 1;
+          for (int64_t dim : input.shape)
+            count *= static_cast<uint64_t>(dim);
+          joined.resize(static_cast<size_t>(count));
+          target = joined.data();
+        }
+        Status s = concatenateParts(input, plan.parts, target);
+        if (s.isError())
+          return s;
+        if (plan.packing)
+          packPanels(joined.data(), input.shape, *plan.packing,
+                     static_cast<float *>(buffer));
+        // An empty result still gets a non-null address.
+        plan.data = buffer ? buffer : plan.parts[0]->data;
+        continue;
+      }
+      const TensorView &view = *plan.view;
       if (plan.binding == Binding::Pack) {
         // Packing reads f32: convert (or realign) first when needed.
         std::vector<float> converted;

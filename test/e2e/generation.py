@@ -76,7 +76,8 @@ def entry_inputs(entry, raw, runtime):
     inputs = []
     for spec in entry["inputs"]:
         if spec["kind"] == "param":
-            inputs.append(raw[spec["name"]].float().numpy())
+            inputs.append(llm_artifact.param_array(
+                spec, raw, lambda t: t.float().numpy()))
         elif spec["kind"] == "kv_cache":
             inputs.append(runtime[spec["name"]])
         else:

@@ -68,6 +68,19 @@ def pack_param(array, packing):
         padded.reshape(panels, panel, k).transpose(0, 2, 1))
 
 
+def param_array(spec, tensors, convert=np.asarray):
+    """The value of param input `spec` from `tensors`, checkpoint tensors
+    by name (a dict, a safetensors file), each passed through `convert`
+    (e.g. lambda t: t.float().numpy() for torch tensors): tensors[name], or
+    for a concatenated param (spec["concat"], docs/ABI.md) its parts joined
+    along the axis. In checkpoint layout: prepare() packs it if need be."""
+    concat = spec.get("concat")
+    if concat is None:
+        return convert(tensors[spec["name"]])
+    return np.concatenate([np.asarray(convert(tensors[part["name"]]))
+                           for part in concat["parts"]], axis=concat["axis"])
+
+
 class Artifact:
     def __init__(self, folder):
         with open(os.path.join(folder, "manifest.json")) as f:
@@ -88,8 +101,10 @@ class Artifact:
 
     def prepare(self, name, *inputs):
         """The inputs as the entry point takes them: converted to its
-        dtypes, packed params packed. Pass the result to call(...,
-        prepared=True) to time calls without the packing."""
+        dtypes, packed params packed. A param is passed in checkpoint
+        layout, concatenated ones concatenated (param_array). Pass the
+        result to call(..., prepared=True) to time calls without the
+        packing."""
         entry = self.entries[name]
         if len(inputs) != len(entry["inputs"]):
             raise ValueError("%s takes %d inputs" % (name, len(entry["inputs"])))

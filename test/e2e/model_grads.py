@@ -69,8 +69,8 @@ def check(family, *args, label=None):
     entry = art.entries["forward_vjp"]
     others = [ids] + extra + [seed]
     params = {k: v.detach().float().numpy() for k, v in state.items()}
-    inputs = [params[s["name"]] if s["kind"] == "param" else others.pop(0)
-              for s in entry["inputs"]]
+    inputs = [llm_artifact.param_array(s, params) if s["kind"] == "param"
+              else others.pop(0) for s in entry["inputs"]]
     got = art.call("forward_vjp", *inputs)
     # The gradients follow the logits, one per float argument, in the order
     # of forward's arguments: its params.

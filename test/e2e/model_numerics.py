@@ -60,7 +60,8 @@ def check_model(name, artifact_dir, weights_dir, max_seq, extra_inputs=None):
             if spec["kind"] == "tokens":
                 inputs.append(ids)
             elif spec["kind"] == "param":
-                inputs.append(raw[spec["name"]].float().numpy())
+                inputs.append(llm_artifact.param_array(
+                    spec, raw, lambda t: t.float().numpy()))
             else:
                 value = extra_inputs(spec["name"], batch, seq, kwargs)
                 inputs.append(value)

@@ -477,9 +477,10 @@ def run_artifact(art_dir, in_npz, names_json, out_npz):
                 if not os.path.isfile(path):
                     raise SystemExit("error: the manifest has params but %s is missing" % path)
                 params = read_safetensors(path)
-            if name not in params:
-                raise SystemExit("error: param '%s' is not in model.safetensors" % name)
-            value = params[name]
+            try:
+                value = llm_artifact.param_array(spec, params)
+            except KeyError as e:
+                raise SystemExit("error: param %s is not in model.safetensors" % e)
         else:
             if name not in given:
                 raise SystemExit("error: manifest input '%s' (kind %s) is not a graph input "

@@ -79,7 +79,8 @@ def main():
             feeds = dict(np.load(ref))
             want = np.load(ref.replace(".in.npz", ".out.npz"))["logits"]
             ort = run_ort(os.path.join(folder, "model.onnx"), feeds, threads=1)[0]
-            inputs = [feeds[spec["name"]] if spec["kind"] != "param" else params[spec["name"]]
+            inputs = [feeds[spec["name"]] if spec["kind"] != "param"
+                      else llm_artifact.param_array(spec, params)
                       for spec in artifact.entries["forward"]["inputs"]]
             got = artifact.call("forward", *inputs)
             if "attention_mask" in feeds:

@@ -113,6 +113,10 @@ static cl::opt<bool> fuseAttention(
     "fuse-attention", cl::init(true), cl::cat(compileCategory),
     cl::desc("Lower attention as a tiled online softmax that never "
              "materializes the score matrix (llm-fuse-attention)"));
+static cl::opt<bool> fuseQKV(
+    "fuse-qkv", cl::init(true), cl::cat(compileCategory),
+    cl::desc("Merge projections of one input (Q, K, V) into one over weights "
+             "the runtime concatenates when it binds them (llm-fuse-qkv)"));
 static cl::opt<bool> fuseEpilogue(
     "fuse-epilogue", cl::init(true), cl::cat(compileCategory),
     cl::desc("Fold each projection's residual add into its starting value "
@@ -313,6 +317,20 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
         (*value)["packing"] = json::Object{
             {"panel", packed.getAs<IntegerAttr>("panel").getInt()},
             {"layout", packed.getAs<StringAttr>("layout").getValue().str()}};
+      }
+      // A param concatenated from checkpoint tensors at bind time.
+      if (auto concat = func.getArgAttrOfType<DictionaryAttr>(
+              index, llm::LLMDialect::kConcatAttrName)) {
+        json::Array parts;
+        for (auto [part, size] :
+             llvm::zip(concat.getAs<ArrayAttr>("parts"),
+                       concat.getAs<DenseI64ArrayAttr>("sizes").asArrayRef()))
+          parts.push_back(
+              json::Object{{"name", cast<StringAttr>(part).getValue().str()},
+                           {"size", size}});
+        (*value)["concat"] =
+            json::Object{{"axis", concat.getAs<IntegerAttr>("axis").getInt()},
+                         {"parts", std::move(parts)}};
       }
       inputs.push_back(std::move(*value));
     }
@@ -705,6 +723,7 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   pipelineOptions.planMemory = planMemory;
   pipelineOptions.fuseAttention = fuseAttention;
   pipelineOptions.fuseEpilogue = fuseEpilogue;
+  pipelineOptions.fuseQKV = fuseQKV;
   pipelineOptions.attentionQueryTile = attentionQueryTile;
   pipelineOptions.attentionKeyTile = attentionKeyTile;
   if (std::optional<int64_t> bound = modelInfo.getInteger("max_positions"))

@@ -38,6 +38,12 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::desc("Lower attention as a tiled online softmax that never "
                      "materializes the score matrix (llm-fuse-attention)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fuseQKV{
+      *this, "fuse-qkv",
+      llvm::cl::desc("Merge projections of one input (Q, K, V) into one over "
+                     "weights the runtime concatenates at bind time "
+                     "(llm-fuse-qkv)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> fuseEpilogue{
       *this, "fuse-epilogue",
       llvm::cl::desc("Fold a projection's residual add into its starting "

@@ -104,11 +104,15 @@ def LLMPackWeights : Pass<"llm-pack-weights", "::mlir::func::FuncOp"> {
 
 def LLMReinterpretContiguousReshapes
     : Pass<"llm-reinterpret-contiguous-reshapes", "::mlir::func::FuncOp"> {
-  let summary = "Contiguous memref.expand_shape ops as memref.reinterpret_cast";
+  let summary = "Strided memref.expand_shape ops as memref.reinterpret_cast";
   let description = [{
-    Rewrites every `memref.expand_shape` of an identity-layout buffer into a
-    `memref.reinterpret_cast` of the same buffer with the output shape's
-    sizes and row-major strides (offset 0). Runs before
+    Rewrites every `memref.expand_shape` of a strided buffer into a
+    `memref.reinterpret_cast` with the output shape's sizes: of the same
+    buffer at offset 0 with row-major strides for an identity layout, else
+    of the source's base buffer at its offset, each source dim's stride
+    kept by the innermost dim it splits into (a slice of a fused Q/K/V
+    output split into heads keeps its row stride). The pass name predates
+    strided sources. Runs before
     `expand-strided-metadata`, which (in MLIR 22) crashes on expand_shape
     ops that split a dynamic dim into several dynamic dims, as dynamic
     reshapes of imported ONNX graphs do.
@@ -144,6 +148,41 @@ def LLMFuseElementwiseOps : Pass<"llm-fuse-elementwise-ops"> {
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
     "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def LLMFuseQKV : Pass<"llm-fuse-qkv", "::mlir::func::FuncOp"> {
+  let summary = "Merge projections of one input into one over concatenated "
+                "weights";
+  let description = [{
+    On the llm dialect, in an entry point (public, not a training step that
+    takes the parameters as the runtime owns them): the `llm.linear` ops
+    that project the same input, with the same weight layout, whose weights
+    (and biases, all or none) are parameters (`llm.param` arguments with a
+    static f32 type, not packed, not updated in place), become one
+    `llm.linear` over a new parameter argument: their weights concatenated
+    along the output features (rows of `[out, in]`, columns of `[in, out]`).
+    Each old result is a `tensor.extract_slice` of the new one. LLaMA's and
+    BERT's Q, K and V projections are the case this is for; GPT-2's are one
+    tensor already.
+
+    The new argument is named by the parts joined with `+` and carries
+    `llm.concat = {axis, parts, sizes}`: the checkpoint tensors in order and
+    each one's extent along `axis`. `llm-compile` writes it into the
+    manifest, and the runtime concatenates the tensors once when it binds
+    the weights (docs/ABI.md); `llm-pack-weights` then packs the result like
+    any other weight. The old arguments are dropped where nothing else
+    reads them.
+
+    With `remarks`, each fusion is reported at the fused projection.
+  }];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Report each fusion as a remark">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
     "::mlir::tensor::TensorDialect"
   ];
 }

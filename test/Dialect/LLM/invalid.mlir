@@ -647,3 +647,45 @@ func.func @packed_not_dict(%w: tensor<2x32x64xf32> {llm.packed = 64 : i64, llm.p
 func.func @packed_zero_panel(%w: tensor<2x32x64xf32> {llm.packed = {layout = "out_in", panel = 0 : i64, shape = array<i64: 100, 32>}, llm.param = "w"}) {
   return
 }
+
+// -----
+
+// expected-error @+1 {{'llm.concat' of argument #0 has parts of 48 along axis 0 but the parameter has 64}}
+func.func @concat_wrong_total(%w: tensor<64x32xf32> {llm.concat = {axis = 0 : i64, parts = ["q", "k"], sizes = array<i64: 32, 16>}, llm.param = "q+k"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'llm.concat' of argument #0 must name distinct checkpoint tensors}}
+func.func @concat_repeated_part(%w: tensor<64x32xf32> {llm.concat = {axis = 0 : i64, parts = ["q", "q"], sizes = array<i64: 32, 32>}, llm.param = "q+q"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'llm.concat' of argument #0 must name at least two parts, each with a size}}
+func.func @concat_one_part(%w: tensor<32x32xf32> {llm.concat = {axis = 0 : i64, parts = ["q"], sizes = array<i64: 32>}, llm.param = "q"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'llm.concat' of argument #0 has axis 2 outside the parameter's rank 2}}
+func.func @concat_bad_axis(%w: tensor<64x32xf32> {llm.concat = {axis = 2 : i64, parts = ["q", "k"], sizes = array<i64: 32, 32>}, llm.param = "q+k"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'llm.concat' of argument #0 must be {axis = A : i64, parts = ["name", ...], sizes = array<i64: ...>}}}
+func.func @concat_not_dict(%w: tensor<64x32xf32> {llm.concat = 0 : i64, llm.param = "q+k"}) {
+  return
+}
+
+// -----
+
+// Packed, the checkpoint-layout shape is the packing's: 64 = 32 + 32 rows.
+func.func @concat_packed_ok(%w: tensor<1x32x64xf32> {llm.concat = {axis = 0 : i64, parts = ["q", "k"], sizes = array<i64: 32, 32>}, llm.packed = {layout = "out_in", panel = 64 : i64, shape = array<i64: 64, 32>}, llm.param = "q+k"}) {
+  return
+}

@@ -121,6 +121,45 @@ TEST(ManifestTest, ElementTypeAndKindNames) {
   EXPECT_STREQ(getInputKindName(InputKind::Mask), "mask");
 }
 
+TEST(ManifestTest, ConcatenatedParams) {
+  // The table's 11 rows from three tensors, then packed; the bias from two.
+  Json json = getFakeManifest();
+  Json &wte = json["entry_points"][0]["inputs"][1];
+  wte["name"] = "q+k+v";
+  wte["concat"] = makeConcat(0, {{"q", 4}, {"k", 4}, {"v", 3}});
+  wte["packing"] = {{"panel", 4}, {"layout", "out_in"}};
+  Json &bias = json["entry_points"][0]["inputs"][2];
+  bias["concat"] = makeConcat(0, {{"b0", 1}, {"b1", 3}});
+  Expected<Manifest> manifest = parseManifest(json.dump(), "manifest.json");
+  ASSERT_TRUE(manifest) << manifest.message();
+  const InputSpec &table = manifest->entryPoints[0].inputs[1];
+  ASSERT_TRUE(table.concat);
+  EXPECT_EQ(table.concat->axis, 0);
+  ASSERT_EQ(table.concat->parts.size(), 3u);
+  EXPECT_EQ(table.concat->parts[0].name, "q");
+  EXPECT_EQ(table.concat->parts[1].name, "k");
+  EXPECT_EQ(table.concat->parts[2].name, "v");
+  EXPECT_EQ(table.concat->parts[2].size, 3);
+  EXPECT_EQ(table.shape, (std::vector<int64_t>{11, 4}));
+  EXPECT_EQ(table.getBufferShape(), (std::vector<int64_t>{3, 4, 4}));
+  const InputSpec &b = manifest->entryPoints[0].inputs[2];
+  ASSERT_TRUE(b.concat);
+  EXPECT_EQ(b.concat->parts[1], (ConcatPart{"b1", 3}));
+  EXPECT_FALSE(b.packing);
+  EXPECT_FALSE(manifest->entryPoints[0].inputs[0].concat);
+
+  // Along the columns, and bound twice under one name.
+  json = getFakeManifest();
+  Json &columns = json["entry_points"][0]["inputs"][1];
+  columns["concat"] = makeConcat(1, {{"a", 1}, {"b", 2}, {"c", 1}});
+  json["entry_points"][0]["inputs"].push_back(columns);
+  manifest = parseManifest(json.dump(), "manifest.json");
+  ASSERT_TRUE(manifest) << manifest.message();
+  EXPECT_EQ(manifest->entryPoints[0].inputs[1].concat->axis, 1);
+  EXPECT_EQ(manifest->entryPoints[0].inputs[3].concat,
+            manifest->entryPoints[0].inputs[1].concat);
+}
+
 /// One malformed manifest: a change to the valid one and the expected
 /// message parts.
 struct BadManifest {
@@ -525,13 +564,19 @@ const std::vector<BadManifest> &getBadManifests() {
        },
        {"field 'entry_points[0].results[0].shape[1]' must be >= -1"}},
       {"packing on tokens",
-       [](Json &j) { input(j, 0)["packing"] = {{"panel", 4}, {"layout", "out_in"}}; },
+       [](Json &j) {
+         input(j, 0)["packing"] = {{"panel", 4}, {"layout", "out_in"}};
+       },
        {"field 'entry_points[0].inputs[0].packing' is only allowed on params"}},
       {"packing panel",
-       [](Json &j) { input(j, 1)["packing"] = {{"panel", 0}, {"layout", "out_in"}}; },
+       [](Json &j) {
+         input(j, 1)["packing"] = {{"panel", 0}, {"layout", "out_in"}};
+       },
        {"field 'entry_points[0].inputs[1].packing.panel' must be at least 1"}},
       {"packing layout",
-       [](Json &j) { input(j, 1)["packing"] = {{"panel", 4}, {"layout", "rows"}}; },
+       [](Json &j) {
+         input(j, 1)["packing"] = {{"panel", 4}, {"layout", "rows"}};
+       },
        {"field 'entry_points[0].inputs[1].packing.layout' must be in_out or "
         "out_in, got 'rows'"}},
       {"packing unknown",
@@ -540,7 +585,9 @@ const std::vector<BadManifest> &getBadManifests() {
        },
        {"unknown field 'entry_points[0].inputs[1].packing.x'"}},
       {"packing rank",
-       [](Json &j) { input(j, 2)["packing"] = {{"panel", 4}, {"layout", "out_in"}}; },
+       [](Json &j) {
+         input(j, 2)["packing"] = {{"panel", 4}, {"layout", "out_in"}};
+       },
        {"field 'entry_points[0].inputs[2].packing' needs an f32 param of rank "
         "2, got f32 [4]"}},
       {"packing huge",
@@ -550,6 +597,128 @@ const std::vector<BadManifest> &getBadManifests() {
          input(j, 1)["shape"] = {(1 << 20) + 1, int64_t(1) << 40};
        },
        {"makes a buffer too large"}},
+      {"concat on tokens",
+       [](Json &j) {
+         input(j, 0)["concat"] = makeConcat(0, {{"a", 1}, {"b", 1}});
+       },
+       {"field 'entry_points[0].inputs[0].concat' is only allowed on params"}},
+      {"concat type",
+       [](Json &j) { input(j)["concat"] = 0; },
+       {"field 'entry_points[0].inputs[1].concat' must be an object, got 0"}},
+      {"concat unknown",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 5}, {"b", 6}});
+         input(j)["concat"]["dim"] = 0;
+       },
+       {"unknown field 'entry_points[0].inputs[1].concat.dim'"}},
+      {"concat dtype",
+       [](Json &j) {
+         input(j)["dtype"] = "bf16";
+         input(j)["concat"] = makeConcat(0, {{"a", 5}, {"b", 6}});
+       },
+       {"field 'entry_points[0].inputs[1].concat' needs an f32 param of rank "
+        "1 or 2, got bf16 [11, 4]"}},
+      {"concat rank",
+       [](Json &j) {
+         input(j)["shape"] = {11, 4, 1};
+         input(j)["concat"] = makeConcat(0, {{"a", 5}, {"b", 6}});
+       },
+       {"field 'entry_points[0].inputs[1].concat' needs an f32 param of rank "
+        "1 or 2, got f32 [11, 4, 1]"}},
+      {"concat axis missing",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 5}, {"b", 6}});
+         input(j)["concat"].erase("axis");
+       },
+       {"missing field 'entry_points[0].inputs[1].concat.axis'"}},
+      {"concat axis negative",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(-1, {{"a", 5}, {"b", 6}});
+       },
+       {"field 'entry_points[0].inputs[1].concat.axis' must be at least 0, "
+        "got -1"}},
+      {"concat axis range",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(2, {{"a", 5}, {"b", 6}});
+       },
+       {"field 'entry_points[0].inputs[1].concat.axis' is 2, but the param "
+        "has rank 2"}},
+      {"concat axis bias",
+       [](Json &j) {
+         input(j, 2)["concat"] = makeConcat(1, {{"a", 2}, {"b", 2}});
+       },
+       {"field 'entry_points[0].inputs[2].concat.axis' is 1, but the param "
+        "has rank 1"}},
+      {"concat parts type",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {});
+         input(j)["concat"]["parts"] = "q,k,v";
+       },
+       {"field 'entry_points[0].inputs[1].concat.parts' must be an array"}},
+      {"concat one part",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 11}});
+       },
+       {"field 'entry_points[0].inputs[1].concat.parts' must list at least "
+        "two tensors, got 1"}},
+      {"concat part type",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 5}, {"b", 6}});
+         input(j)["concat"]["parts"][1] = "b";
+       },
+       {"field 'entry_points[0].inputs[1].concat.parts[1]' must be an "
+        "object, got \"b\""}},
+      {"concat part unknown",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 5}, {"b", 6}});
+         input(j)["concat"]["parts"][0]["dtype"] = "f16";
+       },
+       {"unknown field 'entry_points[0].inputs[1].concat.parts[0].dtype'"}},
+      {"concat part name",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 5}, {"", 6}});
+       },
+       {"field 'entry_points[0].inputs[1].concat.parts[1].name' must not be "
+        "empty"}},
+      {"concat part size",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 11}, {"b", 0}});
+       },
+       {"field 'entry_points[0].inputs[1].concat.parts[1].size' must be at "
+        "least 1, got 0"}},
+      {"concat part size missing",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 5}, {"b", 6}});
+         input(j)["concat"]["parts"][1].erase("size");
+       },
+       {"missing field 'entry_points[0].inputs[1].concat.parts[1].size'"}},
+      {"concat duplicate part",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 5}, {"b", 1}, {"a", 5}});
+       },
+       {"field 'entry_points[0].inputs[1].concat.parts[2].name' 'a' repeats "
+        "the name of part 0"}},
+      {"concat sizes short",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(1, {{"a", 1}, {"b", 2}});
+       },
+       {"field 'entry_points[0].inputs[1].concat.parts' sizes sum to 3, not "
+        "4 (dimension 1 of the shape [11, 4])"}},
+      {"concat sizes over",
+       [](Json &j) {
+         input(j)["concat"] = makeConcat(0, {{"a", 6}, {"b", INT64_MAX}});
+       },
+       {"field 'entry_points[0].inputs[1].concat.parts' sizes sum to more "
+        "than 11 (dimension 0 of the shape [11, 4])"}},
+      {"concat tied differently",
+       [](Json &j) {
+         Json copy = input(j);
+         copy["concat"] = makeConcat(0, {{"a", 5}, {"b", 6}});
+         entry(j)["inputs"].push_back(copy);
+       },
+       {"field 'entry_points[0].inputs[3]' binds param "
+        "'transformer.wte.weight' again with another concatenation than "
+        "input 1"}},
       {"result dup",
        [](Json &j) { entry(j)["results"].push_back(result(j)); },
        {"field 'entry_points[0].results[1].name' 'logits' repeats another "

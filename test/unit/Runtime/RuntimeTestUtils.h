@@ -181,6 +181,17 @@ inline void writeFakeCheckpoint(const std::string &path,
   ASSERT_TRUE(s.isOk()) << s.message();
 }
 
+/// Returns a manifest "concat" object: \p parts (name, size) joined along
+/// \p axis.
+inline Json
+makeConcat(int64_t axis,
+           const std::vector<std::pair<std::string, int64_t>> &parts) {
+  Json list = Json::array();
+  for (const auto &[name, size] : parts)
+    list.push_back(Json{{"name", name}, {"size", size}});
+  return Json{{"axis", axis}, {"parts", list}};
+}
+
 /// Returns the handle of the already loaded library at \p path (null if not
 /// loaded); dlclose it after use.
 inline void *findLoadedLibrary(const std::string &path) {

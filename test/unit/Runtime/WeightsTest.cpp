@@ -364,4 +364,271 @@ TEST_F(WeightsTest, ShardedCheckpointsBind) {
   EXPECT_TRUE(checkpoint->isSharded());
 }
 
+//===----------------------------------------------------------------------===//
+// Concatenated params
+//===----------------------------------------------------------------------===//
+
+/// Element (r, c) of concatenation part \p p (a rank-1 part is one row):
+/// distinct per part and exact in f16 and bf16.
+float partValue(int64_t p, int64_t r, int64_t c) {
+  return static_cast<float>(p) * 8.0f + static_cast<float>(r) +
+         static_cast<float>(c) * 0.25f;
+}
+
+/// A checkpoint tensor of part \p p, of \p shape, in \p dtype.
+ExtraTensor makePart(const std::string &name, int64_t p,
+                     const std::vector<int64_t> &shape,
+                     DType dtype = DType::F32) {
+  int64_t rows = shape.size() == 2 ? shape[0] : 1, cols = shape.back();
+  std::vector<float> values;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      values.push_back(partValue(p, r, c));
+  return {name, dtype, shape, encode(values, dtype)};
+}
+
+/// Element (r, c) of the concatenation of parts of \p sizes along \p axis
+/// (1 for rank-1 parts, which are rows).
+float concatValue(const std::vector<int64_t> &sizes, int64_t axis, int64_t r,
+                  int64_t c) {
+  int64_t &along = axis == 0 ? r : c;
+  int64_t p = 0;
+  while (along >= sizes[p])
+    along -= sizes[p++];
+  return partValue(p, r, c);
+}
+
+/// The concatenation of parts of \p sizes along \p axis, row-major.
+std::vector<float> concatValues(const std::vector<int64_t> &sizes, int64_t axis,
+                                int64_t rows, int64_t cols) {
+  std::vector<float> values;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      values.push_back(concatValue(sizes, axis, r, c));
+  return values;
+}
+
+/// A concatenated param input "q+k+v" (or \p name) of \p shape.
+Json concatInput(const std::vector<int64_t> &shape, Json concat,
+                 const std::string &name = "q+k+v") {
+  return {{"name", name},
+          {"kind", "param"},
+          {"dtype", "f32"},
+          {"shape", shape},
+          {"concat", std::move(concat)}};
+}
+
+/// The fake entry point with \p extra appended to its inputs (from 3 on).
+EntryPoint getEntryWith(const std::vector<Json> &extra) {
+  Json manifest = getFakeManifest();
+  for (const Json &input : extra)
+    manifest["entry_points"][0]["inputs"].push_back(input);
+  Expected<Manifest> parsed = parseManifest(manifest.dump(), "m.json");
+  EXPECT_TRUE(parsed) << parsed.message();
+  return parsed ? parsed->entryPoints[0] : EntryPoint();
+}
+
+/// Expects \p data to hold \p want.
+void expectValues(const void *data, const std::vector<float> &want) {
+  ASSERT_NE(data, nullptr);
+  const float *got = static_cast<const float *>(data);
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_EQ(got[i], want[i]) << "element " << i;
+}
+
+TEST_F(WeightsTest, ConcatenatesAlongRows) {
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {makePart("q", 0, {2, 3}), makePart("k", 1, {3, 3}),
+                       makePart("v", 2, {1, 3})});
+  EntryPoint entry = getEntryWith(
+      {concatInput({6, 3}, makeConcat(0, {{"q", 2}, {"k", 3}, {"v", 1}}))});
+  // Strict: the parts count as used, the joined name is looked up nowhere.
+  Expected<BoundWeights> weights = bind(dir.str(), entry, /*strict=*/true);
+  ASSERT_TRUE(weights) << weights.message();
+  expectFakeValues(*weights);
+  expectValues(weights->getData(3), concatValues({2, 3, 1}, 0, 6, 3));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(weights->getData(3)) % 64, 0u);
+  EXPECT_EQ(weights->getOwnedBytes(), 6u * 3 * 4);
+  EXPECT_EQ(weights->getNumZeroCopy(), 2u);
+  EXPECT_TRUE(weights->getWarnings().empty());
+}
+
+TEST_F(WeightsTest, ConcatenatesAlongColumns) {
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {makePart("a", 0, {3, 2}), makePart("b", 1, {3, 1}),
+                       makePart("c", 2, {3, 4})});
+  EntryPoint entry = getEntryWith({concatInput(
+      {3, 7}, makeConcat(1, {{"a", 2}, {"b", 1}, {"c", 4}}), "a+b+c")});
+  Expected<BoundWeights> weights = bind(dir.str(), entry, /*strict=*/true);
+  ASSERT_TRUE(weights) << weights.message();
+  expectValues(weights->getData(3), concatValues({2, 1, 4}, 1, 3, 7));
+  EXPECT_EQ(weights->getOwnedBytes(), 3u * 7 * 4);
+}
+
+TEST_F(WeightsTest, ConcatenatesBiases) {
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {makePart("q.bias", 0, {2}), makePart("k.bias", 1, {3}),
+                       makePart("v.bias", 2, {1})});
+  EntryPoint entry = getEntryWith({concatInput(
+      {6}, makeConcat(0, {{"q.bias", 2}, {"k.bias", 3}, {"v.bias", 1}}),
+      "q.bias+k.bias+v.bias")});
+  Expected<BoundWeights> weights = bind(dir.str(), entry, /*strict=*/true);
+  ASSERT_TRUE(weights) << weights.message();
+  // Rank-1 parts are rows: the concatenation runs along the columns.
+  expectValues(weights->getData(3), concatValues({2, 3, 1}, 1, 1, 6));
+  EXPECT_EQ(weights->getOwnedBytes(), 6u * 4);
+}
+
+TEST_F(WeightsTest, ConcatenationConvertsHalfPrecisionParts) {
+  // Mixed dtypes, along either axis.
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {makePart("q", 0, {2, 3}, DType::F16),
+                       makePart("k", 1, {3, 3}),
+                       makePart("v", 2, {1, 3}, DType::BF16),
+                       makePart("a", 0, {3, 2}, DType::BF16),
+                       makePart("b", 1, {3, 1}, DType::F16)});
+  EntryPoint entry = getEntryWith(
+      {concatInput({6, 3}, makeConcat(0, {{"q", 2}, {"k", 3}, {"v", 1}})),
+       concatInput({3, 3}, makeConcat(1, {{"a", 2}, {"b", 1}}), "a+b")});
+  Expected<BoundWeights> weights = bind(dir.str(), entry, /*strict=*/true);
+  ASSERT_TRUE(weights) << weights.message();
+  expectValues(weights->getData(3), concatValues({2, 3, 1}, 0, 6, 3));
+  expectValues(weights->getData(4), concatValues({2, 1}, 1, 3, 3));
+  EXPECT_EQ(weights->getOwnedBytes(), (6u * 3 + 3 * 3) * 4);
+}
+
+TEST_F(WeightsTest, ConcatenationIsPackedLikeAParam) {
+  // Each concatenation bound packed is compared with the same values
+  // stored whole ("joined") and bound packed: [6, 3] out_in along the rows
+  // (6 outputs -> 2 panels of 4), [3, 6] in_out along the columns (6
+  // outputs -> 2 panels of 4).
+  struct Case {
+    int64_t axis;
+    std::vector<int64_t> shape;
+    const char *layout;
+  };
+  for (const Case &c : {Case{0, {6, 3}, "out_in"}, Case{1, {3, 6}, "in_out"}}) {
+    SCOPED_TRACE(c.layout);
+    std::vector<int64_t> sizes = {2, 1, 3};
+    std::vector<ExtraTensor> extra;
+    const char *names[] = {"q", "k", "v"};
+    for (int64_t p = 0; p < 3; ++p) {
+      std::vector<int64_t> shape = c.shape;
+      shape[c.axis] = sizes[p];
+      extra.push_back(makePart(names[p], p, shape, DType::BF16));
+    }
+    extra.push_back({"joined", DType::F32, c.shape,
+                     encode(concatValues(sizes, c.axis, c.shape[0], c.shape[1]),
+                            DType::F32)});
+    std::string path = dir / (std::string(c.layout) + ".safetensors");
+    writeFakeCheckpoint(path, DType::F32, extra);
+
+    Json packing = {{"panel", 4}, {"layout", c.layout}};
+    Json packed = concatInput(
+        c.shape, makeConcat(c.axis, {{"q", 2}, {"k", 1}, {"v", 3}}));
+    packed["packing"] = packing;
+    Json plain = packed;
+    plain.erase("packing");
+    Json joined = {{"name", "joined"},
+                   {"kind", "param"},
+                   {"dtype", "f32"},
+                   {"shape", c.shape},
+                   {"packing", packing}};
+    EntryPoint entry = getEntryWith({packed, plain, joined});
+    ASSERT_EQ(entry.inputs[3].getBufferShape(),
+              (std::vector<int64_t>{2, 3, 4}));
+    Expected<BoundWeights> weights = bind(path, entry, /*strict=*/true);
+    ASSERT_TRUE(weights) << weights.message();
+    const float *got = static_cast<const float *>(weights->getData(3));
+    const float *want = static_cast<const float *>(weights->getData(5));
+    ASSERT_NE(got, nullptr);
+    ASSERT_NE(want, nullptr);
+    for (int64_t i = 0; i < 2 * 3 * 4; ++i)
+      ASSERT_EQ(got[i], want[i]) << "element " << i;
+    // The same concatenation unpacked is a buffer of its own.
+    expectValues(weights->getData(4),
+                 concatValues(sizes, c.axis, c.shape[0], c.shape[1]));
+    EXPECT_EQ(weights->getOwnedBytes(), (2u * 3 * 4 * 2 + 6 * 3) * 4);
+  }
+}
+
+TEST_F(WeightsTest, TiedConcatenationsShareOneBuffer) {
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {makePart("q", 0, {2, 3}), makePart("k", 1, {3, 3}),
+                       makePart("v", 2, {1, 3})});
+  Json qkv = concatInput({6, 3}, makeConcat(0, {{"q", 2}, {"k", 3}, {"v", 1}}));
+  // A part may also be bound by itself.
+  Json q = {
+      {"name", "q"}, {"kind", "param"}, {"dtype", "f32"}, {"shape", {2, 3}}};
+  EntryPoint entry = getEntryWith({qkv, q, qkv});
+  Expected<BoundWeights> weights = bind(dir.str(), entry, /*strict=*/true);
+  ASSERT_TRUE(weights) << weights.message();
+  EXPECT_EQ(weights->getData(5), weights->getData(3));
+  EXPECT_EQ(weights->getData(4), checkpoint->lookup("q")->data);
+  EXPECT_EQ(weights->getOwnedBytes(), 6u * 3 * 4);
+}
+
+TEST_F(WeightsTest, ConcatenationMissingPartIsNamed) {
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {makePart("q", 0, {2, 3}), makePart("v", 2, {1, 3}),
+                       makePart("model.k", 1, {3, 3})});
+  EntryPoint entry = getEntryWith(
+      {concatInput({6, 3}, makeConcat(0, {{"q", 2}, {"k", 3}, {"v", 1}}))});
+  Expected<BoundWeights> weights = bind(dir.str(), entry);
+  ASSERT_FALSE(weights);
+  EXPECT_EQ(weights.getStatus().code(), ErrorCode::Weights);
+  EXPECT_EQ(weights.message(),
+            "the checkpoint has no tensor 'k', which entry point 'forward' "
+            "needs (part 1 of input 3 'q+k+v'); it has 'model.k': was the "
+            "model compiled from another export of this checkpoint?");
+}
+
+TEST_F(WeightsTest, ConcatenationMissingPartsAreListedWhenAllowed) {
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {makePart("q", 0, {2, 3})});
+  EntryPoint entry = getEntryWith(
+      {concatInput({6, 3}, makeConcat(0, {{"q", 2}, {"k", 3}, {"v", 1}}))});
+  checkpoint = SafeTensorsModel::open(dir.str()).take();
+  BindOptions options;
+  options.allowMissing = true;
+  Expected<BoundWeights> weights = bindWeights(entry, *checkpoint, options);
+  ASSERT_TRUE(weights) << weights.message();
+  EXPECT_EQ(weights->getMissing(), (std::vector<std::string>{"k", "v"}));
+  EXPECT_EQ(weights->getData(3), nullptr);
+  EXPECT_EQ(weights->getOwnedBytes(), 0u);
+  // Nothing reads the part that exists.
+  ASSERT_EQ(weights->getWarnings().size(), 1u);
+  EXPECT_EQ(weights->getWarnings()[0],
+            "checkpoint tensor 'q' is not used by the model; ignoring it");
+}
+
+TEST_F(WeightsTest, ConcatenationPartOfWrongShapeIsNamed) {
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {makePart("q", 0, {2, 3}), makePart("k", 1, {3, 2}),
+                       makePart("v", 2, {1, 3})});
+  EntryPoint entry = getEntryWith(
+      {concatInput({6, 3}, makeConcat(0, {{"q", 2}, {"k", 3}, {"v", 1}}))});
+  Expected<BoundWeights> weights = bind(dir.str(), entry);
+  ASSERT_FALSE(weights);
+  EXPECT_EQ(weights.getStatus().code(), ErrorCode::Weights);
+  EXPECT_EQ(weights.message(),
+            "checkpoint tensor 'k' has shape [3, 2], but the model expects "
+            "[3, 3] (part 1 of input 3 'q+k+v', concatenated along axis 0)");
+}
+
+TEST_F(WeightsTest, ConcatenationPartOfWrongDTypeIsNamed) {
+  writeFakeCheckpoint(dir / "model.safetensors", DType::F32,
+                      {makePart("q", 0, {2, 3}),
+                       {"k", DType::I64, {3, 3}, std::vector<uint8_t>(72, 0)},
+                       makePart("v", 2, {1, 3})});
+  EntryPoint entry = getEntryWith(
+      {concatInput({6, 3}, makeConcat(0, {{"q", 2}, {"k", 3}, {"v", 1}}))});
+  Expected<BoundWeights> weights = bind(dir.str(), entry);
+  ASSERT_FALSE(weights);
+  EXPECT_EQ(weights.getStatus().code(), ErrorCode::Weights);
+  EXPECT_EQ(weights.message(),
+            "checkpoint tensor 'k' has dtype I64, but the model expects F32, "
+            "F16 or BF16 (part 1 of input 3 'q+k+v', concatenated as f32)");
+}
+
 } // namespace

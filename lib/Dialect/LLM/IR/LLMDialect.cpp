@@ -9,6 +9,8 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -84,6 +86,63 @@ static LogicalResult verifyPackedParam(Operation *op, unsigned regionIndex,
   return success();
 }
 
+/// `llm.concat = {axis = A, parts = [names], sizes = [sizes]}` on a
+/// parameter whose checkpoint-layout shape (the argument's type, or the
+/// `shape` of its `llm.packed`) is the parts' concatenation along `axis`.
+static LogicalResult verifyConcatParam(Operation *op, unsigned regionIndex,
+                                       unsigned argIndex, Attribute value) {
+  auto error = [&]() {
+    return op->emitError() << "'" << LLMDialect::kConcatAttrName
+                           << "' of argument #" << argIndex << " ";
+  };
+  auto dict = dyn_cast<DictionaryAttr>(value);
+  auto axis = dict ? dict.getAs<IntegerAttr>("axis") : IntegerAttr();
+  auto parts = dict ? dict.getAs<ArrayAttr>("parts") : ArrayAttr();
+  auto sizes =
+      dict ? dict.getAs<DenseI64ArrayAttr>("sizes") : DenseI64ArrayAttr();
+  if (!dict || dict.size() != 3 || !axis || !parts || !sizes)
+    return error() << "must be {axis = A : i64, parts = [\"name\", ...], "
+                      "sizes = array<i64: ...>}";
+  if (parts.size() < 2 || parts.size() != static_cast<size_t>(sizes.size()))
+    return error() << "must name at least two parts, each with a size";
+  llvm::StringSet<> names;
+  int64_t total = 0;
+  for (auto [part, size] : llvm::zip(parts, sizes.asArrayRef())) {
+    auto name = dyn_cast<StringAttr>(part);
+    if (!name || name.getValue().empty() ||
+        !names.insert(name.getValue()).second)
+      return error() << "must name distinct checkpoint tensors";
+    if (size < 1)
+      return error() << "has a part of size " << size
+                     << "; sizes must be positive";
+    total += size;
+  }
+  Region &region = op->getRegion(regionIndex);
+  if (region.empty() || argIndex >= region.getNumArguments())
+    return error() << "is on a missing argument";
+  // The checkpoint-layout shape: the packed param's, else the argument's.
+  SmallVector<int64_t> shape;
+  if (auto func = dyn_cast<FunctionOpInterface>(op))
+    if (auto packed = func.getArgAttrOfType<DictionaryAttr>(
+            argIndex, LLMDialect::kPackedAttrName))
+      if (auto packedShape = packed.getAs<DenseI64ArrayAttr>("shape"))
+        shape = llvm::to_vector(packedShape.asArrayRef());
+  if (shape.empty()) {
+    auto shaped = dyn_cast<ShapedType>(region.getArgument(argIndex).getType());
+    if (!shaped || !shaped.hasRank())
+      return success();
+    shape = llvm::to_vector(shaped.getShape());
+  }
+  int64_t a = axis.getInt();
+  if (a < 0 || a >= static_cast<int64_t>(shape.size()))
+    return error() << "has axis " << a << " outside the parameter's rank "
+                   << shape.size();
+  if (!ShapedType::isDynamic(shape[a]) && shape[a] != total)
+    return error() << "has parts of " << total << " along axis " << a
+                   << " but the parameter has " << shape[a];
+  return success();
+}
+
 LogicalResult LLMDialect::verifyRegionArgAttribute(Operation *op,
                                                    unsigned regionIndex,
                                                    unsigned argIndex,
@@ -91,6 +150,8 @@ LogicalResult LLMDialect::verifyRegionArgAttribute(Operation *op,
   StringRef attrName = attribute.getName().getValue();
   if (attrName == kPackedAttrName)
     return verifyPackedParam(op, regionIndex, argIndex, attribute.getValue());
+  if (attrName == kConcatAttrName)
+    return verifyConcatParam(op, regionIndex, argIndex, attribute.getValue());
   if (attrName != kParamAttrName && attrName != kInputAttrName)
     return op->emitError() << "unknown llm argument attribute '" << attrName
                            << "'";

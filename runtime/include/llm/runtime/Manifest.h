@@ -94,6 +94,34 @@ struct PackingSpec {
   bool outIn = false;
 };
 
+/// One checkpoint tensor of a concatenated param.
+struct ConcatPart {
+  /// The checkpoint tensor's name.
+  std::string name;
+  /// Its size along ConcatSpec::axis.
+  int64_t size = 0;
+
+  bool operator==(const ConcatPart &other) const {
+    return name == other.name && size == other.size;
+  }
+};
+
+/// How a concatenated param is assembled (docs/ABI.md, "Concatenated
+/// parameters"): the parts, checkpoint tensors of the param's shape except
+/// along `axis`, joined in order along `axis` (torch.cat) into one f32
+/// tensor when the checkpoint is bound. llm-fuse-qkv asks for this to run
+/// the Q, K and V projections as one matmul.
+struct ConcatSpec {
+  int64_t axis = 0;
+  /// At least two, with distinct names; their sizes sum to shape[axis].
+  std::vector<ConcatPart> parts;
+
+  bool operator==(const ConcatSpec &other) const {
+    return axis == other.axis && parts == other.parts;
+  }
+  bool operator!=(const ConcatSpec &other) const { return !(*this == other); }
+};
+
 /// One input of an entry point.
 struct InputSpec {
   std::string name;
@@ -104,6 +132,10 @@ struct InputSpec {
   std::vector<int64_t> shape;
   /// Set for params the entry point takes packed.
   std::optional<PackingSpec> packing;
+  /// Set for params concatenated from several checkpoint tensors; `name`
+  /// is then only a key (the parts' names joined by '+'), never looked up.
+  /// `shape` is the concatenation's, and packing applies to it.
+  std::optional<ConcatSpec> concat;
 
   /// The shape of the buffer the entry point takes: `shape`, or the packed
   /// shape of a packed param.

@@ -13,7 +13,11 @@
 //     and copied into an aligned buffer otherwise;
 //   - an f16 or bf16 tensor for an f32 input is converted once into an owned
 //     f32 buffer;
-//   - any other dtype is an error naming the tensor.
+//   - any other dtype is an error naming the tensor;
+//   - a packed param is packed once into panels (docs/ABI.md);
+//   - a concatenated param (InputSpec::concat) is joined once from its
+//     parts, each checked like a param of its own shape and converted to
+//     f32, then packed if it is packed; its own name is not looked up.
 //
 // Checkpoint tensors that no input uses produce a warning naming them (an
 // error in strict mode), except the non-parameter buffers real checkpoints

@@ -51,6 +51,11 @@ def LLM_Dialect : Dialect {
     /// `{panel = P, layout = "in_out" | "out_in", shape = [r, c]}`, where
     /// `shape` is the checkpoint tensor's.
     static constexpr ::llvm::StringLiteral kPackedAttrName = "llm.packed";
+    /// The argument attribute of a parameter the runtime concatenates from
+    /// several checkpoint tensors when it binds them (see `llm-fuse-qkv`):
+    /// `{axis = A, parts = ["name", ...], sizes = [s, ...]}`, each part's
+    /// extent along `axis` of the checkpoint-layout tensor.
+    static constexpr ::llvm::StringLiteral kConcatAttrName = "llm.concat";
     /// The module attribute naming the model family (`gpt2`, `bert`, ...).
     static constexpr ::llvm::StringLiteral kFamilyAttrName = "llm.family";
     /// The module attribute of a sequence classifier: its number of
