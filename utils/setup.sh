@@ -14,6 +14,9 @@ PACKAGES=(
   # Toolchain: LLVM/MLIR 22 with libMLIR.so, clang, lld, ninja, cmake.
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
   libomp-22-dev
+  # The sanitizer runtimes of the ASan+UBSan test build (make test); clang
+  # does not pull them in.
+  libclang-rt-22-dev
   ninja-build cmake make
   # Tests: GoogleTest, lit's helpers, the PyTorch numerics reference.
   libgtest-dev diffutils python3 python3-numpy python3-torch
