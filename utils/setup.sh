@@ -20,6 +20,9 @@ PACKAGES=(
   ninja-build cmake make
   # Tests: GoogleTest, lit's helpers, the PyTorch numerics reference.
   libgtest-dev diffutils python3 python3-numpy python3-torch
+  # Benchmarks: OpenBLAS, which bench/ puts under PyTorch in place of the
+  # reference BLAS Debian's torch links, so that PyTorch is a fair peer.
+  libopenblas0-openmp
   # Runtime: JSON for safetensors headers, manifests and configs; ICU for
   # the tokenizers' Unicode classes (GPT-2's \p{L}/\p{N}, BERT's P* and C*),
   # case mapping and normalization.
