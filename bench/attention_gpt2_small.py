@@ -79,7 +79,7 @@ def main():
     }
     print("GPT-2-small attention: %d heads of %d, causal, batch 1, fp32; torch %s, "
           "BLAS: %s" % (HEADS, HEAD_DIM, torch.__version__,
-                        "OpenBLAS" if bench_common.using_openblas() else "default"))
+                        bench_common.blas_name()))
     print("%-7s %-8s %-9s %10s %10s %11s %9s %10s" % (
         "tokens", "threads", "system", "min ms", "median ms", "vs unfused",
         "vs torch", "error"))

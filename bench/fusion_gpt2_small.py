@@ -82,8 +82,7 @@ def main():
     print("GPT-2-small shape: %d layers, d_model %d, %d heads, vocab %d, batch 1, "
           "%d tokens, fp32" % (args.layers, d, heads, vocab, args.tokens))
     print("torch %s, BLAS: %s" % (torch.__version__,
-                                   "OpenBLAS" if bench_common.using_openblas()
-                                   else "Debian default (slow reference BLAS)"))
+                                   bench_common.blas_name()))
     forwards, steps = {}, {}
     for name, (artifact, out, seconds) in builds.items():
         inputs = [ids.numpy()]

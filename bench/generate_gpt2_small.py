@@ -164,8 +164,7 @@ def main():
               "%.1f GB/s; decode bound %.1f tokens/s"
               % (n, bandwidth[n], bandwidth[n] * 1e9 / weight_bytes))
     print("torch %s, BLAS: %s" % (torch.__version__,
-                                   "OpenBLAS" if bench_common.using_openblas()
-                                   else "Debian default (slow reference BLAS)"))
+                                   bench_common.blas_name()))
     print("%-8s %-8s %12s %12s %10s %10s %9s" % (
         "threads", "system", "prefill t/s", "decode t/s", "ms/token",
         "vs torch", "of bound"))

@@ -192,8 +192,7 @@ def main():
     print("llm-compile: %.1f s; max scaled error of the logits vs PyTorch: %.2e"
           % (compile_s, error))
     print("torch %s, BLAS: %s" % (torch.__version__,
-                                   "OpenBLAS" if bench_common.using_openblas()
-                                   else "Debian default (slow reference BLAS)"))
+                                   bench_common.blas_name()))
     header = "%-8s %-10s %10s %10s %9s %9s %8s" % (
         "threads", "system", "ms", "vs torch", "GFLOP/s", "of peak", "")
     print(header)

@@ -82,7 +82,7 @@ def main():
     print("LLaMA shape: %d layers, d_model 768, 12 heads (4 KV), SwiGLU 2048, "
           "vocab 1024, batch 1, fp32; torch %s, BLAS: %s"
           % (args.layers, torch.__version__,
-             "OpenBLAS" if bench_common.using_openblas() else "Debian default"))
+             bench_common.blas_name()))
     print("%-7s %-8s %-8s %9s %9s %10s %9s %10s" % (
         "tokens", "threads", "system", "min ms", "median", "vs unfused",
         "vs torch", "error"))

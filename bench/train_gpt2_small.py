@@ -150,8 +150,7 @@ def main():
              abs(their_loss - exact_loss) / exact_loss, exact_norm, our_norm, norm_error,
              their_norm, abs(their_norm - exact_norm) / exact_norm))
     print("torch %s, BLAS: %s" % (torch.__version__,
-                                   "OpenBLAS" if bench_common.using_openblas()
-                                   else "Debian default (slow reference BLAS)"))
+                                   bench_common.blas_name()))
     print("%-8s %-10s %10s %10s %10s %9s %9s" % (
         "threads", "system", "ms/step", "tokens/s", "vs torch", "GFLOP/s", "of peak"))
     for n in threads:
