@@ -49,6 +49,25 @@ static bool hasUnitInnerStride(MemRefType type) {
   return !strides.empty() && strides.back() == 1;
 }
 
+/// Whether memref `value` collapses to 2-D (its leading dims into one) with
+/// a unit inner stride, so that the kernels can read its rows as vectors.
+static bool isCollapsibleTo2D(Value value) {
+  auto type = dyn_cast<MemRefType>(value.getType());
+  if (!type)
+    return false;
+  if (type.getRank() > 2) {
+    ReassociationIndices lead;
+    for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+      lead.push_back(i);
+    SmallVector<ReassociationIndices> reassociation = {lead,
+                                                       {type.getRank() - 1}};
+    if (!memref::CollapseShapeOp::isGuaranteedCollapsible(type, reassociation))
+      return false;
+    type = memref::CollapseShapeOp::computeCollapsedType(type, reassociation);
+  }
+  return hasUnitInnerStride(type);
+}
+
 /// Matches a bufferized projection (ProjectionMatch.h) whose operands the
 /// kernels can address: w with a unit inner stride (a packed w contiguous,
 /// with a static column count), x and out collapsible to 2-D.
@@ -70,26 +89,8 @@ static std::optional<Projection> matchProjection(linalg::GenericOp op,
         !outType || ShapedType::isDynamic(outType.getShape().back()))
       return std::nullopt;
   }
-  // x and out collapse to 2-D with a unit inner stride.
-  for (Value v : {p.x, p.out}) {
-    auto type = dyn_cast<MemRefType>(v.getType());
-    if (!type)
-      return std::nullopt;
-    if (type.getRank() > 2) {
-      ReassociationIndices lead;
-      for (int64_t i = 0; i + 1 < type.getRank(); ++i)
-        lead.push_back(i);
-      SmallVector<ReassociationIndices> reassociation = {
-          lead, {type.getRank() - 1}};
-      if (!memref::CollapseShapeOp::isGuaranteedCollapsible(type,
-                                                            reassociation))
-        return std::nullopt;
-      type = memref::CollapseShapeOp::computeCollapsedType(type,
-                                                           reassociation);
-    }
-    if (!hasUnitInnerStride(type))
-      return std::nullopt;
-  }
+  if (!isCollapsibleTo2D(p.x) || !isCollapsibleTo2D(p.out))
+    return std::nullopt;
   return p;
 }
 
@@ -295,25 +296,6 @@ struct Epilogue {
   linalg::GenericOp op;
   SmallVector<Input> inputs;
 };
-
-/// Whether `value` (a memref of the output's shape) can be read as 2-D
-/// vectors.
-static bool isCollapsibleTo2D(Value value) {
-  auto type = dyn_cast<MemRefType>(value.getType());
-  if (!type || type.getRank() < 2)
-    return false;
-  if (type.getRank() > 2) {
-    ReassociationIndices lead;
-    for (int64_t i = 0; i + 1 < type.getRank(); ++i)
-      lead.push_back(i);
-    SmallVector<ReassociationIndices> reassociation = {lead,
-                                                       {type.getRank() - 1}};
-    if (!memref::CollapseShapeOp::isGuaranteedCollapsible(type, reassociation))
-      return false;
-    type = memref::CollapseShapeOp::computeCollapsedType(type, reassociation);
-  }
-  return hasUnitInnerStride(type);
-}
 
 /// The buffer `value` is a view of.
 static Value rootOf(Value value) {
