@@ -67,9 +67,9 @@ def main():
         print("compiled GPT-2-small (%d layers) at %d tokens in %.0f s"
               % (args.layers, ctx, seconds))
     print()
-    print("%-10s %6s %14s %14s %14s %12s %12s"
-          % ("entry", "tokens", "arena", "live bound", "no reuse",
-             "arena/bound", "no reuse/arena"))
+    print("%-10s %6s %14s %14s %14s %14s %12s %12s"
+          % ("entry", "tokens", "arena", "of it results", "live bound",
+             "no reuse", "arena/bound", "no reuse/arena"))
     for name in ENTRIES:
         for ctx in contexts:
             a = results[ctx][name]
@@ -77,10 +77,10 @@ def main():
                 print("%-10s %6d   (no arena)" % (name, ctx))
                 continue
             arena = a["fixed_bytes"] + a["bytes_per_sequence"]
-            print("%-10s %6d %14s %14s %14s %12.3f %12.2f"
-                  % (name, ctx, mib(arena), mib(a["live_bytes"]),
-                     mib(a["total_bytes"]), arena / a["live_bytes"],
-                     a["total_bytes"] / arena))
+            print("%-10s %6d %14s %14s %14s %14s %12.3f %12.2f"
+                  % (name, ctx, mib(arena), mib(a.get("result_bytes", 0)),
+                     mib(a["live_bytes"]), mib(a["total_bytes"]),
+                     arena / a["live_bytes"], a["total_bytes"] / arena))
     base = contexts[0]
     for name in ENTRIES:
         for ctx in contexts[1:]:

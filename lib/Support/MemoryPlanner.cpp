@@ -24,41 +24,14 @@ static Error planError(const Twine &message) {
   return createStringError(inconvertibleErrorCode(), message);
 }
 
-Expected<ArenaPlan> llm::planArena(ArrayRef<BufferRequest> requests) {
-  // Every offset is at most the sum of all sizes and alignments; checking
-  // that the sum fits keeps the arithmetic below free of overflow.
-  uint64_t bound = 0;
-  for (auto [i, r] : llvm::enumerate(requests)) {
-    if (r.alignment == 0 || !isPowerOf2_64(r.alignment))
-      return planError(formatv("buffer {0}: alignment {1} is not a power of "
-                               "two",
-                               i, r.alignment));
-    if (r.first > r.last)
-      return planError(formatv("buffer {0}: its life [{1}, {2}] ends before "
-                               "it starts",
-                               i, r.first, r.last));
-    bool overflow = false;
-    bound = SaturatingAdd(bound, r.size, &overflow);
-    if (!overflow)
-      bound = SaturatingAdd(bound, r.alignment, &overflow);
-    if (overflow)
-      return planError(formatv("buffer {0}: the buffers' sizes overflow "
-                               "64 bits",
-                               i));
-  }
-
-  // Largest first (then the longest-lived), each into the smallest gap
-  // between the placed buffers its life intersects.
+/// Places \p requests one by one in the order \p before sorts them, each
+/// in the smallest gap between the placed buffers its life intersects (or
+/// above them all).
+static ArenaPlan placeGreedily(ArrayRef<BufferRequest> requests,
+                               function_ref<bool(unsigned, unsigned)> before) {
   SmallVector<unsigned> order(requests.size());
   std::iota(order.begin(), order.end(), 0u);
-  llvm::sort(order, [&](unsigned a, unsigned b) {
-    const BufferRequest &x = requests[a], &y = requests[b];
-    if (x.size != y.size)
-      return x.size > y.size;
-    if (x.last - x.first != y.last - y.first)
-      return x.last - x.first > y.last - y.first;
-    return a < b; // Deterministic.
-  });
+  llvm::sort(order, before);
   ArenaPlan plan;
   plan.offsets.assign(requests.size(), 0);
   SmallVector<unsigned> placed;
@@ -91,6 +64,54 @@ Expected<ArenaPlan> llm::planArena(ArrayRef<BufferRequest> requests) {
     placed.push_back(index);
   }
   return plan;
+}
+
+Expected<ArenaPlan> llm::planArena(ArrayRef<BufferRequest> requests) {
+  // Every offset is at most the sum of all sizes and alignments; checking
+  // that the sum fits keeps the arithmetic below free of overflow.
+  uint64_t bound = 0;
+  for (auto [i, r] : llvm::enumerate(requests)) {
+    if (r.alignment == 0 || !isPowerOf2_64(r.alignment))
+      return planError(formatv("buffer {0}: alignment {1} is not a power of "
+                               "two",
+                               i, r.alignment));
+    if (r.first > r.last)
+      return planError(formatv("buffer {0}: its life [{1}, {2}] ends before "
+                               "it starts",
+                               i, r.first, r.last));
+    bool overflow = false;
+    bound = SaturatingAdd(bound, r.size, &overflow);
+    if (!overflow)
+      bound = SaturatingAdd(bound, r.alignment, &overflow);
+    if (overflow)
+      return planError(formatv("buffer {0}: the buffers' sizes overflow "
+                               "64 bits",
+                               i));
+  }
+
+  // Largest first, each into the smallest gap between the placed buffers
+  // its life intersects. Buffers of one size go longest-lived first, or in
+  // order of birth (which is optimal for equal sizes, the interval graph's
+  // greedy colouring); the smaller arena of the two orders wins.
+  auto longestFirst = [&](unsigned a, unsigned b) {
+    const BufferRequest &x = requests[a], &y = requests[b];
+    if (x.size != y.size)
+      return x.size > y.size;
+    if (x.last - x.first != y.last - y.first)
+      return x.last - x.first > y.last - y.first;
+    return a < b; // Deterministic.
+  };
+  auto firstBorn = [&](unsigned a, unsigned b) {
+    const BufferRequest &x = requests[a], &y = requests[b];
+    if (x.size != y.size)
+      return x.size > y.size;
+    if (x.first != y.first)
+      return x.first < y.first;
+    return a < b;
+  };
+  ArenaPlan plan = placeGreedily(requests, longestFirst);
+  ArenaPlan other = placeGreedily(requests, firstBorn);
+  return other.arenaBytes < plan.arenaBytes ? other : plan;
 }
 
 Error llm::checkArenaPlan(ArrayRef<BufferRequest> requests,

@@ -10,7 +10,8 @@
 // caller passes as a last argument, `memref<?xi8> {llm.input = "arena"}`.
 //
 // A buffer is a `memref.alloc` at the top level or in `scf.for` loops
-// whose uses (through view-like ops) stay in the function: not returned,
+// whose uses (through view-like ops) stay in the function: not returned
+// (but see `results` below),
 // not yielded, not passed to a call, freed only by `memref.dealloc`s in
 // its own block (which go). Its life runs from the top-level op that is or
 // holds the alloc to the last top-level op that uses it or a view of it; a
@@ -33,7 +34,10 @@
 // slots planned for the bound. Each part is planned by llm::planArena
 // (best fit, largest first, aligned) and checked by llm::checkArenaPlan.
 // Buffers whose size is none of these forms, or that escape, keep their
-// allocation (reported in the module attribute).
+// allocation (reported in the module attribute). With the `results` option
+// a returned buffer is planned too, live to the return, so that a call
+// allocates nothing; the caller then reads that result out of the arena
+// (its descriptor's `allocated` pointer is the arena's; docs/ABI.md).
 //
 // The module attribute `llm.arenas` records per function: fixed_bytes (A0),
 // bytes_per_sequence (A1), and at B = 1, S = max-seq the sum of the
@@ -361,6 +365,9 @@ struct Candidate {
   Polynomial bytes;
   /// Linear in B (planned per sequence) or independent of it.
   bool perSequence = false;
+  /// Returned by the function (directly or through views): lives to the
+  /// return.
+  bool returned = false;
   int64_t first = 0, last = 0;
   SmallVector<memref::DeallocOp> deallocs;
 };
@@ -384,10 +391,11 @@ static bool isInSequentialLoops(memref::AllocOp alloc, Block &block) {
 /// buffer may escape the function or, for a buffer allocated in a loop, its
 /// iteration (a yielded buffer holds a value the next iteration reads). A
 /// buffer in a loop lives through the whole top-level loop, so that every
-/// iteration may use the same bytes.
+/// iteration may use the same bytes. With \p allowReturn, a top-level
+/// buffer the function returns is one too, live to the return.
 static LogicalResult traceUses(memref::AllocOp alloc, Block &block,
                                const DenseMap<Operation *, int64_t> &position,
-                               Candidate &c) {
+                               bool allowReturn, Candidate &c) {
   c.first = c.last = position.lookup(topLevelAncestor(block, alloc));
   SmallVector<Value> worklist = {alloc.getResult()};
   DenseSet<Value> seen;
@@ -405,6 +413,12 @@ static LogicalResult traceUses(memref::AllocOp alloc, Block &block,
             value != alloc.getResult())
           return failure();
         c.deallocs.push_back(dealloc);
+        continue;
+      }
+      if (isa<func::ReturnOp>(user) && allowReturn &&
+          user->getBlock() == &block && alloc->getBlock() == &block) {
+        c.returned = true;
+        c.last = std::max(c.last, position.lookup(user));
         continue;
       }
       if (isa<func::ReturnOp, func::CallOp>(user) ||
@@ -500,7 +514,7 @@ struct LLMPlanMemoryPass
         c.bytes = *bytes;
         c.perSequence = !bytes->isMonotoneIn(0);
         ok = (!c.bytes.dependsOnS() || bound > 0) &&
-             succeeded(traceUses(alloc, block, position, c));
+             succeeded(traceUses(alloc, block, position, results, c));
       }
       if (!ok) {
         ++leftAllocated;
@@ -552,6 +566,10 @@ struct LLMPlanMemoryPass
                << llvm::toString(std::move(error));
       part.plan = std::move(*plan);
     }
+    uint64_t resultBytes = 0;
+    for (auto [c, request] : llvm::zip(candidates, combined))
+      if (c.returned)
+        resultBytes += request.size;
     uint64_t fixedBytes =
         llvm::alignTo(parts[0].plan.arenaBytes, kMinAlignment);
     uint64_t perSequence =
@@ -611,6 +629,7 @@ struct LLMPlanMemoryPass
          b.getNamedAttr("max_seq", i64(bound > 0 ? bound : 0)),
          b.getNamedAttr("total_bytes", i64(::llm::getTotalBytes(combined))),
          b.getNamedAttr("live_bytes", i64(::llm::getLiveLowerBound(combined))),
+         b.getNamedAttr("result_bytes", i64(resultBytes)),
          b.getNamedAttr("planned", i64(candidates.size())),
          b.getNamedAttr("left_allocated", i64(leftAllocated))});
   }

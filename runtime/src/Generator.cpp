@@ -385,7 +385,9 @@ Expected<Tensor> Generator::run(Entry &entry, const std::vector<int64_t> &ids,
                          "entry point " + quote(spec.name) + " (" +
                              spec.symbol + ") failed with code " +
                              std::to_string(rc));
-  std::unique_ptr<void, FreeDeleter> allocation(logits.getAllocated());
+  // Logits in the arena are copied out below; a malloc'ed result is ours.
+  std::unique_ptr<void, FreeDeleter> allocation(
+      arena.holds(logits.getAllocated()) ? nullptr : logits.getAllocated());
   Status s = logits.checkAddressable();
   if (s.isError())
     return Status::error(ErrorCode::Execution, "the logits of " +

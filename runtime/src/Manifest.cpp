@@ -707,7 +707,7 @@ Status ManifestParser::parseEntryPoint(const Json &value,
     if (s.isOk())
       s = checkKeys(*arena, arenaPath,
                     {"fixed_bytes", "bytes_per_sequence", "max_seq",
-                     "total_bytes", "live_bytes"});
+                     "total_bytes", "live_bytes", "result_bytes"});
     if (s.isOk())
       s = getInteger(*arena, arenaPath, "fixed_bytes", /*required=*/true, 0,
                      fixed);

@@ -81,13 +81,14 @@ static Status executionError(std::string message) {
 }
 
 /// Frees each distinct non-null `allocated` pointer of \p results once,
-/// except \p keep.
+/// except \p keep and results that live in \p arena.
 static void freeResults(const std::vector<MemRefDescriptor> &results,
-                        const void *keep = nullptr) {
+                        const ArenaBuffer &arena, const void *keep = nullptr) {
   std::set<void *> freed;
   for (const MemRefDescriptor &result : results) {
     void *allocated = result.getAllocated();
-    if (allocated && allocated != keep && freed.insert(allocated).second)
+    if (allocated && allocated != keep && !arena.holds(allocated) &&
+        freed.insert(allocated).second)
       std::free(allocated);
   }
 }
@@ -368,7 +369,7 @@ Status Model::collectLogits(std::vector<MemRefDescriptor> &results,
         "result " + quote(spec.name) + " of entry point " + quote(entry.name);
     Status s = desc.checkAddressable();
     if (s.isError()) {
-      freeResults(results);
+      freeResults(results, arena);
       return executionError(what + ": " + s.message());
     }
     std::vector<int64_t> sizes = desc.getSizes();
@@ -377,7 +378,7 @@ Status Model::collectLogits(std::vector<MemRefDescriptor> &results,
       if (i == 0)
         expected = d == 0 ? tokens.batch : d == 1 ? tokens.seq : getVocabSize();
       if (expected != DynamicDim && sizes[d] != expected) {
-        freeResults(results);
+        freeResults(results, arena);
         std::vector<int64_t> wanted = spec.shape;
         if (i == 0)
           wanted = {tokens.batch, tokens.seq, getVocabSize()};
@@ -398,29 +399,30 @@ Status Model::collectLogits(std::vector<MemRefDescriptor> &results,
     } else {
       copyStrided(logits, dst);
     }
-    freeResults(results);
+    freeResults(results, arena);
     return Status::success();
   }
 
   Tensor tensor;
   tensor.shape = logits.getSizes();
-  if (logits.isContiguous() && logits.getAllocated()) {
+  if (logits.isContiguous() && logits.getAllocated() &&
+      !arena.holds(logits.getAllocated())) {
     // Hand the library's allocation over.
     tensor.allocation = logits.getAllocated();
     tensor.data = const_cast<float *>(first) + logits.getOffset();
-    freeResults(results, tensor.allocation);
+    freeResults(results, arena, tensor.allocation);
   } else {
     size_t bytes = std::max<size_t>(1, static_cast<size_t>(count) * 4);
     tensor.allocation = std::malloc(bytes);
     if (!tensor.allocation) {
-      freeResults(results);
+      freeResults(results, arena);
       return Status::error(ErrorCode::OutOfMemory, "cannot allocate " +
                                                        byteCountText(bytes) +
                                                        " for the logits");
     }
     tensor.data = static_cast<float *>(tensor.allocation);
     copyStrided(logits, tensor.data);
-    freeResults(results);
+    freeResults(results, arena);
   }
   *out = std::move(tensor);
   return Status::success();

@@ -380,7 +380,7 @@ Trainer::call(const EntryPoint &entry, EntryFunction function,
                           "entry point " + quote(entry.name) +
                               " returned a malformed result " + quote(name));
     void *allocated = desc.getAllocated();
-    if (allocated && freed.insert(allocated).second)
+    if (allocated && !arena.holds(allocated) && freed.insert(allocated).second)
       std::free(allocated);
   }
   if (bad.isError())

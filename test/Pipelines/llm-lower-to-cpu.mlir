@@ -14,7 +14,7 @@
 // CHECK: %[[RES:.*]] = llvm.load %[[RES_SLOT]] : !llvm.ptr -> !llvm.ptr
 // CHECK: llvm.call @_mlir_ciface_forward(%[[RES]],
 // CHECK-LABEL: llvm.func @llm_abi_version() -> i32
-// CHECK: llvm.mlir.constant(1 : i32)
+// CHECK: llvm.mlir.constant(2 : i32)
 // CHECK-LABEL: llvm.func @llm_set_num_threads(
 // CHECK: llvm.call @omp_set_num_threads
 

@@ -1,12 +1,16 @@
 // RUN: llm-opt --llm-plan-memory=max-seq=8 --split-input-file %s | FileCheck %s
 // RUN: llm-opt --llm-plan-memory --split-input-file %s | FileCheck %s --check-prefix=NOBOUND
+// RUN: llm-opt --llm-plan-memory="max-seq=8 results=false" --split-input-file %s | FileCheck %s --check-prefix=NORESULTS
 
 // Three [B, S, 4] f32 buffers (128 bytes per sequence at S = 8) in a
-// chain: x dies where z is born, so z takes x's slot and the per-sequence
-// part holds two slots; the [4, 4] buffer (64 bytes) does not scale with B
-// and goes in the fixed part. The result escapes and keeps its allocation.
+// chain and the result, a fourth, live from its allocation to the return:
+// at most two live at once. x dies where z is born, so z takes x's slot,
+// and the result y's, which is dead by then: the per-sequence part holds
+// two slots (placed in order of birth; longest-lived first would need
+// three). The [4, 4] buffer (64 bytes) does not scale with B and goes in
+// the fixed part. The result is returned as a view of the arena.
 
-// CHECK: module attributes {llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 64 : i64, left_allocated = 1 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 4 : i64, total_bytes = 448 : i64}}}
+// CHECK: module attributes {llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 64 : i64, left_allocated = 0 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 5 : i64, result_bytes = 128 : i64, total_bytes = 576 : i64}}}
 // CHECK-LABEL: func.func @forward(
 // CHECK-SAME: %[[IDS:[a-z0-9]+]]: memref<?x?xi64> {llm.input = "input_ids"}
 // CHECK-SAME: %[[ARENA:[a-z0-9]+]]: memref<?xi8> {llm.input = "arena"}) -> memref<?x?x4xf32>
@@ -26,10 +30,18 @@
 // CHECK: linalg.copy ins(%[[Y]] : {{.*}}) outs(%[[Z]] :
 // The fixed part: t at 0.
 // CHECK: memref.view %[[ARENA]][%c0{{.*}}][] : memref<?xi8> to memref<4x4xf32>
-// CHECK: %[[OUT:.*]] = memref.alloc
+// The result in y's slot.
+// CHECK: %[[OS:.*]] = arith.muli %[[B]], %c128{{.*}} : index
+// CHECK: %[[OOFF:.*]] = arith.addi %{{.*}}, %[[OS]] : index
+// CHECK: %[[OUT:.*]] = memref.view %[[ARENA]][%[[OOFF]]]
+// CHECK-NOT: memref.alloc
 // CHECK-NOT: memref.dealloc
 // CHECK: return %[[OUT]]
-// NOBOUND: module attributes {llm.arenas = {forward = {bytes_per_sequence = 0 : i64, fixed_bytes = 64 : i64, left_allocated = 4 : i64, live_bytes = 64 : i64, max_seq = 0 : i64, planned = 1 : i64, total_bytes = 64 : i64}}}
+// NORESULTS: module attributes {llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 64 : i64, left_allocated = 1 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 4 : i64, result_bytes = 0 : i64, total_bytes = 448 : i64}}}
+// NORESULTS: %[[OUT:.*]] = memref.alloc
+// NORESULTS-NOT: memref.dealloc
+// NORESULTS: return %[[OUT]]
+// NOBOUND: module attributes {llm.arenas = {forward = {bytes_per_sequence = 0 : i64, fixed_bytes = 64 : i64, left_allocated = 4 : i64, live_bytes = 64 : i64, max_seq = 0 : i64, planned = 1 : i64, result_bytes = 0 : i64, total_bytes = 64 : i64}}}
 // NOBOUND-COUNT-3: memref.dealloc
 func.func @forward(%ids: memref<?x?xi64> {llm.input = "input_ids"},
                    %w: memref<4x4xf32> {llm.param = "w"}) -> memref<?x?x4xf32> {
@@ -89,7 +101,7 @@ func.func @forward(%ids: memref<?x?xi64> {llm.input = "input_ids"},
 // constant (a kernel's row tiles: floor(B * S / 6) x 6 rows of 8 floats)
 // is planned at its upper bound, B * S * 32 bytes: 256 per sequence at 8.
 
-// CHECK: llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 0 : i64, left_allocated = 0 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 1 : i64, total_bytes = 256 : i64}}
+// CHECK: llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 0 : i64, left_allocated = 0 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 1 : i64, result_bytes = 0 : i64, total_bytes = 256 : i64}}
 // CHECK-LABEL: func.func @forward(
 // CHECK-SAME: %{{.*}}: memref<?x?xi64>, %{{.*}}: memref<?xi8> {llm.input = "arena"})
 func.func @forward(%ids: memref<?x?xi64>) {
@@ -115,7 +127,7 @@ func.func @forward(%ids: memref<?x?xi64>) {
 
 // Without a sequence bound only the [B, 4, min(S, 4)] block is planned.
 // NOBOUND: llm.arenas = {forward = {bytes_per_sequence = 64 : i64, fixed_bytes = 0 : i64, left_allocated = 2 : i64
-// CHECK: llm.arenas = {forward = {bytes_per_sequence = 192 : i64, fixed_bytes = 0 : i64, left_allocated = 1 : i64, live_bytes = 192 : i64, max_seq = 8 : i64, planned = 2 : i64, total_bytes = 192 : i64}}
+// CHECK: llm.arenas = {forward = {bytes_per_sequence = 192 : i64, fixed_bytes = 0 : i64, left_allocated = 1 : i64, live_bytes = 192 : i64, max_seq = 8 : i64, planned = 2 : i64, result_bytes = 0 : i64, total_bytes = 192 : i64}}
 func.func @forward(%ids: memref<?x?xi64>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

@@ -86,7 +86,7 @@ class Artifact:
         with open(os.path.join(folder, "manifest.json")) as f:
             self.manifest = json.load(f)
         self.lib = ctypes.CDLL(os.path.join(folder, self.manifest["library"]))
-        assert self.lib.llm_abi_version() == 1
+        assert self.lib.llm_abi_version() == 2
         self.entries = {e["name"]: e for e in self.manifest["entry_points"]}
         # An entry point's arena (llm-plan-memory; docs/ABI.md) is not the
         # caller's business here: it is hidden from the inputs and made, for
@@ -146,7 +146,9 @@ class Artifact:
             pointers.append(ctypes.cast(ctypes.pointer(desc), ctypes.c_void_p))
         args = (ctypes.c_void_p * len(pointers))(*pointers)
         function = getattr(self.lib, entry["symbol"])
-        return lambda: self._run(entry, function, args, results, keep)
+        # Results in the arena (its `allocated` pointer) are not freed.
+        arena = keep[-1][0].allocated if "arena_sizes" in entry else None
+        return lambda: self._run(entry, function, args, results, keep, arena)
 
     @staticmethod
     def _arena(entry, inputs):
@@ -161,7 +163,7 @@ class Artifact:
         return raw[start:start + size]
 
     @staticmethod
-    def _run(entry, function, args, results, keep):
+    def _run(entry, function, args, results, keep, arena):
         status = function(args)
         if status != 0:
             raise RuntimeError("%s returned %d" % (entry["symbol"], status))
@@ -173,19 +175,20 @@ class Artifact:
             strides = [desc.strides[i] for i in range(rank)]
             dtype = np.dtype(_DTYPES[spec["dtype"]])
             count = int(np.prod(shape)) if rank else 1
-            # Read through the descriptor's strides, then copy out.
-            base = ctypes.cast(desc.aligned, ctypes.POINTER(ctypes.c_char))
+            # Read through the descriptor's strides, then copy out (once).
             byte_strides = [s * dtype.itemsize for s in strides]
             if count:
                 span = sum((n - 1) * s for n, s in zip(shape, byte_strides)) + dtype.itemsize
-                raw = ctypes.string_at(ctypes.addressof(base.contents) + desc.offset * dtype.itemsize, span)
+                raw = (ctypes.c_char * span).from_address(
+                    desc.aligned + desc.offset * dtype.itemsize)
                 view = np.lib.stride_tricks.as_strided(
                     np.frombuffer(raw, dtype=dtype), shape=shape, strides=byte_strides)
                 outputs.append(np.array(view))
             else:
                 outputs.append(np.zeros(shape, dtype=dtype))
             # Results may share one allocation: free each distinct one once.
-            if desc.allocated and desc.allocated not in freed:
+            if (desc.allocated and desc.allocated != arena
+                    and desc.allocated not in freed):
                 freed.add(desc.allocated)
                 _libc.free(desc.allocated)
         return outputs[0] if len(outputs) == 1 else outputs

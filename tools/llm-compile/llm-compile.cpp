@@ -365,16 +365,15 @@ buildManifest(ModuleOp module, const llm::ResolvedCPUTarget &target,
   }
   if (entryPoints.empty())
     return module.emitError("the module has no public function to compile");
-  return json::Object{
-      {"format", "llm-opt-artifact"},
-      {"abi_version", 1},
-      {"library", "libmodel.so"},
-      {"target", json::Object{{"triple", target.triple},
-                              {"cpu", target.cpu},
-                              {"features", target.features}}},
-      {"model", std::move(model)},
-      {"arena_bytes", 0},
-      {"entry_points", std::move(entryPoints)}};
+  return json::Object{{"format", "llm-opt-artifact"},
+                      {"abi_version", 2},
+                      {"library", "libmodel.so"},
+                      {"target", json::Object{{"triple", target.triple},
+                                              {"cpu", target.cpu},
+                                              {"features", target.features}}},
+                      {"model", std::move(model)},
+                      {"arena_bytes", 0},
+                      {"entry_points", std::move(entryPoints)}};
 }
 
 /// Adds what llm-plan-memory recorded (module attribute `llm.arenas`) to
@@ -406,19 +405,22 @@ static std::string addArenas(ModuleOp module, json::Object &manifest) {
                      {"kind", "arena"},
                      {"dtype", "u8"},
                      {"shape", json::Array{int64_t(-1)}}});
-    (*entry)["arena"] = json::Object{{"fixed_bytes", fixed},
-                                     {"bytes_per_sequence", perSequence},
-                                     {"max_seq", get(arena, "max_seq")},
-                                     {"total_bytes", get(arena, "total_bytes")},
-                                     {"live_bytes", get(arena, "live_bytes")}};
+    (*entry)["arena"] =
+        json::Object{{"fixed_bytes", fixed},
+                     {"bytes_per_sequence", perSequence},
+                     {"max_seq", get(arena, "max_seq")},
+                     {"total_bytes", get(arena, "total_bytes")},
+                     {"live_bytes", get(arena, "live_bytes")},
+                     {"result_bytes", get(arena, "result_bytes")}};
     largest = std::max(largest, fixed + perSequence);
     if (report.empty() || *name == "forward" || *name == "train_step")
       report = formatv(", {0} arena {1} bytes per sequence at {2} tokens "
-                       "(live lower bound {3}, {4} without reuse; {5} "
-                       "buffers planned, {6} allocated)",
+                       "(live lower bound {3}, {4} without reuse, results "
+                       "{7}; {5} buffers planned, {6} allocated)",
                        *name, fixed + perSequence, get(arena, "max_seq"),
                        get(arena, "live_bytes"), get(arena, "total_bytes"),
-                       get(arena, "planned"), get(arena, "left_allocated"))
+                       get(arena, "planned"), get(arena, "left_allocated"),
+                       get(arena, "result_bytes"))
                    .str();
   }
   manifest["arena_bytes"] = largest;

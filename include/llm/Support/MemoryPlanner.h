@@ -11,9 +11,10 @@
 // the arena is small. planArena() places buffers greedily by size, each in
 // the smallest gap that fits among the already placed buffers whose lives
 // overlap its own (best fit), the strategy of TensorFlow Lite's arena
-// planner. checkArenaPlan() proves a plan sound independently of how it was
-// made; getLiveLowerBound() is the most bytes live at any one point, which
-// no plan can beat.
+// planner, trying two orders for buffers of one size (longest-lived first,
+// first born first) and keeping the smaller arena. checkArenaPlan() proves
+// a plan sound independently of how it was made; getLiveLowerBound() is the
+// most bytes live at any one point, which no plan can beat.
 //
 // The functions know nothing of MLIR: the pass maps bufferized allocations
 // to BufferRequests and back.

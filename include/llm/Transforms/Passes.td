@@ -575,17 +575,27 @@ def LLMPlanMemory : Pass<"llm-plan-memory", "::mlir::ModuleOp"> {
     checked for overlaps. A smaller S fits the slots planned for the bound.
     Buffers of any other size keep their allocation.
 
+    With `results` (the default), a buffer the function returns (directly
+    or through views) goes to the arena too, live from its allocation to
+    the return: the results then cost no allocation per call, and come back
+    as views of the arena (their descriptor's `allocated` is the arena's),
+    valid until the caller reuses the arena (docs/ABI.md).
+
     The module attribute `llm.arenas` reports, per function:
     `fixed_bytes`, `bytes_per_sequence`, `max_seq`, and at B = 1 and S =
     `max-seq` the sum of the planned buffers (`total_bytes`) and the most
     bytes simultaneously live (`live_bytes`, the lower bound of any plan),
-    with the counts of buffers `planned` and `left_allocated`.
+    with the counts of buffers `planned` and `left_allocated`, and the
+    bytes of the planned results (`result_bytes`, included in the others).
   }];
   let options = [
     Option<"maxSeq", "max-seq", "int64_t", /*default=*/"0",
            "The sequence bound buffers are planned at (0: the module's "
            "llm.max_positions; without one, buffers that depend on the "
            "sequence length keep their allocation)">,
+    Option<"results", "results", "bool", /*default=*/"true",
+           "Place returned buffers in the arena too (false: the callee "
+           "mallocs them and the caller frees them)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }

@@ -25,7 +25,8 @@ using namespace mlir;
 
 static constexpr llvm::StringLiteral kCInterfacePrefix = "_mlir_ciface_";
 static constexpr llvm::StringLiteral kEntryPrefix = "llm_";
-static constexpr int32_t kABIVersion = 1;
+/// 2: results may live in the arena the caller passes (docs/ABI.md).
+static constexpr int32_t kABIVersion = 2;
 
 namespace {
 
@@ -171,7 +172,7 @@ struct LLMExportEntryPoints
       }
     }
 
-    // i32 llm_abi_version() { return 1; }
+    // i32 llm_abi_version() { return kABIVersion; }
     auto version = LLVM::LLVMFuncOp::create(builder, loc, "llm_abi_version",
                                             LLVM::LLVMFunctionType::get(i32, {}));
     {

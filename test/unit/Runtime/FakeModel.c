@@ -24,7 +24,7 @@
 #include <string.h>
 
 #ifndef FAKE_ABI_VERSION
-#define FAKE_ABI_VERSION 1
+#define FAKE_ABI_VERSION 2
 #endif
 
 #define EXPORT __attribute__((visibility("default")))

@@ -26,7 +26,7 @@ TEST(ManifestTest, ParsesTheFakeModelManifest) {
       parseManifest(getFakeManifest().dump(), "manifest.json");
   ASSERT_TRUE(manifest) << manifest.message();
   EXPECT_EQ(manifest->format, "llm-opt-artifact");
-  EXPECT_EQ(manifest->abiVersion, 1);
+  EXPECT_EQ(manifest->abiVersion, 2);
   EXPECT_EQ(manifest->library, "libmodel.so");
   EXPECT_EQ(manifest->target.triple, "x86_64-pc-linux-gnu");
   EXPECT_EQ(manifest->target.cpu, "generic");
@@ -200,9 +200,9 @@ const std::vector<BadManifest> &getBadManifests() {
        [](Json &j) { j["abi_version"] = 1.5; },
        {"field 'abi_version' must be an integer, got 1.5"}},
       {"abi value",
-       [](Json &j) { j["abi_version"] = 2; },
-       {"field 'abi_version' is 2, but this runtime implements ABI version "
-        "1"}},
+       [](Json &j) { j["abi_version"] = 1; },
+       {"field 'abi_version' is 1, but this runtime implements ABI version "
+        "2"}},
       {"abi huge",
        [](Json &j) { j["abi_version"] = UINT64_MAX; },
        {"field 'abi_version' is 18446744073709551615, too large for int64"}},

@@ -406,10 +406,10 @@ TEST_F(ModelTest, LibraryErrors) {
 }
 
 TEST_F(ModelTest, AbiVersionAndSymbols) {
-  writeFake(getFakeManifest(), LLM_FAKE_MODEL_ABI2_LIB);
+  writeFake(getFakeManifest(), LLM_FAKE_MODEL_ABI1_LIB);
   expectOpenError(ErrorCode::Artifact,
-                  {"llm_abi_version() is 2, but this runtime implements ABI "
-                   "version 1"});
+                  {"llm_abi_version() is 1, but this runtime implements ABI "
+                   "version 2"});
   writeFake(getFakeManifest(), LLM_FAKE_MODEL_NOABI_LIB);
   expectOpenError(ErrorCode::Artifact,
                   {"does not export llm_abi_version; not an llm-opt model "

@@ -97,6 +97,22 @@ TEST(MemoryPlannerTest, BestFitTakesTheSmallestGap) {
   EXPECT_EQ(getLiveLowerBound(requests), 1300u);
 }
 
+TEST(MemoryPlannerTest, EqualSizesMeetTheBound) {
+  // Four equal buffers, at most two live at once: a chain x -> y -> z and
+  // a long-lived result born while z lives. Longest-lived first puts the
+  // result at 0 and z above it; x then takes 0 and y needs a third slot.
+  // Placed in order of birth, they fit two slots, the lower bound.
+  std::vector<BufferRequest> requests = {
+      {128, 64, 0, 3},  // x
+      {128, 64, 2, 5},  // y
+      {128, 64, 4, 9},  // z
+      {128, 64, 8, 14}, // the result
+  };
+  ArenaPlan plan = planAndCheck(requests);
+  EXPECT_EQ(getLiveLowerBound(requests), 256u);
+  EXPECT_EQ(plan.arenaBytes, 256u);
+}
+
 TEST(MemoryPlannerTest, AlignmentIsRespectedInGaps) {
   // A (0..100) and C (190..275) live throughout; B (100..190) dies at 3,
   // leaving a 90-byte hole for D, born at 5. 80 bytes aligned to 4 fit the

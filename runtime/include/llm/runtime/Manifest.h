@@ -36,7 +36,7 @@ constexpr const char *ArtifactFormat = "llm-opt-artifact";
 
 /// The artifact ABI version this runtime implements ("abi_version" and the
 /// value of llm_abi_version()).
-constexpr int64_t ArtifactAbiVersion = 1;
+constexpr int64_t ArtifactAbiVersion = 2;
 
 /// The largest manifest.json accepted, in bytes.
 constexpr uint64_t MaxManifestSize = 64u << 20;

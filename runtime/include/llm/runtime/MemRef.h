@@ -123,6 +123,12 @@ public:
   uint64_t getCapacity() const { return capacity; }
   /// How many times reserve() allocated.
   uint64_t getNumAllocations() const { return numAllocations; }
+  /// Whether a result descriptor's `allocated` pointer is this arena's: the
+  /// result lives in the arena (ABI version 2), valid until the next call
+  /// that uses it, and is not the caller's to free.
+  bool holds(const void *allocated) const {
+    return allocated && allocated == data;
+  }
 
 private:
   void *data = nullptr;

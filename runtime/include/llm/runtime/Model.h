@@ -13,7 +13,8 @@
 // descriptor per input and result, calls the entry point, checks the result
 // descriptor the library filled in, and either hands the library's
 // allocation over to the returned Tensor (contiguous results) or copies it
-// out and frees it. Each result allocation is freed exactly once.
+// out and frees it. Each result allocation is freed exactly once; results
+// in the arena (ABI version 2) are copied out and not freed.
 //
 // A Model is not safe for concurrent calls from several threads.
 //
