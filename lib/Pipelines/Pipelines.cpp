@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -87,6 +88,13 @@ void mlir::llm::buildLLMToLinalgPipeline(OpPassManager &pm,
     pm.addPass(createLLMFuseEpilogue());
     pm.addPass(createLLMFuseElementwiseOps());
   }
+  // Norms over tiles of rows. Neither canonicalization nor CSE after it:
+  // the first would fold the tiles' slices of the statistics' buffers into
+  // empty tensors of their own, which bufferize to an allocation per tile
+  // (inside a parallel loop, out of the arena's reach); the second would
+  // merge the empty tensors the pass gave each statistic back into one.
+  if (options.fuseNorm)
+    pm.addPass(createLLMFuseNorm());
   pm.addPass(createLLMApproximateMath());
   // Weights in the order the projection kernels stream them.
   if (auto schedule = contractionSchedule(options.vectorBits)) {
@@ -111,6 +119,8 @@ void mlir::llm::buildLinalgToLLVMPipeline(OpPassManager &pm,
   // the caller owns; clones become allocations and copies.
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addNestedPass<func::FuncOp>(createLLMCopiesToLinalg());
+  // llm-fuse-norm's tile loops.
+  pm.addPass(createForallToParallelLoopPass());
 
   // Projections -> register-tiled vector kernels (parallel over panels).
   if (auto schedule = contractionSchedule(options.vectorBits)) {

@@ -261,6 +261,15 @@ public:
           return Polynomial::constant(*c);
       return std::nullopt;
     }
+    // affine.min with a constant among its results (llm-fuse-norm's last,
+    // partial tile of rows) is at most that constant.
+    if (auto min = dyn_cast<affine::AffineMinOp>(op)) {
+      for (AffineExpr result : min.getAffineMap().getResults())
+        if (auto c = dyn_cast<AffineConstantExpr>(result);
+            c && c.getValue() >= 0)
+          return Polynomial::constant(c.getValue());
+      return std::nullopt;
+    }
     if (auto apply = dyn_cast<affine::AffineApplyOp>(op))
       return evaluateAffine(apply.getAffineMap().getResult(0),
                             apply.getMapOperands(),
@@ -488,6 +497,7 @@ struct LLMPlanMemoryPass
       position[&op] = index++;
 
     SizeEvaluator sizes(func);
+    promoteTileBuffersToStack(func, sizes);
     std::vector<Candidate> candidates;
     int64_t leftAllocated = 0;
     Value batchSource;
@@ -633,6 +643,73 @@ struct LLMPlanMemoryPass
          b.getNamedAttr("planned", i64(candidates.size())),
          b.getNamedAttr("left_allocated", i64(leftAllocated))});
   }
+
+  /// Buffers private to one iteration of a parallel loop (bufferization
+  /// gives each tile of llm-fuse-norm its statistics) cannot share one
+  /// arena slot. Those with a constant bound of at most kMaxStackBytes
+  /// (a tile of a few rows) go on the stack instead: an alloca of the
+  /// bound, viewed with the buffer's own sizes (scf-to-openmp scopes the
+  /// allocas of each iteration).
+  void promoteTileBuffersToStack(func::FuncOp func, SizeEvaluator &sizes) {
+    SmallVector<memref::AllocOp> allocs;
+    func.walk([&](memref::AllocOp alloc) {
+      if (isa_and_nonnull<scf::ParallelOp>(alloc->getParentOp()))
+        allocs.push_back(alloc);
+    });
+    for (memref::AllocOp alloc : allocs) {
+      MemRefType type = alloc.getType();
+      if (!type.getLayout().isIdentity() || type.getMemorySpace() ||
+          !type.getElementType().isIntOrFloat() ||
+          type.getElementTypeBitWidth() % 8)
+        continue;
+      int64_t elements = 1;
+      for (int64_t d = 0; d < type.getRank() && elements; ++d) {
+        std::optional<Polynomial> dim = sizes.evaluateDim(alloc, d, 0);
+        std::optional<uint64_t> bound =
+            dim && !dim->dependsOnS() && dim->isMonotoneIn(0) ? dim->evaluate(0)
+                                                              : std::nullopt;
+        elements = bound ? elements * static_cast<int64_t>(*bound) : 0;
+      }
+      if (!elements ||
+          elements * (type.getElementTypeBitWidth() / 8) > kMaxStackBytes)
+        continue;
+      if (llvm::any_of(alloc->getUsers(), [&](Operation *user) {
+            return isa<func::ReturnOp, scf::YieldOp, scf::ReduceOp>(user);
+          }))
+        continue;
+      OpBuilder b(alloc);
+      Location loc = alloc.getLoc();
+      auto stack = memref::AllocaOp::create(
+          b, loc, MemRefType::get({elements}, type.getElementType()),
+          b.getI64IntegerAttr(kMinAlignment));
+      // Row-major strides of the buffer's own sizes.
+      SmallVector<OpFoldResult> shape = memref::getMixedSizes(b, loc, alloc);
+      // Static where the sizes inward are: the result type says so.
+      SmallVector<OpFoldResult> strides(type.getRank());
+      OpFoldResult stride = b.getIndexAttr(1);
+      for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+        strides[d] = stride;
+        std::optional<int64_t> inner = getConstantIntValue(stride);
+        std::optional<int64_t> size = getConstantIntValue(shape[d]);
+        if (inner && size)
+          stride = b.getIndexAttr(*inner * *size);
+        else
+          stride = arith::MulIOp::create(
+                       b, loc, getValueOrCreateConstantIndexOp(b, loc, stride),
+                       getValueOrCreateConstantIndexOp(b, loc, shape[d]))
+                       .getResult();
+      }
+      auto view = memref::ReinterpretCastOp::create(
+          b, loc, type, stack, b.getIndexAttr(0), shape, strides);
+      for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+        if (isa<memref::DeallocOp>(user))
+          user->erase();
+      alloc.replaceAllUsesWith(view.getResult());
+      alloc.erase();
+    }
+  }
+
+  static constexpr int64_t kMaxStackBytes = 4096;
 
   /// Every buffer starts on a cache line (what bufferization asks for too).
   static constexpr uint64_t kMinAlignment = 64;

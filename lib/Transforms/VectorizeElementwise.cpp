@@ -631,7 +631,10 @@ struct LLMVectorizeElementwise
           generic.erase();
         continue;
       }
-      Emitter(b, *plan, vectorWidth).emit(parallel);
+      // Inside a parallel loop already (llm-fuse-norm's tiles), a nested
+      // one would only add a fork and a join per iteration.
+      Emitter(b, *plan, vectorWidth)
+          .emit(parallel && !op->getParentOfType<scf::ParallelOp>());
       generic.erase();
       if (fill)
         fill.erase();

@@ -146,3 +146,38 @@ func.func @forward(%ids: memref<?x?xi64>) {
   memref.dealloc %unbounded : memref<?xf32>
   return
 }
+
+// -----
+
+// A buffer private to one iteration of a parallel loop (a tile of
+// llm-fuse-norm's statistics: min(8, rows left) floats) goes on the stack,
+// viewed with its own size; one whose bound is not a constant keeps its
+// allocation. Neither is in the arena.
+
+// CHECK-LABEL: func.func @tiles(
+// CHECK: scf.parallel
+// CHECK: %[[N:.*]] = affine.min
+// CHECK: %[[STACK:.*]] = memref.alloca() {alignment = 64 : i64} : memref<8xf32>
+// CHECK: %[[TILE:.*]] = memref.reinterpret_cast %[[STACK]] to offset: [0], sizes: [1, %[[N]]], strides: [%{{.*}}, 1] : memref<8xf32> to memref<1x?xf32>
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[TILE]] : memref<1x?xf32>)
+// CHECK-NOT: memref.dealloc %[[TILE]]
+// CHECK: memref.alloc(%{{.*}}) : memref<?xf32>
+#tile = affine_map<(d0)[s0] -> (8, s0 - d0)>
+func.func @tiles(%ids: memref<?x?xi64> {llm.input = "input_ids"}) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %zero = arith.constant 0.0 : f32
+  %s = memref.dim %ids, %c1 : memref<?x?xi64>
+  scf.parallel (%i) = (%c0) to (%s) step (%c8) {
+    %n = affine.min #tile(%i)[%s]
+    %stats = memref.alloc(%n) : memref<1x?xf32>
+    linalg.fill ins(%zero : f32) outs(%stats : memref<1x?xf32>)
+    memref.dealloc %stats : memref<1x?xf32>
+    %open = memref.alloc(%s) : memref<?xf32>
+    linalg.fill ins(%zero : f32) outs(%open : memref<?xf32>)
+    memref.dealloc %open : memref<?xf32>
+    scf.reduce
+  }
+  return
+}

@@ -121,6 +121,10 @@ static cl::opt<bool> fuseEpilogue(
     "fuse-epilogue", cl::init(true), cl::cat(compileCategory),
     cl::desc("Fold each projection's residual add into its starting value "
              "and its activation into its kernel (llm-fuse-epilogue)"));
+static cl::opt<bool> fuseNorm(
+    "fuse-norm", cl::init(true), cl::cat(compileCategory),
+    cl::desc("Compute each norm's statistics and the norm in one pass over "
+             "tiles of rows (llm-fuse-norm)"));
 static cl::opt<int64_t> attentionQueryTile(
     "attention-query-tile", cl::init(64), cl::Hidden, cl::cat(compileCategory),
     cl::desc("Query rows per tile of the fused attention"));
@@ -725,6 +729,7 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   pipelineOptions.planMemory = planMemory;
   pipelineOptions.fuseAttention = fuseAttention;
   pipelineOptions.fuseEpilogue = fuseEpilogue;
+  pipelineOptions.fuseNorm = fuseNorm;
   pipelineOptions.fuseQKV = fuseQKV;
   pipelineOptions.attentionQueryTile = attentionQueryTile;
   pipelineOptions.attentionKeyTile = attentionKeyTile;

@@ -50,6 +50,11 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
                      "value and its activation into its kernel "
                      "(llm-fuse-epilogue)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fuseNorm{
+      *this, "fuse-norm",
+      llvm::cl::desc("Compute each norm's statistics and the norm in one "
+                     "pass over tiles of rows (llm-fuse-norm)"),
+      llvm::cl::init(true)};
   PassOptions::Option<int64_t> attentionQueryTile{
       *this, "attention-query-tile",
       llvm::cl::desc("Query rows per tile of the fused attention"),

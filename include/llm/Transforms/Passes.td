@@ -227,6 +227,51 @@ def LLMFuseEpilogue : Pass<"llm-fuse-epilogue"> {
   ];
 }
 
+def LLMFuseNorm : Pass<"llm-fuse-norm"> {
+  let summary = "Compute a norm and its statistics in one pass over the rows";
+  let description = [{
+    On tensors, after elementwise and epilogue fusion. A LayerNorm or
+    RMSNorm lowered by `convert-llm-to-linalg` is a chain of generics over
+    the whole activation: row sums by `arith.addf` (the mean, then the
+    variance or the mean square), per-row elementwise ops (`rsqrt(var +
+    eps)`), and an all-parallel normalizing generic that reads the input
+    rows whole and the statistics per row. Each walks every row, so the
+    input is read from memory three times, in as many parallel loops.
+
+    The pass tiles the normalizing generic along its rows (an `scf.forall`
+    over tiles of `rows` rows of the last outer dimension, one of each
+    other) and fuses the chain into the tile with upstream's
+    `tileConsumerAndFuseProducersUsingSCF`: a tile's statistics are computed
+    right before it is normalized, while its rows are in cache, and the
+    chain is one parallel loop instead of five or six. An elementwise
+    producer of the input rows that only the norm reads is fused too. One
+    with other uses (a residual add no projection took, which the residual
+    stream reads again) stays a loop of its own: yielding it from the tiles
+    would clone it, and the statistics with it, for each use in a tile.
+    With `llm-fuse-epilogue`, the residual adds of GPT-2, BERT and LLaMA are
+    already part of a projection's output, which the norm then reads once.
+
+    Projections and in-place epilogues (`llm.epilogue`) are never fused
+    into the tiles. A standalone softmax matches too: its exponentials,
+    their sum and the division share the tiles, while its max (not a sum)
+    stays a pass of its own. With `remarks`, each fused norm is reported at
+    its location.
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"8",
+           "Rows of the last outer dimension per tile">,
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Report each fused norm as a remark at its location">
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def LLMApproximateMath : Pass<"llm-approximate-math"> {
   let summary = "Replace libm calls by vectorizable polynomial approximations";
   let description = [{
@@ -574,6 +619,11 @@ def LLMPlanMemory : Pass<"llm-plan-memory", "::mlir::ModuleOp"> {
     each part planned by best fit (largest first, 64-byte alignment) and
     checked for overlaps. A smaller S fits the slots planned for the bound.
     Buffers of any other size keep their allocation.
+
+    A buffer private to one iteration of an `scf.parallel` (the statistics
+    of a tile of `llm-fuse-norm`) cannot share an arena slot with the other
+    iterations: when its size has a constant bound of at most 4 KiB, it
+    becomes a stack allocation of the bound (viewed with its own sizes).
 
     With `results` (the default), a buffer the function returns (directly
     or through views) goes to the arena too, live from its allocation to

@@ -1,0 +1,98 @@
+// RUN: llm-opt %s --split-input-file --convert-llm-to-linalg --convert-elementwise-to-linalg --llm-fuse-elementwise-ops --llm-fuse-norm --canonicalize --cse | FileCheck %s
+// RUN: llm-opt %s --split-input-file --convert-llm-to-linalg --convert-elementwise-to-linalg --llm-fuse-elementwise-ops --llm-fuse-norm=remarks=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=REMARK
+
+// LayerNorm of a function argument: one scf.forall over tiles of 1 x 8
+// rows holds the row sums, the per-row scalars and the normalization;
+// nothing walks the whole input outside it.
+
+// CHECK-LABEL: func.func @layer_norm(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x?x64xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: %[[LOOP:.*]] = scf.forall (%[[I:.*]], %[[J:.*]]) = (0, 0) to (%{{.*}}, %{{.*}}) step (1, 8) shared_outs(%[[OUT:.*]] = %{{.*}})
+// CHECK: %[[ROWS:.*]] = tensor.extract_slice %[[X]][%[[I]], %[[J]], 0] [1, %{{.*}}, 64] [1, 1, 1]
+// CHECK: linalg.fill
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[ROWS]] : tensor<1x?x64xf32>)
+// CHECK: %[[MEAN:.*]] = linalg.generic {{.*}} ins(%[[SUM]] : tensor<1x?xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[ROWS]], %[[MEAN]] : tensor<1x?x64xf32>, tensor<1x?xf32>)
+// CHECK: %[[NORM:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[ROWS]], %{{.*}}, %[[MEAN]], %{{.*}}, %{{.*}} :
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NORM]] into %[[OUT]][%[[I]], %[[J]], 0]
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[LOOP]]
+// REMARK: [[@LINE+2]]:8: remark: norm fused over tiles of 8 rows (7 producers fused)
+func.func @layer_norm(%x: tensor<?x?x64xf32>, %g: tensor<64xf32>, %b: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %y = llm.layer_norm %x weight %g bias %b : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return %y : tensor<?x?x64xf32>
+}
+
+// -----
+
+// RMSNorm over a 2-D input: tiles of 8 rows.
+
+// CHECK-LABEL: func.func @rms_norm(
+// CHECK-NOT: linalg.generic
+// CHECK: scf.forall (%{{.*}}) = (0) to (%{{.*}}) step (8)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]}
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]}
+// CHECK: scf.forall.in_parallel
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// REMARK: [[@LINE+2]]:8: remark: norm fused over tiles of 8 rows
+func.func @rms_norm(%x: tensor<?x64xf32>, %g: tensor<64xf32>) -> tensor<?x64xf32> {
+  %y = llm.rms_norm %x weight %g : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// A residual add whose sum is also returned stays a loop of its own (the
+// tiles would compute it again for each use); the norm reads it once.
+
+// CHECK-LABEL: func.func @residual(
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK: arith.addf
+// CHECK: %[[LOOP:.*]] = scf.forall
+// CHECK: tensor.extract_slice %[[H]]
+// CHECK-NOT: arith.addf %in, %in
+// CHECK: scf.forall.in_parallel
+// CHECK: return %[[H]], %[[LOOP]]
+func.func @residual(%x: tensor<?x?x64xf32>, %r: tensor<?x?x64xf32>, %g: tensor<64xf32>, %b: tensor<64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+  %h = arith.addf %x, %r : tensor<?x?x64xf32>
+  %y = llm.layer_norm %h weight %g bias %b : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return %h, %y : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// The norm of a projection: the projection stays outside the tiles.
+
+// CHECK-LABEL: func.func @projection(
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK: scf.forall
+// CHECK: tensor.extract_slice %[[P]]
+// CHECK-NOT: "reduction"]} ins(%{{.*}}, %arg1
+// CHECK: scf.forall.in_parallel
+func.func @projection(%x: tensor<?x?x32xf32>, %w: tensor<64x32xf32>, %g: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %p = llm.linear %x, %w : (tensor<?x?x32xf32>, tensor<64x32xf32>) -> tensor<?x?x64xf32>
+  %y = llm.rms_norm %p weight %g : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return %y : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Softmax: the max is not a sum, so it stays a pass of its own; the
+// exponentials, their sum and the division share the tiles.
+
+// CHECK-LABEL: func.func @softmax(
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK: arith.maximumf
+// CHECK: scf.forall
+// CHECK: tensor.extract_slice %[[MAX]]
+// CHECK: math.exp
+// CHECK: "reduction"]}
+// CHECK: arith.divf
+// CHECK: scf.forall.in_parallel
+func.func @softmax(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  %y = llm.softmax %x : tensor<?x?x64xf32>
+  return %y : tensor<?x?x64xf32>
+}
