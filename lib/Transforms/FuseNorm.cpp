@@ -173,9 +173,6 @@ struct LLMFuseNorm : mlir::llm::impl::LLMFuseNormBase<LLMFuseNorm> {
       getOperation()->emitError("llm-fuse-norm: rows must be positive");
       return signalPassFailure();
     }
-    // One norm at a time: fusing one may erase ops another matched (a
-    // training step's norm gradients share statistics with the forward).
-    // The tiles' own generics, inside an scf.forall, are not matched again.
     // Shapes read off the statistics (tensor.dim of a generic's result)
     // read its init instead, so that the statistics have no users outside
     // the norm and the tiles need not yield them.
@@ -184,7 +181,11 @@ struct LLMFuseNorm : mlir::llm::impl::LLMFuseNormBase<LLMFuseNorm> {
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     IRRewriter rewriter(&getContext());
-    // Roots already tiled (erased unless something still reads them).
+    // One norm at a time: fusing one may erase ops another matched (a
+    // training step's norm gradients share statistics with the forward).
+    // The tiles' own generics, inside an scf.forall, are not matched again,
+    // nor are roots already tiled (erased unless something still reads
+    // them).
     DenseSet<Operation *> tiled;
     while (true) {
       std::optional<NormChain> norm;
