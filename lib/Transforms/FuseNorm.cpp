@@ -32,7 +32,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/CSE.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -229,8 +228,8 @@ struct LLMFuseNorm : mlir::llm::impl::LLMFuseNormBase<LLMFuseNorm> {
         scf::SCFTilingOptions::LoopType::ForallOp);
     if (inputProducer)
       fused.insert(inputProducer);
-    // A statistic also read outside the norm (a training step's backward
-    // reads the mean and the inverse deviation) comes out of the tiles too.
+    // A statistic also read outside the norm (by a training step's
+    // backward) comes out of the tiles too.
     // Decided before tiling, whose slices are users of their own.
     DenseSet<Operation *> escaping;
     for (Operation *op : fused)

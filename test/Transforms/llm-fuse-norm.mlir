@@ -49,11 +49,16 @@ func.func @rms_norm(%x: tensor<?x64xf32>, %g: tensor<64xf32>) -> tensor<?x64xf32
 // tiles would compute it again for each use); the norm reads it once.
 
 // CHECK-LABEL: func.func @residual(
-// CHECK: %[[H:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x?x64xf32>, %[[R:[^:]*]]: tensor<?x?x64xf32>
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[R]] :
 // CHECK: arith.addf
 // CHECK: %[[LOOP:.*]] = scf.forall
+// The tiles read the sum, never its operands.
+// CHECK-NOT: tensor.extract_slice %[[X]]
+// CHECK-NOT: tensor.extract_slice %[[R]]
 // CHECK: tensor.extract_slice %[[H]]
-// CHECK-NOT: arith.addf %in, %in
+// CHECK-NOT: tensor.extract_slice %[[X]]
+// CHECK-NOT: tensor.extract_slice %[[R]]
 // CHECK: scf.forall.in_parallel
 // CHECK: return %[[H]], %[[LOOP]]
 func.func @residual(%x: tensor<?x?x64xf32>, %r: tensor<?x?x64xf32>, %g: tensor<64xf32>, %b: tensor<64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
