@@ -7,13 +7,15 @@
 
 Writes a LLaMA-style Hugging Face folder (utils/make-tiny-model.py: d_model
 768, 12 heads, 4 KV heads, SwiGLU of 2048, vocab 1024, random weights) and
-compiles it twice with llm-compile: as by default (Q, K and V of each layer
-one projection over a weight the runtime concatenates when it binds the
-checkpoint) and with `--fuse-qkv=false` (three projections). Times the
-forward of both builds (batch 1; 1 token, where per-projection overhead
-shows as in a decode step, and 128), alternating the builds call by call,
-next to PyTorch's forward of utils/llm_ref on the same weights in the same
-run. Prints min and median ms, the ratios, and each build's max scaled error
+compiles it three times with llm-compile: as by default (Q, K and V of each
+layer one projection over a weight the runtime concatenates when it binds
+the checkpoint, and the MLP's gate and up projections one too), with
+`--fuse-gate-up=false` (Q, K and V only: "qkv-only") and with
+`--fuse-qkv=false` (every projection alone). Times the forward of the
+builds (batch 1; 1 token, where per-projection overhead shows as in a
+decode step, and 128), alternating the builds call by call, next to
+PyTorch's forward of utils/llm_ref on the same weights in the same run.
+Prints min and median ms, the ratios, and each build's max scaled error
 against PyTorch.
 """
 
@@ -38,7 +40,8 @@ import torch  # noqa: E402
 import llm_artifact  # noqa: E402
 from llm_ref import models, safetensors_io  # noqa: E402
 
-BUILDS = (("fused", ()), ("unfused", ("--fuse-qkv=false",)))
+BUILDS = (("fused", ()), ("qkv-only", ("--fuse-gate-up=false",)),
+          ("unfused", ("--fuse-qkv=false",)))
 
 
 def main():
@@ -83,9 +86,9 @@ def main():
           "vocab 1024, batch 1, fp32; torch %s, BLAS: %s"
           % (args.layers, torch.__version__,
              bench_common.blas_name()))
-    print("%-7s %-8s %-8s %9s %9s %10s %9s %10s" % (
+    print("%-7s %-8s %-8s %9s %9s %10s %10s %9s %10s" % (
         "tokens", "threads", "system", "min ms", "median", "vs unfused",
-        "vs torch", "error"))
+        "vs qkv-only", "vs torch", "error"))
     rng = np.random.RandomState(0)
     for tokens in token_counts:
         ids = rng.randint(0, 1024, size=(1, tokens)).astype(np.int64)
@@ -112,11 +115,14 @@ def main():
                     args.repeats)
             stats = {name: (min(t), sorted(t)[len(t) // 2])
                      for name, t in samples.items()}
+            def versus(other, name, median):
+                return ("%.2fx" % (stats[other][1] / median)
+                        if name != other else "-")
             for name, (low, median) in stats.items():
-                print("%-7d %-8d %-8s %9.2f %9.2f %10s %8.2fx %10s" % (
+                print("%-7d %-8d %-8s %9.2f %9.2f %10s %10s %8.2fx %10s" % (
                     tokens, n, name, low, median,
-                    "%.2fx" % (stats["unfused"][1] / median)
-                    if name != "unfused" else "-",
+                    versus("unfused", name, median),
+                    versus("qkv-only", name, median),
                     stats["pytorch"][1] / median,
                     "%.1e" % errors[name] if name in errors else "-"))
     print("(vs X: X's median / this median, >1 is faster)")

@@ -69,8 +69,11 @@ contractionSchedule(unsigned vectorBits) {
 void mlir::llm::buildLLMToLinalgPipeline(OpPassManager &pm,
                                          const LowerToCPUOptions &options) {
   pm.addPass(createCanonicalizerPass());
-  if (options.fuseQKV)
-    pm.addNestedPass<func::FuncOp>(createLLMFuseQKV());
+  if (options.fuseQKV) {
+    LLMFuseQKVOptions qkv;
+    qkv.gateUp = options.fuseGateUp;
+    pm.addNestedPass<func::FuncOp>(createLLMFuseQKV(qkv));
+  }
   if (options.fuseAttention) {
     LLMFuseAttentionOptions fuse;
     fuse.queryTile = options.attentionQueryTile;

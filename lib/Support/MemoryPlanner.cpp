@@ -114,6 +114,178 @@ Expected<ArenaPlan> llm::planArena(ArrayRef<BufferRequest> requests) {
   return other.arenaBytes < plan.arenaBytes ? other : plan;
 }
 
+/// The bytes of \p r that do not grow with n, and those that do.
+static uint64_t fixedSize(const BufferRequest &r) {
+  return r.scaled ? 0 : r.size;
+}
+static uint64_t scaledSize(const BufferRequest &r) {
+  return r.scaled ? r.size : 0;
+}
+
+/// The two parts planned apart: the fixed buffers, then the scaled ones
+/// at n times their offsets.
+static Expected<ScaledArenaPlan> planApart(ArrayRef<BufferRequest> requests,
+                                           uint64_t alignment) {
+  SmallVector<BufferRequest> parts[2];
+  SmallVector<unsigned> indices[2];
+  for (auto [i, r] : llvm::enumerate(requests)) {
+    parts[r.scaled].push_back(r);
+    indices[r.scaled].push_back(i);
+  }
+  ArenaPlan plans[2];
+  for (unsigned p = 0; p < 2; ++p) {
+    Expected<ArenaPlan> plan = planArena(parts[p]);
+    if (!plan)
+      return plan.takeError();
+    plans[p] = std::move(*plan);
+  }
+  ScaledArenaPlan plan;
+  plan.offsets.assign(requests.size(), 0);
+  plan.scaledOffsets.assign(requests.size(), 0);
+  plan.fixedBytes = alignTo(plans[0].arenaBytes, alignment);
+  plan.scaledBytes = alignTo(plans[1].arenaBytes, alignment);
+  for (auto [k, i] : llvm::enumerate(indices[0]))
+    plan.offsets[i] = plans[0].offsets[k];
+  for (auto [k, i] : llvm::enumerate(indices[1])) {
+    plan.offsets[i] = requests[i].size ? plan.fixedBytes : 0;
+    plan.scaledOffsets[i] = plans[1].offsets[k];
+  }
+  return plan;
+}
+
+/// All buffers planned at n = 1, then lifted to every n: a buffer's scaled
+/// offset is the most scaled bytes (each step aligned as the buffer above
+/// asks) on a chain of buffers below it whose lives intersect pairwise
+/// along the chain, and its fixed offset the rest of its offset at n = 1.
+/// What is below stays below in both parts, and the fixed offset is never
+/// negative: the chain's bytes lie below the buffer at n = 1, whose offset
+/// is aligned as it asks.
+static Expected<ScaledArenaPlan> planTogether(ArrayRef<BufferRequest> requests,
+                                              uint64_t alignment) {
+  Expected<ArenaPlan> atOne = planArena(requests);
+  if (!atOne)
+    return atOne.takeError();
+  SmallVector<unsigned> byOffset;
+  for (unsigned i = 0, e = requests.size(); i < e; ++i)
+    if (requests[i].size)
+      byOffset.push_back(i);
+  llvm::sort(byOffset, [&](unsigned a, unsigned b) {
+    return atOne->offsets[a] < atOne->offsets[b];
+  });
+  ScaledArenaPlan plan;
+  plan.offsets.assign(requests.size(), 0);
+  plan.scaledOffsets.assign(requests.size(), 0);
+  uint64_t end = 0, scaledEnd = 0;
+  for (auto [k, i] : llvm::enumerate(byOffset)) {
+    const BufferRequest &r = requests[i];
+    uint64_t offset = atOne->offsets[i], scaled = 0;
+    for (unsigned j : ArrayRef(byOffset).take_front(k)) {
+      const BufferRequest &below = requests[j];
+      if (atOne->offsets[j] + below.size <= offset && livesIntersect(r, below))
+        scaled =
+            std::max(scaled, alignTo(plan.scaledOffsets[j] + scaledSize(below),
+                                     r.alignment));
+    }
+    plan.scaledOffsets[i] = scaled;
+    plan.offsets[i] = offset - scaled;
+    end = std::max(end, offset + r.size);
+    scaledEnd = std::max(scaledEnd, scaled + scaledSize(r));
+  }
+  // fixed + n * scaled covers every buffer's end at n = 1, and grows at
+  // least as fast as any.
+  plan.scaledBytes = alignTo(scaledEnd, alignment);
+  uint64_t total = alignTo(end, alignment);
+  plan.fixedBytes = total > plan.scaledBytes ? total - plan.scaledBytes : 0;
+  return plan;
+}
+
+Expected<ScaledArenaPlan> llm::planScaledArena(ArrayRef<BufferRequest> requests,
+                                               uint64_t alignment) {
+  if (alignment == 0 || !isPowerOf2_64(alignment))
+    return planError(formatv("the arena's alignment {0} is not a power of "
+                             "two",
+                             alignment));
+  for (auto [i, r] : llvm::enumerate(requests))
+    if (r.alignment > alignment)
+      return planError(formatv("buffer {0}: alignment {1} exceeds the "
+                               "arena's {2}",
+                               i, r.alignment, alignment));
+  Expected<ScaledArenaPlan> apart = planApart(requests, alignment);
+  if (!apart)
+    return apart.takeError();
+  Expected<ScaledArenaPlan> together = planTogether(requests, alignment);
+  if (!together)
+    return together.takeError();
+  auto cost = [](const ScaledArenaPlan &plan) {
+    return std::make_pair(plan.bytesAtOne(), plan.scaledBytes);
+  };
+  return cost(*together) < cost(*apart) ? std::move(*together)
+                                        : std::move(*apart);
+}
+
+Error llm::checkScaledArenaPlan(ArrayRef<BufferRequest> requests,
+                                const ScaledArenaPlan &plan) {
+  if (plan.offsets.size() != requests.size() ||
+      plan.scaledOffsets.size() != requests.size())
+    return planError(formatv("the plan has {0} and {1} offsets for {2} "
+                             "buffers",
+                             plan.offsets.size(), plan.scaledOffsets.size(),
+                             requests.size()));
+  // The end of request i at n = 1 and its growth, checked not to overflow.
+  SmallVector<uint64_t> ends(requests.size()), growths(requests.size());
+  for (auto [i, r] : llvm::enumerate(requests)) {
+    uint64_t offset = plan.offsets[i], scaled = plan.scaledOffsets[i];
+    if (r.alignment == 0 || offset % r.alignment || scaled % r.alignment)
+      return planError(formatv("buffer {0}: offsets {1} + n x {2} are not "
+                               "multiples of its alignment {3}",
+                               i, offset, scaled, r.alignment));
+    bool overflow = false;
+    uint64_t end = SaturatingAdd(offset, scaled, &overflow);
+    end = overflow ? end : SaturatingAdd(end, r.size, &overflow);
+    uint64_t growth = SaturatingAdd(scaled, scaledSize(r), &overflow);
+    if (overflow)
+      return planError(formatv("buffer {0}: its end overflows 64 bits", i));
+    if (end > plan.bytesAtOne() || growth > plan.scaledBytes)
+      return planError(formatv("buffer {0}: [{1} + n x {2}, + {3}{4}) is "
+                               "outside the arena of {5} + n x {6} bytes",
+                               i, offset, scaled, r.size,
+                               r.scaled ? " x n" : "", plan.fixedBytes,
+                               plan.scaledBytes));
+    ends[i] = end;
+    growths[i] = growth;
+  }
+  // Every pair whose lives intersect: by birth, each buffer against those
+  // born before its death.
+  SmallVector<unsigned> byBirth;
+  for (unsigned i = 0, e = requests.size(); i < e; ++i)
+    if (requests[i].size)
+      byBirth.push_back(i);
+  llvm::sort(byBirth, [&](unsigned a, unsigned b) {
+    return requests[a].first < requests[b].first;
+  });
+  auto isBelow = [&](unsigned a, unsigned b) {
+    return ends[a] <= plan.offsets[b] + plan.scaledOffsets[b] &&
+           growths[a] <= plan.scaledOffsets[b];
+  };
+  for (size_t k = 0; k < byBirth.size(); ++k) {
+    unsigned a = byBirth[k];
+    for (size_t m = k + 1;
+         m < byBirth.size() && requests[byBirth[m]].first <= requests[a].last;
+         ++m) {
+      unsigned b = byBirth[m];
+      if (!isBelow(a, b) && !isBelow(b, a))
+        return planError(formatv(
+            "buffers {0} and {1} are both live at point {2} and are not "
+            "apart for every n: [{3} + n x {4}, + {5}) and [{6} + n x {7}, "
+            "+ {8})",
+            std::min(a, b), std::max(a, b), requests[b].first, plan.offsets[a],
+            plan.scaledOffsets[a], requests[a].size, plan.offsets[b],
+            plan.scaledOffsets[b], requests[b].size));
+    }
+  }
+  return Error::success();
+}
+
 Error llm::checkArenaPlan(ArrayRef<BufferRequest> requests,
                           const ArenaPlan &plan) {
   if (plan.offsets.size() != requests.size())

@@ -258,10 +258,12 @@ struct LLMFuseNorm : mlir::llm::impl::LLMFuseNormBase<LLMFuseNorm> {
     // ops themselves, now dead) keep the originals, which then go.
     Operation *loop = result->loops.front();
     DominanceInfo dominance(loop->getParentOp());
-    for (auto [original, replacement] : result->replacements)
-      rewriter.replaceUsesWithIf(original, replacement, [&](OpOperand &use) {
+    for (const auto &entry : result->replacements) {
+      Value replacement = entry.second;
+      rewriter.replaceUsesWithIf(entry.first, replacement, [&](OpOperand &use) {
         return dominance.properlyDominates(replacement, use.getOwner());
       });
+    }
     // The driver leaves slices nothing reads in the tile, and shapes read
     // off the originals: with those resolved, the originals are dead and
     // go (the greedy driver erases dead ops).

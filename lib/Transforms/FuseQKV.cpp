@@ -82,6 +82,14 @@ struct LLMFuseQKV : mlir::llm::impl::LLMFuseQKVBase<LLMFuseQKV> {
               op.getBias() ? 1u : 0u}]
           .push_back(op);
     });
+    SmallVector<FFNOp> ffns;
+    if (gateUp)
+      func.walk([&](FFNOp op) {
+        if (canFuseGateUp(func, op))
+          ffns.push_back(op);
+      });
+    for (FFNOp op : ffns)
+      fuseGateUp(func, op);
     for (auto &[key, ops] : groups) {
       // Each weight (and bias) once: the same tensor twice is not a fusion.
       llvm::SmallPtrSet<Value, 4> weights, biases;
@@ -144,6 +152,66 @@ struct LLMFuseQKV : mlir::llm::impl::LLMFuseQKVBase<LLMFuseQKV> {
     return func.getArgument(first);
   }
 
+  /// A gated FFN whose gate and up weights (and biases, both or neither)
+  /// are two distinct bound parameters.
+  static bool canFuseGateUp(func::FuncOp func, FFNOp op) {
+    if (!op.isGated() || op.getGateWeight() == op.getUpWeight() ||
+        !getBoundParamName(func, op.getGateWeight()) ||
+        !getBoundParamName(func, op.getUpWeight()))
+      return false;
+    Value gateBias = op.getGateBias(), upBias = op.getUpBias();
+    if (!gateBias && !upBias)
+      return true;
+    return gateBias && upBias && gateBias != upBias &&
+           getBoundParamName(func, gateBias) && getBoundParamName(func, upBias);
+  }
+
+  /// `[offset, offset + size)` of \p value's last dimension.
+  static Value sliceFeatures(OpBuilder &b, Location loc, Value value,
+                             int64_t offset, int64_t size) {
+    auto type = cast<RankedTensorType>(value.getType());
+    int64_t rank = type.getRank();
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
+        sizes = tensor::getMixedSizes(b, loc, value),
+        strides(rank, b.getIndexAttr(1));
+    offsets.back() = b.getIndexAttr(offset);
+    sizes.back() = b.getIndexAttr(size);
+    SmallVector<int64_t> shape = llvm::to_vector(type.getShape());
+    shape.back() = size;
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get(shape, type.getElementType()), value,
+        offsets, sizes, strides);
+  }
+
+  /// `down(act(gate(x)) * up(x))` as `down(glu(slices of [gate; up](x)))`:
+  /// one projection over the concatenated gate and up weights.
+  void fuseGateUp(func::FuncOp func, FFNOp op) {
+    WeightLayout layout = op.getWeightLayout();
+    int64_t axis = layout == WeightLayout::OutIn ? 0 : 1;
+    Value weight =
+        concatArgument(func, {op.getGateWeight(), op.getUpWeight()}, axis);
+    Value bias =
+        op.getGateBias()
+            ? concatArgument(func, {op.getGateBias(), op.getUpBias()}, 0)
+            : Value();
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    auto fused = LinearOp::create(b, loc, op.getInput(), weight, bias,
+                                  op.getWeightLayoutAttr());
+    if (remarks)
+      fused.emitRemark() << "fused the gate and up projections of a gated "
+                            "FFN";
+    int64_t hidden = op.getHiddenSize();
+    Value gate = sliceFeatures(b, loc, fused, 0, hidden);
+    Value up = sliceFeatures(b, loc, fused, hidden, hidden);
+    Value product =
+        GLUOp::create(b, loc, op.getActivationAttr(), gate, up).getResult();
+    auto down = LinearOp::create(b, loc, product, op.getDownWeight(),
+                                 op.getDownBias(), op.getWeightLayoutAttr());
+    op.replaceAllUsesWith(down.getResult());
+    op.erase();
+  }
+
   void fuse(func::FuncOp func, ArrayRef<LinearOp> ops) {
     LinearOp firstOp = ops.front();
     WeightLayout layout = firstOp.getWeightLayout();
@@ -168,18 +236,10 @@ struct LLMFuseQKV : mlir::llm::impl::LLMFuseQKVBase<LLMFuseQKV> {
     if (remarks)
       fused.emitRemark() << "fused " << ops.size()
                          << " projections of one input";
-    auto type = cast<RankedTensorType>(fused.getType());
-    int64_t rank = type.getRank(), offset = 0;
+    int64_t offset = 0;
     for (LinearOp op : ops) {
-      int64_t size = op.getType().getDimSize(rank - 1);
-      SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
-          sizes = tensor::getMixedSizes(b, loc, fused.getResult()),
-          strides(rank, b.getIndexAttr(1));
-      offsets.back() = b.getIndexAttr(offset);
-      sizes.back() = b.getIndexAttr(size);
-      Value slice = tensor::ExtractSliceOp::create(b, op.getLoc(), op.getType(),
-                                                   fused.getResult(), offsets,
-                                                   sizes, strides);
+      int64_t size = op.getType().getDimSize(op.getType().getRank() - 1);
+      Value slice = sliceFeatures(b, op.getLoc(), fused, offset, size);
       op.replaceAllUsesWith(slice);
       offset += size;
     }

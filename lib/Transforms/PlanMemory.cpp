@@ -1,5 +1,4 @@
-//===- PlanMemory.cpp - One arena for an entry point's buffers ----*- C++
-//-*-===//
+//===- PlanMemory.cpp - One arena for an entry point's buffers ---------===//
 //
 // Part of the llm-opt project.
 //
@@ -23,16 +22,13 @@
 // attention_mask, cache_position [B], ...; the first integer argument
 // without a name is input_ids). A buffer's size in bytes is evaluated as a
 // polynomial in B and S (divisions by constants and minimums with a
-// constant bounded from above);
-// buffers linear in B (every
-// activation) are planned per sequence at S = max-seq, buffers without B
-// once at S = max-seq, and the arena is laid out as
-//
-//   [fixed part: A0 bytes][per-sequence part: B x A1 bytes]
-//
-// so that the per-sequence offsets scale with B and a smaller S fits the
-// slots planned for the bound. Each part is planned by llm::planArena
-// (best fit, largest first, aligned) and checked by llm::checkArenaPlan.
+// constant bounded from above); buffers linear in B (every activation) are
+// planned per sequence at S = max-seq, buffers without B once, in an arena
+// of A0 + B x A1 bytes where each buffer starts at `offset + B x scaled
+// offset` (llm::planScaledArena: the two kinds apart, [A0][B x A1], or
+// planned together at B = 1 and lifted to every B, whichever is smaller at
+// B = 1; llm::checkScaledArenaPlan proves it). A smaller S fits the slots
+// planned for the bound.
 // Buffers whose size is none of these forms, or that escape, keep their
 // allocation (reported in the module attribute). With the `results` option
 // a returned buffer is planned too, live to the return, so that a call
@@ -69,8 +65,8 @@ namespace mlir::llm {
 
 using namespace mlir;
 using namespace mlir::llm;
-using ::llm::ArenaPlan;
 using ::llm::BufferRequest;
+using ::llm::ScaledArenaPlan;
 
 namespace {
 /// A polynomial in the batch size B and the sequence length S with
@@ -457,12 +453,6 @@ static LogicalResult traceUses(memref::AllocOp alloc, Block &block,
 }
 
 /// One part of the arena: its buffers and their plan.
-struct ArenaPart {
-  SmallVector<Candidate *> buffers;
-  SmallVector<BufferRequest> requests;
-  ArenaPlan plan;
-};
-
 struct LLMPlanMemoryPass
     : mlir::llm::impl::LLMPlanMemoryBase<LLMPlanMemoryPass> {
   using Base::Base;
@@ -551,39 +541,30 @@ struct LLMPlanMemoryPass
       return func.emitError("llm-plan-memory: buffers scale with the batch "
                             "but no argument gives it");
 
-    // Plan each part.
-    ArenaPart parts[2];
-    SmallVector<BufferRequest> combined;
+    // Plan the buffers, those that scale with the batch per sequence.
+    SmallVector<BufferRequest> requests;
+    uint64_t arenaAlignment = kMinAlignment;
     for (Candidate &c : candidates) {
       std::optional<uint64_t> bytes = c.bytes.evaluate(bound);
       if (!bytes)
         return func.emitError("llm-plan-memory: a buffer's size overflows");
       uint64_t alignment =
           std::max<uint64_t>(kMinAlignment, c.alloc.getAlignment().value_or(1));
-      BufferRequest request{*bytes, alignment, c.first, c.last};
-      ArenaPart &part = parts[c.perSequence];
-      part.buffers.push_back(&c);
-      part.requests.push_back(request);
-      combined.push_back(request);
+      arenaAlignment = std::max(arenaAlignment, alignment);
+      requests.push_back({*bytes, alignment, c.first, c.last, c.perSequence});
     }
-    for (ArenaPart &part : parts) {
-      llvm::Expected<ArenaPlan> plan = ::llm::planArena(part.requests);
-      if (!plan)
-        return func.emitError("llm-plan-memory: ")
-               << llvm::toString(plan.takeError());
-      if (llvm::Error error = ::llm::checkArenaPlan(part.requests, *plan))
-        return func.emitError("llm-plan-memory: the plan is unsound: ")
-               << llvm::toString(std::move(error));
-      part.plan = std::move(*plan);
-    }
+    llvm::Expected<ScaledArenaPlan> plan =
+        ::llm::planScaledArena(requests, arenaAlignment);
+    if (!plan)
+      return func.emitError("llm-plan-memory: ")
+             << llvm::toString(plan.takeError());
+    if (llvm::Error error = ::llm::checkScaledArenaPlan(requests, *plan))
+      return func.emitError("llm-plan-memory: the plan is unsound: ")
+             << llvm::toString(std::move(error));
     uint64_t resultBytes = 0;
-    for (auto [c, request] : llvm::zip(candidates, combined))
+    for (auto [c, request] : llvm::zip(candidates, requests))
       if (c.returned)
         resultBytes += request.size;
-    uint64_t fixedBytes =
-        llvm::alignTo(parts[0].plan.arenaBytes, kMinAlignment);
-    uint64_t perSequence =
-        llvm::alignTo(parts[1].plan.arenaBytes, kMinAlignment);
 
     // The arena argument and the views.
     MLIRContext *ctx = func.getContext();
@@ -603,42 +584,38 @@ struct LLMPlanMemoryPass
                       ? memref::DimOp::create(b, func.getLoc(), batchSource, 0)
                             .getResult()
                       : Value();
-    for (unsigned p = 0; p < 2; ++p) {
-      ArenaPart &part = parts[p];
-      for (auto [k, c] : llvm::enumerate(part.buffers)) {
-        memref::AllocOp alloc = c->alloc;
-        Location loc = alloc.getLoc();
-        b.setInsertionPoint(alloc);
-        uint64_t offset = part.plan.offsets[k];
-        Value where;
-        if (p == 0) {
-          where = arith::ConstantIndexOp::create(b, loc, offset);
-        } else {
-          // fixed + B * offset: the per-sequence slots scale with B.
-          where = arith::AddIOp::create(
-              b, loc, arith::ConstantIndexOp::create(b, loc, fixedBytes),
-              arith::MulIOp::create(
-                  b, loc, batch,
-                  arith::ConstantIndexOp::create(b, loc, offset)));
-        }
-        auto view = memref::ViewOp::create(b, loc, alloc.getType(), arena,
-                                           where, alloc.getDynamicSizes());
-        alloc.replaceAllUsesWith(view.getResult());
-        for (memref::DeallocOp dealloc : c->deallocs)
-          dealloc.erase();
-        alloc.erase();
+    for (auto [k, c] : llvm::enumerate(candidates)) {
+      memref::AllocOp alloc = c.alloc;
+      Location loc = alloc.getLoc();
+      b.setInsertionPoint(alloc);
+      // offset + B * scaled offset.
+      uint64_t offset = plan->offsets[k], scaled = plan->scaledOffsets[k];
+      Value where;
+      if (scaled)
+        where = arith::MulIOp::create(
+            b, loc, batch, arith::ConstantIndexOp::create(b, loc, scaled));
+      if (offset || !scaled) {
+        Value fixed = arith::ConstantIndexOp::create(b, loc, offset);
+        where = where ? arith::AddIOp::create(b, loc, fixed, where).getResult()
+                      : fixed;
       }
+      auto view = memref::ViewOp::create(b, loc, alloc.getType(), arena, where,
+                                         alloc.getDynamicSizes());
+      alloc.replaceAllUsesWith(view.getResult());
+      for (memref::DeallocOp dealloc : c.deallocs)
+        dealloc.erase();
+      alloc.erase();
     }
 
     auto i64 = [&](uint64_t v) {
       return b.getI64IntegerAttr(static_cast<int64_t>(v));
     };
     return b.getDictionaryAttr(
-        {b.getNamedAttr("fixed_bytes", i64(fixedBytes)),
-         b.getNamedAttr("bytes_per_sequence", i64(perSequence)),
+        {b.getNamedAttr("fixed_bytes", i64(plan->fixedBytes)),
+         b.getNamedAttr("bytes_per_sequence", i64(plan->scaledBytes)),
          b.getNamedAttr("max_seq", i64(bound > 0 ? bound : 0)),
-         b.getNamedAttr("total_bytes", i64(::llm::getTotalBytes(combined))),
-         b.getNamedAttr("live_bytes", i64(::llm::getLiveLowerBound(combined))),
+         b.getNamedAttr("total_bytes", i64(::llm::getTotalBytes(requests))),
+         b.getNamedAttr("live_bytes", i64(::llm::getLiveLowerBound(requests))),
          b.getNamedAttr("result_bytes", i64(resultBytes)),
          b.getNamedAttr("planned", i64(candidates.size())),
          b.getNamedAttr("left_allocated", i64(leftAllocated))});

@@ -1,4 +1,5 @@
 // RUN: llm-opt %s --split-input-file --llm-fuse-qkv | FileCheck %s
+// RUN: llm-opt %s --split-input-file --llm-fuse-qkv=gate-up=false | FileCheck %s --check-prefix=NOGATEUP
 
 // LLaMA's Q, K and V (grouped-query: K and V narrower), no biases: one
 // projection over a parameter the runtime concatenates from the three
@@ -89,6 +90,68 @@ func.func @shared(%x: tensor<?x32xf32>, %ids: tensor<?xi64>, %a: tensor<32x32xf3
   %2 = llm.linear %x, %b : (tensor<?x32xf32>, tensor<32x32xf32>) -> tensor<?x32xf32>
   %3 = llm.embedding %a[%ids] : (tensor<32x32xf32>, tensor<?xi64>) -> tensor<?x32xf32>
   return %1, %2, %3 : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+}
+
+// -----
+
+// LLaMA's SwiGLU MLP: the gate and up projections become one over [gate;
+// up], llm.glu of the output's halves, and the down projection alone.
+
+// CHECK-LABEL: func.func @swiglu(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x?x32xf32>,
+// CHECK-SAME: %[[W:[^:]*]]: tensor<128x32xf32> {llm.concat = {axis = 0 : i64, parts = ["mlp.gate_proj.weight", "mlp.up_proj.weight"], sizes = array<i64: 64, 64>}, llm.param = "mlp.gate_proj.weight+mlp.up_proj.weight"},
+// CHECK-SAME: %[[D:[^:]*]]: tensor<32x64xf32> {llm.param = "mlp.down_proj.weight"})
+// CHECK: %[[GU:.*]] = llm.linear %[[X]], %[[W]] : (tensor<?x?x32xf32>, tensor<128x32xf32>) -> tensor<?x?x128xf32>
+// CHECK: %[[G:.*]] = tensor.extract_slice %[[GU]][0, 0, 0] [%{{.*}}, %{{.*}}, 64] [1, 1, 1]
+// CHECK: %[[U:.*]] = tensor.extract_slice %[[GU]][0, 0, 64] [%{{.*}}, %{{.*}}, 64] [1, 1, 1]
+// CHECK: %[[H:.*]] = llm.glu swiglu %[[G]], %[[U]] : tensor<?x?x64xf32>
+// CHECK: %[[Y:.*]] = llm.linear %[[H]], %[[D]] : (tensor<?x?x64xf32>, tensor<32x64xf32>) -> tensor<?x?x32xf32>
+// CHECK: return %[[Y]]
+// NOGATEUP-LABEL: func.func @swiglu(
+// NOGATEUP-NOT: llm.concat
+// NOGATEUP: llm.ffn swiglu
+func.func @swiglu(%x: tensor<?x?x32xf32>,
+                  %wg: tensor<64x32xf32> {llm.param = "mlp.gate_proj.weight"},
+                  %wu: tensor<64x32xf32> {llm.param = "mlp.up_proj.weight"},
+                  %wd: tensor<32x64xf32> {llm.param = "mlp.down_proj.weight"}) -> tensor<?x?x32xf32> {
+  %y = llm.ffn swiglu %x up %wu gate %wg down %wd : (tensor<?x?x32xf32>, tensor<64x32xf32>, tensor<64x32xf32>, tensor<32x64xf32>) -> tensor<?x?x32xf32>
+  return %y : tensor<?x?x32xf32>
+}
+
+// GeGLU with biases stored [in, out]: the weights join along their columns,
+// the biases too, and the down projection keeps its bias and layout.
+
+// CHECK-LABEL: func.func @geglu_in_out(
+// CHECK-SAME: tensor<16x48xf32> {llm.concat = {axis = 1 : i64, parts = ["g", "u"], sizes = array<i64: 24, 24>}, llm.param = "g+u"}
+// CHECK-SAME: tensor<48xf32> {llm.concat = {axis = 0 : i64, parts = ["gb", "ub"], sizes = array<i64: 24, 24>}, llm.param = "gb+ub"}
+// CHECK: llm.linear {{.*}} bias {{.*}} layout in_out : (tensor<5x16xf32>, tensor<16x48xf32>, tensor<48xf32>) -> tensor<5x48xf32>
+// CHECK: llm.glu geglu {{.*}} : tensor<5x24xf32>
+// CHECK: llm.linear {{.*}} bias {{.*}} layout in_out : (tensor<5x24xf32>, tensor<24x16xf32>, tensor<16xf32>) -> tensor<5x16xf32>
+func.func @geglu_in_out(%x: tensor<5x16xf32>,
+                        %wg: tensor<16x24xf32> {llm.param = "g"}, %bg: tensor<24xf32> {llm.param = "gb"},
+                        %wu: tensor<16x24xf32> {llm.param = "u"}, %bu: tensor<24xf32> {llm.param = "ub"},
+                        %wd: tensor<24x16xf32> {llm.param = "d"}, %bd: tensor<16xf32> {llm.param = "db"}) -> tensor<5x16xf32> {
+  %y = llm.ffn geglu %x up %wu bias %bu gate %wg bias %bg down %wd bias %bd layout in_out : (tensor<5x16xf32>, tensor<16x24xf32>, tensor<24xf32>, tensor<16x24xf32>, tensor<24xf32>, tensor<24x16xf32>, tensor<16xf32>) -> tensor<5x16xf32>
+  return %y : tensor<5x16xf32>
+}
+
+// Not fused: a plain (ungated) FFN; a gate bias without an up bias; one
+// tensor as both gate and up; a gate weight that is not a parameter.
+
+// CHECK-LABEL: func.func @ffn_not_fused(
+// CHECK-NOT: llm.concat
+// CHECK-NOT: llm.glu
+// CHECK-COUNT-4: llm.ffn
+func.func @ffn_not_fused(%x: tensor<5x16xf32>,
+                         %wu: tensor<24x16xf32> {llm.param = "u"}, %wg: tensor<24x16xf32> {llm.param = "g"},
+                         %bg: tensor<24xf32> {llm.param = "gb"}, %wd: tensor<16x24xf32> {llm.param = "d"},
+                         %other: tensor<24x16xf32>)
+    -> (tensor<5x16xf32>, tensor<5x16xf32>, tensor<5x16xf32>, tensor<5x16xf32>) {
+  %0 = llm.ffn gelu %x up %wu down %wd : (tensor<5x16xf32>, tensor<24x16xf32>, tensor<16x24xf32>) -> tensor<5x16xf32>
+  %1 = llm.ffn swiglu %x up %wu gate %wg bias %bg down %wd : (tensor<5x16xf32>, tensor<24x16xf32>, tensor<24x16xf32>, tensor<24xf32>, tensor<16x24xf32>) -> tensor<5x16xf32>
+  %2 = llm.ffn swiglu %x up %wu gate %wu down %wd : (tensor<5x16xf32>, tensor<24x16xf32>, tensor<24x16xf32>, tensor<16x24xf32>) -> tensor<5x16xf32>
+  %3 = llm.ffn swiglu %x up %wu gate %other down %wd : (tensor<5x16xf32>, tensor<24x16xf32>, tensor<24x16xf32>, tensor<16x24xf32>) -> tensor<5x16xf32>
+  return %0, %1, %2, %3 : tensor<5x16xf32>, tensor<5x16xf32>, tensor<5x16xf32>, tensor<5x16xf32>
 }
 
 // -----

@@ -5,39 +5,38 @@
 // Three [B, S, 4] f32 buffers (128 bytes per sequence at S = 8) in a
 // chain and the result, a fourth, live from its allocation to the return:
 // at most two live at once. x dies where z is born, so z takes x's slot,
-// and the result y's, which is dead by then: the per-sequence part holds
-// two slots (placed in order of birth; longest-lived first would need
-// three). The [4, 4] buffer (64 bytes) does not scale with B and goes in
-// the fixed part. The result is returned as a view of the arena.
+// and the result y's, which is dead by then: the arena holds two slots per
+// sequence (placed in order of birth; longest-lived first would need
+// three). The [4, 4] buffer t (64 bytes) does not scale with B, yet
+// planned with the others it fits in y's slot, dead by then, above z's:
+// at B x 128, which stays clear of z for every B. No fixed part is needed
+// (planned apart, the arena would be 64 + B x 256 bytes). The result is
+// returned as a view of the arena.
 
-// CHECK: module attributes {llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 64 : i64, left_allocated = 0 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 5 : i64, result_bytes = 128 : i64, total_bytes = 576 : i64}}}
+// CHECK: module attributes {llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 0 : i64, left_allocated = 0 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 5 : i64, result_bytes = 128 : i64, total_bytes = 576 : i64}}}
 // CHECK-LABEL: func.func @forward(
 // CHECK-SAME: %[[IDS:[a-z0-9]+]]: memref<?x?xi64> {llm.input = "input_ids"}
 // CHECK-SAME: %[[ARENA:[a-z0-9]+]]: memref<?xi8> {llm.input = "arena"}) -> memref<?x?x4xf32>
 // CHECK: %[[B:.*]] = memref.dim %[[IDS]], %c0
-// The per-sequence part starts after the 64 fixed bytes; x at slot 0.
-// CHECK: %[[XS:.*]] = arith.muli %[[B]], %[[C0:.*]] : index
-// CHECK: %[[XOFF:.*]] = arith.addi %[[C64:.*]], %[[XS]] : index
-// CHECK: %[[X:.*]] = memref.view %[[ARENA]][%[[XOFF]]][%{{.*}}, %{{.*}}] : memref<?xi8> to memref<?x?x4xf32>
-// y at slot 128 (bytes per sequence).
-// CHECK: %[[YS:.*]] = arith.muli %[[B]], %c128 : index
-// CHECK: %[[YOFF:.*]] = arith.addi %{{.*}}, %[[YS]] : index
+// x at 0.
+// CHECK: %[[X:.*]] = memref.view %[[ARENA]][%c0{{.*}}][%{{.*}}, %{{.*}}] : memref<?xi8> to memref<?x?x4xf32>
+// y at B x 128 (the bytes per sequence of x's slot).
+// CHECK: %[[YOFF:.*]] = arith.muli %[[B]], %c128 : index
 // CHECK: %[[Y:.*]] = memref.view %[[ARENA]][%[[YOFF]]]
 // CHECK: linalg.copy ins(%[[X]] : {{.*}}) outs(%[[Y]] :
 // z reuses x's slot: x is dead once copied into y.
-// CHECK: %[[ZS:.*]] = arith.muli %[[B]], %c0{{.*}} : index
-// CHECK: %[[Z:.*]] = memref.view %[[ARENA]]
+// CHECK: %[[Z:.*]] = memref.view %[[ARENA]][%c0{{.*}}]
 // CHECK: linalg.copy ins(%[[Y]] : {{.*}}) outs(%[[Z]] :
-// The fixed part: t at 0.
-// CHECK: memref.view %[[ARENA]][%c0{{.*}}][] : memref<?xi8> to memref<4x4xf32>
-// The result in y's slot.
-// CHECK: %[[OS:.*]] = arith.muli %[[B]], %c128{{.*}} : index
-// CHECK: %[[OOFF:.*]] = arith.addi %{{.*}}, %[[OS]] : index
+// t in y's slot.
+// CHECK: %[[TOFF:.*]] = arith.muli %[[B]], %c128{{.*}} : index
+// CHECK: memref.view %[[ARENA]][%[[TOFF]]][] : memref<?xi8> to memref<4x4xf32>
+// The result in y's slot too (t is dead once copied).
+// CHECK: %[[OOFF:.*]] = arith.muli %[[B]], %c128{{.*}} : index
 // CHECK: %[[OUT:.*]] = memref.view %[[ARENA]][%[[OOFF]]]
 // CHECK-NOT: memref.alloc
 // CHECK-NOT: memref.dealloc
 // CHECK: return %[[OUT]]
-// NORESULTS: module attributes {llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 64 : i64, left_allocated = 1 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 4 : i64, result_bytes = 0 : i64, total_bytes = 448 : i64}}}
+// NORESULTS: module attributes {llm.arenas = {forward = {bytes_per_sequence = 256 : i64, fixed_bytes = 0 : i64, left_allocated = 1 : i64, live_bytes = 256 : i64, max_seq = 8 : i64, planned = 4 : i64, result_bytes = 0 : i64, total_bytes = 448 : i64}}}
 // NORESULTS: %[[OUT:.*]] = memref.alloc
 // NORESULTS-NOT: memref.dealloc
 // NORESULTS: return %[[OUT]]

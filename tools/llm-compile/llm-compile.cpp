@@ -117,6 +117,10 @@ static cl::opt<bool> fuseQKV(
     "fuse-qkv", cl::init(true), cl::cat(compileCategory),
     cl::desc("Merge projections of one input (Q, K, V) into one over weights "
              "the runtime concatenates when it binds them (llm-fuse-qkv)"));
+static cl::opt<bool> fuseGateUp(
+    "fuse-gate-up", cl::init(true), cl::cat(compileCategory),
+    cl::desc("With --fuse-qkv, merge a gated FFN's gate and up projections "
+             "into one over their concatenated weights too (llm-fuse-qkv)"));
 static cl::opt<bool> fuseEpilogue(
     "fuse-epilogue", cl::init(true), cl::cat(compileCategory),
     cl::desc("Fold each projection's residual add into its starting value "
@@ -730,6 +734,7 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   pipelineOptions.fuseAttention = fuseAttention;
   pipelineOptions.fuseEpilogue = fuseEpilogue;
   pipelineOptions.fuseNorm = fuseNorm;
+  pipelineOptions.fuseGateUp = fuseGateUp;
   pipelineOptions.fuseQKV = fuseQKV;
   pipelineOptions.attentionQueryTile = attentionQueryTile;
   pipelineOptions.attentionKeyTile = attentionKeyTile;

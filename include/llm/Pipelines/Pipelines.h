@@ -44,6 +44,11 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
                      "weights the runtime concatenates at bind time "
                      "(llm-fuse-qkv)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fuseGateUp{
+      *this, "fuse-gate-up",
+      llvm::cl::desc("With fuse-qkv, merge a gated FFN's gate and up "
+                     "projections into one too (llm-fuse-qkv gate-up)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> fuseEpilogue{
       *this, "fuse-epilogue",
       llvm::cl::desc("Fold a projection's residual add into its starting "

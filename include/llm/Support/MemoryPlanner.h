@@ -12,7 +12,9 @@
 // the smallest gap that fits among the already placed buffers whose lives
 // overlap its own (best fit), the strategy of TensorFlow Lite's arena
 // planner, trying two orders for buffers of one size (longest-lived first,
-// first born first) and keeping the smaller arena. checkArenaPlan() proves
+// first born first) and keeping the smaller arena. planScaledArena() does
+// the same for buffers of which some grow with a factor known only at run
+// time (the batch). checkArenaPlan() and checkScaledArenaPlan() prove
 // a plan sound independently of how it was made; getLiveLowerBound() is the
 // most bytes live at any one point, which no plan can beat.
 //
@@ -40,6 +42,10 @@ struct BufferRequest {
   /// A power of two.
   uint64_t alignment = 1;
   int64_t first = 0, last = 0;
+  /// For planScaledArena: the buffer holds `size` bytes per unit of a
+  /// scale factor n >= 1 known only at run time (the batch), n x size in
+  /// all. The other functions read sizes at n = 1.
+  bool scaled = false;
 };
 
 /// Where each request went.
@@ -54,11 +60,44 @@ struct ArenaPlan {
 /// reversed, sizes and ends do not overflow) and places them.
 llvm::Expected<ArenaPlan> planArena(llvm::ArrayRef<BufferRequest> requests);
 
+/// Where each request went in an arena that grows with the scale factor n:
+/// request i starts at `offsets[i] + n * scaledOffsets[i]`, and the arena
+/// holds `fixedBytes + n * scaledBytes`.
+struct ScaledArenaPlan {
+  llvm::SmallVector<uint64_t> offsets, scaledOffsets;
+  uint64_t fixedBytes = 0, scaledBytes = 0;
+  /// The arena at n = 1.
+  uint64_t bytesAtOne() const { return fixedBytes + scaledBytes; }
+};
+
+/// Places \p requests, some scaled, for every n >= 1 at once. Two layouts
+/// are tried, and the one with the smaller arena at n = 1 is kept (the
+/// smaller growth on a tie):
+/// - apart: the buffers that do not scale planned by planArena in a fixed
+///   part, the scaled ones planned by planArena at n = 1 after it, their
+///   offsets multiplied by n;
+/// - together: all of them planned by planArena at n = 1, then each
+///   buffer's scaled offset raised to the scaled bytes below it (the most
+///   over chains of buffers under it whose lives intersect its own), so
+///   that what is below at n = 1 stays below, and apart, for every n.
+/// `alignment` is the arena's: every offset and both parts' sizes are its
+/// multiples (it must be at least every request's alignment).
+llvm::Expected<ScaledArenaPlan>
+planScaledArena(llvm::ArrayRef<BufferRequest> requests, uint64_t alignment);
+
 /// Proves \p plan sound for \p requests: one offset per request, each
 /// aligned, every buffer inside arenaBytes, and no two buffers whose lives
 /// intersect share a byte. The error names the first violation.
 llvm::Error checkArenaPlan(llvm::ArrayRef<BufferRequest> requests,
                            const ArenaPlan &plan);
+
+/// Proves \p plan sound for \p requests at every n >= 1: every offset
+/// aligned, every buffer inside the arena, and for every two buffers whose
+/// lives intersect, one below the other both at n = 1 and in the bytes that
+/// grow with n (which, both ends being linear in n, keeps them apart for
+/// every n >= 1).
+llvm::Error checkScaledArenaPlan(llvm::ArrayRef<BufferRequest> requests,
+                                 const ScaledArenaPlan &plan);
 
 /// The most bytes live at one program point: a lower bound on any plan's
 /// arena (alignment padding aside).

@@ -167,6 +167,12 @@ def LLMFuseQKV : Pass<"llm-fuse-qkv", "::mlir::func::FuncOp"> {
     BERT's Q, K and V projections are the case this is for; GPT-2's are one
     tensor already.
 
+    With `gate-up` (the default), a gated `llm.ffn` (SwiGLU, GeGLU) whose
+    gate and up weights (and biases, both or neither) are such parameters
+    becomes one `llm.linear` over their concatenation `[gate; up]`, an
+    `llm.glu` of the two halves of its output, and the down projection as
+    an `llm.linear`.
+
     The new argument is named by the parts joined with `+` and carries
     `llm.concat = {axis, parts, sizes}`: the checkpoint tensors in order and
     each one's extent along `axis`. `llm-compile` writes it into the
@@ -179,7 +185,9 @@ def LLMFuseQKV : Pass<"llm-fuse-qkv", "::mlir::func::FuncOp"> {
   }];
   let options = [
     Option<"remarks", "remarks", "bool", /*default=*/"false",
-           "Report each fusion as a remark">
+           "Report each fusion as a remark">,
+    Option<"gateUp", "gate-up", "bool", /*default=*/"true",
+           "Merge the gate and up projections of gated FFNs too">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -615,10 +623,15 @@ def LLMPlanMemory : Pass<"llm-plan-memory", "::mlir::ModuleOp"> {
     by constants (a kernel's row tiles) and minimums with a constant (a
     tile of a dynamic length) bounded from above.
     Buffers linear in B are planned per sequence at S = `max-seq`, buffers
-    without B once; the arena is `[fixed_bytes][B x bytes_per_sequence]`,
-    each part planned by best fit (largest first, 64-byte alignment) and
-    checked for overlaps. A smaller S fits the slots planned for the bound.
-    Buffers of any other size keep their allocation.
+    without B once, in an arena of `fixed_bytes + B x bytes_per_sequence`
+    bytes: each buffer sits at `offset + B x scaled offset`. The planner
+    (best fit, largest first, 64-byte alignment) tries two layouts and keeps
+    the one smaller at B = 1: the two kinds apart (`[fixed][B x per
+    sequence]`), or together, planned at B = 1 and lifted so that what lies
+    below a buffer at B = 1 stays below it for every B (a gradient may then
+    take the bytes of an activation that is dead by the time it is born).
+    The plan is checked for overlaps at every B. A smaller S fits the slots
+    planned for the bound. Buffers of any other size keep their allocation.
 
     A buffer private to one iteration of an `scf.parallel` (the statistics
     of a tile of `llm-fuse-norm`) cannot share an arena slot with the other

@@ -83,6 +83,21 @@ func.func @ffn_swiglu(%x: tensor<1x7x64xf32>, %u: tensor<172x64xf32>, %g: tensor
 
 // -----
 
+// CHECK-LABEL: func.func @glu
+// One map: GELU of the gate (erf) times up, no contraction.
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel"]
+// CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<4x9xf32>, tensor<4x9xf32>)
+// CHECK: math.erf
+// CHECK: arith.mulf
+// CHECK-NOT: llm.
+func.func @glu(%g: tensor<4x9xf32>, %u: tensor<4x9xf32>) -> tensor<4x9xf32> {
+  %0 = llm.glu geglu %g, %u : tensor<4x9xf32>
+  return %0 : tensor<4x9xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @gelu_and_softmax
 // CHECK: math.erf
 // CHECK: arith.maximumf

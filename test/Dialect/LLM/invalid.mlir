@@ -440,6 +440,22 @@ func.func @attention_cache_mask(%q: tensor<1x1x64xf32>, %k: tensor<1x1x64xf32>, 
 
 // -----
 
+func.func @glu_not_gated(%g: tensor<2x64xf32>, %u: tensor<2x64xf32>) {
+  // expected-error @+1 {{'llm.glu' op activation gelu is not gated (swiglu or geglu)}}
+  %0 = llm.glu gelu %g, %u : tensor<2x64xf32>
+  return
+}
+
+// -----
+
+func.func @glu_types_differ(%g: tensor<2x64xf32>, %u: tensor<2x32xf32>) {
+  // expected-error @+1 {{'llm.glu' op all non-scalar operands/results must have the same shape and base type}}
+  %0 = "llm.glu"(%g, %u) <{activation = #llm<activation swiglu>}> : (tensor<2x64xf32>, tensor<2x32xf32>) -> tensor<2x64xf32>
+  return
+}
+
+// -----
+
 func.func @ffn_gated_needs_gate(%x: tensor<2x64xf32>, %u: tensor<128x64xf32>, %d: tensor<64x128xf32>) {
   // expected-error @+2 {{gated activation swiglu requires a gate weight}}
   // expected-error @+1 {{failed to infer returned types}}

@@ -101,6 +101,16 @@ func.func @ffn(%x: tensor<1x7x64xf32>, %wu: tensor<172x64xf32>, %wg: tensor<172x
   return %0, %1 : tensor<1x7x64xf32>, tensor<1x7x64xf32>
 }
 
+// CHECK-LABEL: func.func @glu
+func.func @glu(%g: tensor<1x7x172xf32>, %u: tensor<1x7x172xf32>, %h: tensor<?x8xf16>)
+    -> (tensor<1x7x172xf32>, tensor<?x8xf16>) {
+  // CHECK: llm.glu swiglu %{{.*}}, %{{.*}} : tensor<1x7x172xf32>
+  %0 = llm.glu swiglu %g, %u : tensor<1x7x172xf32>
+  // CHECK: llm.glu geglu %{{.*}}, %{{.*}} : tensor<?x8xf16>
+  %1 = llm.glu geglu %h, %h : tensor<?x8xf16>
+  return %0, %1 : tensor<1x7x172xf32>, tensor<?x8xf16>
+}
+
 // CHECK-LABEL: func.func @ffn_all_activations
 func.func @ffn_all_activations(%x: tensor<3x8xf16>, %u: tensor<16x8xf16>, %g: tensor<16x8xf16>,
                                %gb: tensor<16xf16>, %d: tensor<8x16xf16>)

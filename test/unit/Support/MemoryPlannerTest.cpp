@@ -13,6 +13,8 @@
 
 #include "llm/Support/MemoryPlanner.h"
 
+#include "llvm/Support/MathExtras.h"
+
 #include "gtest/gtest.h"
 
 #include <random>
@@ -216,6 +218,122 @@ TEST(MemoryPlannerTest, LiveLowerBoundCountsEndsBeforeStarts) {
   EXPECT_EQ(getLiveLowerBound({{10, 1, 0, 4}, {20, 1, 5, 9}}), 20u);
   // Both live at 4.
   EXPECT_EQ(getLiveLowerBound({{10, 1, 0, 4}, {20, 1, 4, 9}}), 30u);
+}
+
+/// Plans \p requests with planScaledArena, checks the plan, and checks it
+/// again as concrete plans at n = 1 to 4 with checkArenaPlan.
+ScaledArenaPlan planScaledAndCheck(llvm::ArrayRef<BufferRequest> requests,
+                                   uint64_t alignment = 64) {
+  llvm::Expected<ScaledArenaPlan> plan = planScaledArena(requests, alignment);
+  if (!plan) {
+    ADD_FAILURE() << llvm::toString(plan.takeError());
+    return {};
+  }
+  EXPECT_EQ(messageOf(checkScaledArenaPlan(requests, *plan)), "");
+  EXPECT_GE(plan->bytesAtOne(), getLiveLowerBound(requests));
+  EXPECT_EQ(plan->fixedBytes % alignment, 0u);
+  EXPECT_EQ(plan->scaledBytes % alignment, 0u);
+  for (uint64_t n = 1; n <= 4; ++n) {
+    std::vector<BufferRequest> concrete(requests.begin(), requests.end());
+    ArenaPlan atN;
+    atN.arenaBytes = plan->fixedBytes + n * plan->scaledBytes;
+    for (auto [i, r] : llvm::enumerate(concrete)) {
+      if (r.scaled)
+        r.size *= n;
+      atN.offsets.push_back(plan->offsets[i] + n * plan->scaledOffsets[i]);
+    }
+    EXPECT_EQ(messageOf(checkArenaPlan(concrete, atN)), "") << "n = " << n;
+  }
+  return std::move(*plan);
+}
+
+TEST(MemoryPlannerTest, ScaledFixedBufferTakesADeadScaledSlot) {
+  // x, y, z scale (128 bytes each per unit of n), x -> y -> z in a chain;
+  // t (64 bytes, fixed) lives with z only. Planned apart, the arena would be
+  // 64 + n x 256; together t sits in y's dead slot at n x 128.
+  std::vector<BufferRequest> requests = {{128, 64, 0, 1, true},
+                                         {128, 64, 1, 2, true},
+                                         {128, 64, 2, 4, true},
+                                         {64, 64, 3, 4, false}};
+  ScaledArenaPlan plan = planScaledAndCheck(requests);
+  EXPECT_EQ(plan.fixedBytes, 0u);
+  EXPECT_EQ(plan.scaledBytes, 256u);
+  EXPECT_EQ(plan.offsets[3], 0u);
+  EXPECT_EQ(plan.scaledOffsets[3], 128u);
+}
+
+TEST(MemoryPlannerTest, ScaledArenaOfOneKindIsPlanArenas) {
+  std::vector<BufferRequest> requests = {
+      {300, 64, 0, 3}, {200, 64, 2, 5}, {100, 64, 4, 8}, {250, 64, 6, 9}};
+  uint64_t arena = planAndCheck(requests).arenaBytes;
+  ScaledArenaPlan fixed = planScaledAndCheck(requests);
+  EXPECT_EQ(fixed.scaledBytes, 0u);
+  EXPECT_EQ(fixed.fixedBytes, llvm::alignTo(arena, 64));
+  for (BufferRequest &r : requests)
+    r.scaled = true;
+  ScaledArenaPlan scaled = planScaledAndCheck(requests);
+  EXPECT_EQ(scaled.fixedBytes, 0u);
+  EXPECT_EQ(scaled.scaledBytes, llvm::alignTo(arena, 64));
+}
+
+TEST(MemoryPlannerTest, RandomScaledSetsArePlannedSoundly) {
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    int n = 1 + static_cast<int>(rng() % 50);
+    int64_t span = 1 + static_cast<int64_t>(rng() % 30);
+    std::vector<BufferRequest> requests;
+    uint64_t fixedOnly = 0, scaledOnly = 0;
+    for (int i = 0; i < n; ++i) {
+      int64_t a = static_cast<int64_t>(rng() % span);
+      int64_t b = static_cast<int64_t>(rng() % span);
+      uint64_t size = rng() % 4 == 0 ? rng() % 8 : rng() % 5000;
+      uint64_t alignment = uint64_t(1) << (rng() % 7);
+      bool scaled = rng() % 2;
+      requests.push_back(
+          {size, alignment, std::min(a, b), std::max(a, b), scaled});
+    }
+    // Never worse at n = 1 than the two kinds planned apart.
+    std::vector<BufferRequest> kinds[2];
+    for (BufferRequest r : requests)
+      kinds[r.scaled].push_back(r);
+    fixedOnly = llvm::alignTo(planAndCheck(kinds[0]).arenaBytes, 64);
+    scaledOnly = llvm::alignTo(planAndCheck(kinds[1]).arenaBytes, 64);
+    ScaledArenaPlan plan = planScaledAndCheck(requests);
+    EXPECT_LE(plan.bytesAtOne(), fixedOnly + scaledOnly) << "trial " << trial;
+  }
+}
+
+TEST(MemoryPlannerTest, ScaledCheckerFindsEveryViolation) {
+  // A scaled buffer under a fixed one: apart at n = 1, not at n = 2.
+  std::vector<BufferRequest> requests = {{128, 64, 0, 5, true},
+                                         {64, 64, 3, 9, false}};
+  ScaledArenaPlan growsInto;
+  growsInto.offsets = {0, 128};
+  growsInto.scaledOffsets = {0, 0};
+  growsInto.fixedBytes = 192;
+  growsInto.scaledBytes = 128;
+  EXPECT_EQ(messageOf(checkScaledArenaPlan(requests, growsInto)),
+            "buffers 0 and 1 are both live at point 3 and are not apart for "
+            "every n: [0 + n x 0, + 128) and [128 + n x 0, + 64)");
+  ScaledArenaPlan good = growsInto;
+  good.offsets = {0, 0};
+  good.scaledOffsets = {0, 128};
+  good.fixedBytes = 64;
+  EXPECT_EQ(messageOf(checkScaledArenaPlan(requests, good)), "");
+  ScaledArenaPlan outside = good;
+  outside.scaledBytes = 64;
+  EXPECT_EQ(messageOf(checkScaledArenaPlan(requests, outside)),
+            "buffer 0: [0 + n x 0, + 128 x n) is outside the arena of 64 + "
+            "n x 64 bytes");
+  ScaledArenaPlan misaligned = good;
+  misaligned.scaledOffsets[1] = 130;
+  EXPECT_EQ(messageOf(checkScaledArenaPlan(requests, misaligned)),
+            "buffer 1: offsets 0 + n x 130 are not multiples of its "
+            "alignment 64");
+  EXPECT_EQ(messageOf(planScaledArena(requests, 32)),
+            "buffer 0: alignment 64 exceeds the arena's 32");
+  EXPECT_EQ(messageOf(planScaledArena(requests, 48)),
+            "the arena's alignment 48 is not a power of two");
 }
 
 } // namespace

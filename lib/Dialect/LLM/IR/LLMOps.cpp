@@ -699,6 +699,17 @@ int64_t FFNOp::getHiddenSize() {
 }
 
 //===----------------------------------------------------------------------===//
+// GLUOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GLUOp::verify() {
+  if (!isGatedActivation(getActivation()))
+    return emitOpError("activation ") << stringifyActivation(getActivation())
+                                      << " is not gated (swiglu or geglu)";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // SoftmaxOp
 //===----------------------------------------------------------------------===//
 

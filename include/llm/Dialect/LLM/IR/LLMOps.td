@@ -400,6 +400,31 @@ def LLM_GeluOp : LLM_Op<"gelu", [Pure, Elementwise, SameOperandsAndResultType]> 
   let hasFolder = 1;
 }
 
+def LLM_GLUOp : LLM_Op<"glu", [Pure, Elementwise, SameOperandsAndResultType]> {
+  let summary = "Gated linear unit: act(gate) * up, elementwise";
+  let description = [{
+    `act(gate) * up` with a gated activation's `act`: SiLU for `swiglu`,
+    exact GELU for `geglu`. It is what a gated `llm.ffn` computes between
+    its projections; `llm-fuse-qkv` writes it when it merges an FFN's gate
+    and up projections into one, the operands then being the two halves of
+    that projection's output.
+
+    Example:
+
+    ```mlir
+    %h = llm.glu swiglu %gate, %up : tensor<1x7x172xf32>
+    ```
+  }];
+  let arguments = (ins LLM_ActivationAttr:$activation,
+                       LLM_FloatTensor:$gate,
+                       LLM_FloatTensor:$up);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    `` $activation $gate `,` $up attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def LLM_SoftmaxOp : LLM_Op<"softmax", [Pure, SameOperandsAndResultType]> {
   let summary = "Softmax along one axis";
   let description = [{
