@@ -200,11 +200,14 @@ static Expected<ScaledArenaPlan> planTogether(ArrayRef<BufferRequest> requests,
 }
 
 Expected<ScaledArenaPlan> llm::planScaledArena(ArrayRef<BufferRequest> requests,
-                                               uint64_t alignment) {
+                                               uint64_t alignment,
+                                               uint64_t balancedScale) {
   if (alignment == 0 || !isPowerOf2_64(alignment))
     return planError(formatv("the arena's alignment {0} is not a power of "
                              "two",
                              alignment));
+  if (balancedScale == 0)
+    return planError("the scale to balance at must be at least 1");
   for (auto [i, r] : llvm::enumerate(requests))
     if (r.alignment > alignment)
       return planError(formatv("buffer {0}: alignment {1} exceeds the "
@@ -216,11 +219,16 @@ Expected<ScaledArenaPlan> llm::planScaledArena(ArrayRef<BufferRequest> requests,
   Expected<ScaledArenaPlan> together = planTogether(requests, alignment);
   if (!together)
     return together.takeError();
-  auto cost = [](const ScaledArenaPlan &plan) {
-    return std::make_pair(plan.bytesAtOne(), plan.scaledBytes);
+  // Together only where it is no larger for any n up to balancedScale (the
+  // arenas are linear in n): lifted, a fixed buffer above scaled ones grows
+  // with them.
+  auto bytesAt = [](const ScaledArenaPlan &plan, uint64_t n) {
+    return plan.fixedBytes + n * plan.scaledBytes;
   };
-  return cost(*together) < cost(*apart) ? std::move(*together)
-                                        : std::move(*apart);
+  bool smaller =
+      bytesAt(*together, 1) < bytesAt(*apart, 1) &&
+      bytesAt(*together, balancedScale) <= bytesAt(*apart, balancedScale);
+  return smaller ? std::move(*together) : std::move(*apart);
 }
 
 Error llm::checkScaledArenaPlan(ArrayRef<BufferRequest> requests,

@@ -219,8 +219,27 @@ struct LLMFuseNorm : mlir::llm::impl::LLMFuseNormBase<LLMFuseNorm> {
                       [&](Operation *user) { return !fused.contains(user); })))
       inputProducer = nullptr;
 
+    // A tile's rows must fit maxTileBytes: its rows are computed into a
+    // buffer of its own, which llm-plan-memory puts on the stack (a row of
+    // unknown length is bounded there, by the sequence bound).
+    int64_t tileRows = rows;
+    int64_t rowLength = root.getStaticLoopRanges().back();
+    if (!ShapedType::isDynamic(rowLength)) {
+      int64_t rowBytes =
+          rowLength * static_cast<int64_t>(
+                          getElementTypeOrSelf(root->getResult(0).getType())
+                              .getIntOrFloatBitWidth() /
+                          8);
+      if (rowBytes > maxTileBytes) {
+        if (remarks)
+          root.emitRemark() << "norm not fused: a row of " << rowBytes
+                            << " bytes exceeds max-tile-bytes";
+        return success();
+      }
+      tileRows = std::min<int64_t>(rows, maxTileBytes / rowBytes);
+    }
     SmallVector<OpFoldResult> tileSizes(rank - 1, rewriter.getIndexAttr(1));
-    tileSizes.back() = rewriter.getIndexAttr(rows);
+    tileSizes.back() = rewriter.getIndexAttr(tileRows);
     tileSizes.push_back(rewriter.getIndexAttr(0));
     scf::SCFTileAndFuseOptions options;
     options.tilingOptions.setTileSizes(tileSizes);
@@ -278,8 +297,7 @@ struct LLMFuseNorm : mlir::llm::impl::LLMFuseNormBase<LLMFuseNorm> {
     DominanceInfo tileDominance(forall);
     eliminateCommonSubExpressions(rewriter, tileDominance, forall);
     if (remarks)
-      emitRemark(loc) << "norm fused over tiles of "
-                      << static_cast<int64_t>(rows) << " rows ("
+      emitRemark(loc) << "norm fused over tiles of " << tileRows << " rows ("
                       << result->fusedProducers.size() << " producers fused)";
     return success();
   }

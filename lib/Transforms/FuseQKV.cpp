@@ -8,7 +8,9 @@
 // `llm.linear` ops of a function that project the same input with weights
 // that are parameters become one projection over a parameter that is their
 // concatenation along the output features, and each old result a slice of
-// the new one.
+// the new one. A gated FFN's gate and up projections (SwiGLU, GeGLU) read
+// one input too: the FFN becomes one projection over `[gate; up]`, an
+// `llm.glu` of the two halves of its output, and the down projection.
 //
 // Parameters are bound by the runtime, not known here, so the concatenation
 // is the runtime's: the new argument carries `llm.concat` (the checkpoint

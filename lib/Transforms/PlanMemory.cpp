@@ -487,9 +487,9 @@ struct LLMPlanMemoryPass
       position[&op] = index++;
 
     SizeEvaluator sizes(func);
-    promoteTileBuffersToStack(func, sizes);
+    int64_t leftInTiles = promoteTileBuffersToStack(func, sizes, bound);
     std::vector<Candidate> candidates;
-    int64_t leftAllocated = 0;
+    int64_t leftAllocated = leftInTiles;
     Value batchSource;
     SmallVector<memref::AllocOp> allocs;
     func.walk([&](memref::AllocOp alloc) {
@@ -622,38 +622,46 @@ struct LLMPlanMemoryPass
   }
 
   /// Buffers private to one iteration of a parallel loop (bufferization
-  /// gives each tile of llm-fuse-norm its statistics) cannot share one
-  /// arena slot. Those with a constant bound of at most kMaxStackBytes
-  /// (a tile of a few rows) go on the stack instead: an alloca of the
-  /// bound, viewed with the buffer's own sizes (scf-to-openmp scopes the
-  /// allocas of each iteration).
-  void promoteTileBuffersToStack(func::FuncOp func, SizeEvaluator &sizes) {
+  /// gives each tile of llm-fuse-norm its statistics, and the rows a tile
+  /// computes and reads twice) cannot share one arena slot. Those with a
+  /// bound of at most kMaxStackBytes (constant, or growing with S and taken
+  /// at the sequence bound \p bound) go on the stack instead: an alloca of
+  /// the bound, viewed with the buffer's own sizes (scf-to-openmp scopes
+  /// the allocas of each iteration). Returns how many stay allocated (per
+  /// iteration, so per call).
+  int64_t promoteTileBuffersToStack(func::FuncOp func, SizeEvaluator &sizes,
+                                    int64_t bound) {
     SmallVector<memref::AllocOp> allocs;
     func.walk([&](memref::AllocOp alloc) {
-      if (isa_and_nonnull<scf::ParallelOp>(alloc->getParentOp()))
+      if (alloc->getParentOfType<scf::ParallelOp>())
         allocs.push_back(alloc);
     });
+    int64_t left = 0;
     for (memref::AllocOp alloc : allocs) {
       MemRefType type = alloc.getType();
-      if (!type.getLayout().isIdentity() || type.getMemorySpace() ||
+      int64_t elements = 1;
+      if (!isa<scf::ParallelOp>(alloc->getParentOp()) ||
+          !type.getLayout().isIdentity() || type.getMemorySpace() ||
           !type.getElementType().isIntOrFloat() ||
           type.getElementTypeBitWidth() % 8)
-        continue;
-      int64_t elements = 1;
+        elements = 0;
       for (int64_t d = 0; d < type.getRank() && elements; ++d) {
         std::optional<Polynomial> dim = sizes.evaluateDim(alloc, d, 0);
-        std::optional<uint64_t> bound =
-            dim && !dim->dependsOnS() && dim->isMonotoneIn(0) ? dim->evaluate(0)
-                                                              : std::nullopt;
-        elements = bound ? elements * static_cast<int64_t>(*bound) : 0;
+        std::optional<uint64_t> most;
+        if (dim && dim->isMonotoneIn(0) && (!dim->dependsOnS() || bound > 0))
+          most = dim->evaluate(bound > 0 ? bound : 0);
+        elements = most && *most <= static_cast<uint64_t>(kMaxStackBytes)
+                       ? elements * static_cast<int64_t>(*most)
+                       : 0;
       }
       if (!elements ||
-          elements * (type.getElementTypeBitWidth() / 8) > kMaxStackBytes)
-        continue;
-      if (llvm::any_of(alloc->getUsers(), [&](Operation *user) {
+          elements * (type.getElementTypeBitWidth() / 8) > kMaxStackBytes ||
+          llvm::any_of(alloc->getUsers(), [&](Operation *user) {
             return isa<func::ReturnOp, scf::YieldOp, scf::ReduceOp>(user);
-          }))
+          })) {
+        ++left;
         continue;
+      }
       OpBuilder b(alloc);
       Location loc = alloc.getLoc();
       auto stack = memref::AllocaOp::create(
@@ -684,9 +692,12 @@ struct LLMPlanMemoryPass
       alloc.replaceAllUsesWith(view.getResult());
       alloc.erase();
     }
+    return left;
   }
 
-  static constexpr int64_t kMaxStackBytes = 4096;
+  /// A tile of 8 rows of 8192 floats, or of 8 x 4096 attention scores:
+  /// far below the stack of an OpenMP worker (4 MiB by default).
+  static constexpr int64_t kMaxStackBytes = 256 * 1024;
 
   /// Every buffer starts on a cache line (what bufferization asks for too).
   static constexpr uint64_t kMinAlignment = 64;

@@ -1,5 +1,8 @@
 // RUN: llm-opt %s --split-input-file --convert-llm-to-linalg --convert-elementwise-to-linalg --llm-fuse-elementwise-ops --llm-fuse-norm --canonicalize --cse | FileCheck %s
 // RUN: llm-opt %s --split-input-file --convert-llm-to-linalg --convert-elementwise-to-linalg --llm-fuse-elementwise-ops --llm-fuse-norm=remarks=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=REMARK
+// Rows of 64 floats are 256 bytes: 3 of them fit 1000 bytes, none fits 200.
+// RUN: llm-opt %s --split-input-file --convert-llm-to-linalg --convert-elementwise-to-linalg --llm-fuse-elementwise-ops --llm-fuse-norm="remarks=true max-tile-bytes=1000" -o /dev/null 2>&1 | FileCheck %s --check-prefix=SMALL
+// RUN: llm-opt %s --split-input-file --convert-llm-to-linalg --convert-elementwise-to-linalg --llm-fuse-elementwise-ops --llm-fuse-norm="remarks=true max-tile-bytes=200" 2>&1 | FileCheck %s --check-prefix=TINY
 
 // LayerNorm of a function argument: one scf.forall over tiles of 1 x 8
 // rows holds the row sums, the per-row scalars and the normalization;
@@ -19,7 +22,12 @@
 // CHECK-NEXT: tensor.parallel_insert_slice %[[NORM]] into %[[OUT]][%[[I]], %[[J]], 0]
 // CHECK-NOT: linalg.generic
 // CHECK: return %[[LOOP]]
-// REMARK: [[@LINE+2]]:8: remark: norm fused over tiles of 8 rows (7 producers fused)
+// REMARK: [[@LINE+7]]:8: remark: norm fused over tiles of 8 rows (7 producers fused)
+// SMALL: [[@LINE+6]]:8: remark: norm fused over tiles of 3 rows (7 producers fused)
+// TINY: [[@LINE+5]]:8: remark: norm not fused: a row of 256 bytes exceeds max-tile-bytes
+// TINY-LABEL: func.func @layer_norm(
+// TINY-NOT: scf.forall
+// TINY: return
 func.func @layer_norm(%x: tensor<?x?x64xf32>, %g: tensor<64xf32>, %b: tensor<64xf32>) -> tensor<?x?x64xf32> {
   %y = llm.layer_norm %x weight %g bias %b : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
   return %y : tensor<?x?x64xf32>

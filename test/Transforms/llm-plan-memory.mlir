@@ -150,9 +150,13 @@ func.func @forward(%ids: memref<?x?xi64>) {
 
 // A buffer private to one iteration of a parallel loop (a tile of
 // llm-fuse-norm's statistics: min(8, rows left) floats) goes on the stack,
-// viewed with its own size; one whose bound is not a constant keeps its
-// allocation. Neither is in the arena.
+// viewed with its own size, and so does one that grows with S, at its
+// bound (8 floats at max-seq 8). One over 256 KiB (a tile of 8 rows of
+// 16384 floats, 512 KiB) keeps its allocation and is counted as left
+// allocated, as is, without a sequence bound, the one growing with S. None
+// is in the arena (the [4] buffer outside the loop is).
 
+// CHECK: llm.arenas = {tiles = {bytes_per_sequence = 0 : i64, fixed_bytes = 64 : i64, left_allocated = 1 : i64, live_bytes = 16 : i64, max_seq = 8 : i64, planned = 1 : i64, result_bytes = 0 : i64, total_bytes = 16 : i64}}
 // CHECK-LABEL: func.func @tiles(
 // CHECK: scf.parallel
 // CHECK: %[[N:.*]] = affine.min
@@ -160,7 +164,13 @@ func.func @forward(%ids: memref<?x?xi64>) {
 // CHECK: %[[TILE:.*]] = memref.reinterpret_cast %[[STACK]] to offset: [0], sizes: [1, %[[N]]], strides: [%{{.*}}, 1] : memref<8xf32> to memref<1x?xf32>
 // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[TILE]] : memref<1x?xf32>)
 // CHECK-NOT: memref.dealloc %[[TILE]]
-// CHECK: memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK: %[[OPEN:.*]] = memref.alloca() {alignment = 64 : i64} : memref<8xf32>
+// CHECK: memref.reinterpret_cast %[[OPEN]] to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<8xf32> to memref<?xf32>
+// CHECK: %[[BIG:.*]] = memref.alloc() : memref<8x16384xf32>
+// CHECK: memref.dealloc %[[BIG]]
+// NOBOUND: llm.arenas = {tiles = {bytes_per_sequence = 0 : i64, fixed_bytes = 64 : i64, left_allocated = 2 : i64
+// NOBOUND: memref.alloca() {alignment = 64 : i64} : memref<8xf32>
+// NOBOUND: memref.alloc(%{{.*}}) : memref<?xf32>
 #tile = affine_map<(d0)[s0] -> (8, s0 - d0)>
 func.func @tiles(%ids: memref<?x?xi64> {llm.input = "input_ids"}) {
   %c0 = arith.constant 0 : index
@@ -168,6 +178,9 @@ func.func @tiles(%ids: memref<?x?xi64> {llm.input = "input_ids"}) {
   %c8 = arith.constant 8 : index
   %zero = arith.constant 0.0 : f32
   %s = memref.dim %ids, %c1 : memref<?x?xi64>
+  %t = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%t : memref<4xf32>)
+  memref.dealloc %t : memref<4xf32>
   scf.parallel (%i) = (%c0) to (%s) step (%c8) {
     %n = affine.min #tile(%i)[%s]
     %stats = memref.alloc(%n) : memref<1x?xf32>
@@ -176,6 +189,9 @@ func.func @tiles(%ids: memref<?x?xi64> {llm.input = "input_ids"}) {
     %open = memref.alloc(%s) : memref<?xf32>
     linalg.fill ins(%zero : f32) outs(%open : memref<?xf32>)
     memref.dealloc %open : memref<?xf32>
+    %big = memref.alloc() : memref<8x16384xf32>
+    linalg.fill ins(%zero : f32) outs(%big : memref<8x16384xf32>)
+    memref.dealloc %big : memref<8x16384xf32>
     scf.reduce
   }
   return

@@ -71,19 +71,23 @@ struct ScaledArenaPlan {
 };
 
 /// Places \p requests, some scaled, for every n >= 1 at once. Two layouts
-/// are tried, and the one with the smaller arena at n = 1 is kept (the
-/// smaller growth on a tie):
+/// are tried; the second is kept when its arena is smaller at n = 1 and no
+/// larger at n = \p balancedScale (so at no n in between), the first
+/// otherwise:
 /// - apart: the buffers that do not scale planned by planArena in a fixed
 ///   part, the scaled ones planned by planArena at n = 1 after it, their
 ///   offsets multiplied by n;
 /// - together: all of them planned by planArena at n = 1, then each
 ///   buffer's scaled offset raised to the scaled bytes below it (the most
 ///   over chains of buffers under it whose lives intersect its own), so
-///   that what is below at n = 1 stays below, and apart, for every n.
+///   that what is below at n = 1 stays below, and apart, for every n. A
+///   buffer that does not scale, lifted above scaled ones, grows with them:
+///   this layout can be smaller at n = 1 and larger later.
 /// `alignment` is the arena's: every offset and both parts' sizes are its
 /// multiples (it must be at least every request's alignment).
 llvm::Expected<ScaledArenaPlan>
-planScaledArena(llvm::ArrayRef<BufferRequest> requests, uint64_t alignment);
+planScaledArena(llvm::ArrayRef<BufferRequest> requests, uint64_t alignment,
+                uint64_t balancedScale = 8);
 
 /// Proves \p plan sound for \p requests: one offset per request, each
 /// aligned, every buffer inside arenaBytes, and no two buffers whose lives

@@ -259,6 +259,11 @@ def LLMFuseNorm : Pass<"llm-fuse-norm"> {
     With `llm-fuse-epilogue`, the residual adds of GPT-2, BERT and LLaMA are
     already part of a projection's output, which the norm then reads once.
 
+    A tile's rows (`rows` of them, fewer where `rows` rows of a static
+    length would exceed `max-tile-bytes`) are computed into a buffer of the
+    tile's own, which `llm-plan-memory` puts on the stack; a norm one row of
+    which exceeds `max-tile-bytes` is left as it is.
+
     Projections and in-place epilogues (`llm.epilogue`) are never fused
     into the tiles. A standalone softmax matches too: its exponentials,
     their sum and the division share the tiles, while its max (not a sum)
@@ -268,6 +273,10 @@ def LLMFuseNorm : Pass<"llm-fuse-norm"> {
   let options = [
     Option<"rows", "rows", "int64_t", /*default=*/"8",
            "Rows of the last outer dimension per tile">,
+    Option<"maxTileBytes", "max-tile-bytes", "int64_t",
+           /*default=*/"262144",
+           "The most bytes of rows per tile: fewer rows per tile where rows "
+           "are longer, and no fusion where one row is longer">,
     Option<"remarks", "remarks", "bool", /*default=*/"false",
            "Report each fused norm as a remark at its location">
   ];
@@ -634,9 +643,11 @@ def LLMPlanMemory : Pass<"llm-plan-memory", "::mlir::ModuleOp"> {
     planned for the bound. Buffers of any other size keep their allocation.
 
     A buffer private to one iteration of an `scf.parallel` (the statistics
-    of a tile of `llm-fuse-norm`) cannot share an arena slot with the other
-    iterations: when its size has a constant bound of at most 4 KiB, it
-    becomes a stack allocation of the bound (viewed with its own sizes).
+    and rows of a tile of `llm-fuse-norm`) cannot share an arena slot with
+    the other iterations: when its size has a bound of at most 256 KiB
+    (constant, or growing with S and taken at `max-seq`), it becomes a
+    stack allocation of the bound (viewed with its own sizes). Any other
+    stays allocated per iteration and is counted in `left_allocated`.
 
     With `results` (the default), a buffer the function returns (directly
     or through views) goes to the arena too, live from its allocation to

@@ -278,6 +278,7 @@ TEST(MemoryPlannerTest, ScaledArenaOfOneKindIsPlanArenas) {
 
 TEST(MemoryPlannerTest, RandomScaledSetsArePlannedSoundly) {
   std::mt19937_64 rng(11);
+  int together = 0;
   for (int trial = 0; trial < 300; ++trial) {
     int n = 1 + static_cast<int>(rng() % 50);
     int64_t span = 1 + static_cast<int64_t>(rng() % 30);
@@ -292,7 +293,8 @@ TEST(MemoryPlannerTest, RandomScaledSetsArePlannedSoundly) {
       requests.push_back(
           {size, alignment, std::min(a, b), std::max(a, b), scaled});
     }
-    // Never worse at n = 1 than the two kinds planned apart.
+    // Never worse at n = 1, nor at n = 8, than the two kinds planned
+    // apart.
     std::vector<BufferRequest> kinds[2];
     for (BufferRequest r : requests)
       kinds[r.scaled].push_back(r);
@@ -300,7 +302,14 @@ TEST(MemoryPlannerTest, RandomScaledSetsArePlannedSoundly) {
     scaledOnly = llvm::alignTo(planAndCheck(kinds[1]).arenaBytes, 64);
     ScaledArenaPlan plan = planScaledAndCheck(requests);
     EXPECT_LE(plan.bytesAtOne(), fixedOnly + scaledOnly) << "trial " << trial;
+    EXPECT_LE(plan.fixedBytes + 8 * plan.scaledBytes,
+              fixedOnly + 8 * scaledOnly)
+        << "trial " << trial;
+    together += plan.bytesAtOne() < fixedOnly + scaledOnly;
   }
+  // Both layouts are exercised.
+  EXPECT_GT(together, 0);
+  EXPECT_LT(together, 300);
 }
 
 TEST(MemoryPlannerTest, ScaledCheckerFindsEveryViolation) {
