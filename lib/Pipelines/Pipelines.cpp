@@ -122,8 +122,15 @@ void mlir::llm::buildLinalgToLLVMPipeline(OpPassManager &pm,
   // the caller owns; clones become allocations and copies.
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addNestedPass<func::FuncOp>(createLLMCopiesToLinalg());
-  // llm-fuse-norm's tile loops.
-  pm.addPass(createForallToParallelLoopPass());
+  // llm-fuse-norm's tile loops: parallel, each tile's buffers on the stack
+  // (scf-to-openmp scopes each iteration's allocas); serial, sequential
+  // loops, whose tiles share one arena slot (llm-plan-memory), since a
+  // serial scf.parallel would keep every iteration's allocas to the end of
+  // the function.
+  if (options.parallel)
+    pm.addPass(createForallToParallelLoopPass());
+  else
+    pm.addPass(createForallToForLoopPass());
 
   // Projections -> register-tiled vector kernels (parallel over panels).
   if (auto schedule = contractionSchedule(options.vectorBits)) {
