@@ -85,8 +85,9 @@ static bool isRowSum(linalg::GenericOp op, unsigned rank) {
                             op.getBody()->getArguments().back());
 }
 
-/// An all-parallel generic over \p rank loops whose maps are all the
-/// identity: per-row scalars (rank - 1 loops) or an elementwise op on rows.
+/// An all-parallel generic over \p rank loops whose maps are projected
+/// permutations (an input may be broadcast, as a norm's weight is): per-row
+/// scalars (rank - 1 loops) or an elementwise op on rows.
 static bool isElementwise(linalg::GenericOp op, unsigned rank) {
   if (!isPlainTensorGeneric(op) || op.getNumLoops() != rank ||
       op.getNumLoops() != op.getNumParallelLoops())

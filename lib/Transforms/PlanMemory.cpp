@@ -26,9 +26,9 @@
 // planned per sequence at S = max-seq, buffers without B once, in an arena
 // of A0 + B x A1 bytes where each buffer starts at `offset + B x scaled
 // offset` (llm::planScaledArena: the two kinds apart, [A0][B x A1], or
-// planned together at B = 1 and lifted to every B, whichever is smaller at
-// B = 1; llm::checkScaledArenaPlan proves it). A smaller S fits the slots
-// planned for the bound.
+// planned together at B = 1 and lifted to every B where that is smaller at
+// B = 1 and no larger at B = 8; llm::checkScaledArenaPlan proves it). A
+// smaller S fits the slots planned for the bound.
 // Buffers whose size is none of these forms, or that escape, keep their
 // allocation (reported in the module attribute). With the `results` option
 // a returned buffer is planned too, live to the return, so that a call
@@ -452,7 +452,6 @@ static LogicalResult traceUses(memref::AllocOp alloc, Block &block,
   return success();
 }
 
-/// One part of the arena: its buffers and their plan.
 struct LLMPlanMemoryPass
     : mlir::llm::impl::LLMPlanMemoryBase<LLMPlanMemoryPass> {
   using Base::Base;
@@ -624,7 +623,7 @@ struct LLMPlanMemoryPass
   /// Buffers private to one iteration of a parallel loop (bufferization
   /// gives each tile of llm-fuse-norm its statistics, and the rows a tile
   /// computes and reads twice) cannot share one arena slot. Those with a
-  /// bound of at most kMaxStackBytes (constant, or growing with S and taken
+  /// bound of at most kMaxTileStackBytes (constant, or growing with S and taken
   /// at the sequence bound \p bound) go on the stack instead: an alloca of
   /// the bound, viewed with the buffer's own sizes (scf-to-openmp scopes
   /// the allocas of each iteration). Returns how many stay allocated (per
@@ -650,12 +649,12 @@ struct LLMPlanMemoryPass
         std::optional<uint64_t> most;
         if (dim && dim->isMonotoneIn(0) && (!dim->dependsOnS() || bound > 0))
           most = dim->evaluate(bound > 0 ? bound : 0);
-        elements = most && *most <= static_cast<uint64_t>(kMaxStackBytes)
+        elements = most && *most <= static_cast<uint64_t>(kMaxTileStackBytes)
                        ? elements * static_cast<int64_t>(*most)
                        : 0;
       }
       if (!elements ||
-          elements * (type.getElementTypeBitWidth() / 8) > kMaxStackBytes ||
+          elements * (type.getElementTypeBitWidth() / 8) > kMaxTileStackBytes ||
           llvm::any_of(alloc->getUsers(), [&](Operation *user) {
             return isa<func::ReturnOp, scf::YieldOp, scf::ReduceOp>(user);
           })) {
@@ -694,10 +693,6 @@ struct LLMPlanMemoryPass
     }
     return left;
   }
-
-  /// A tile of 8 rows of 8192 floats, or of 8 x 4096 attention scores:
-  /// far below the stack of an OpenMP worker (4 MiB by default).
-  static constexpr int64_t kMaxStackBytes = 256 * 1024;
 
   /// Every buffer starts on a cache line (what bufferization asks for too).
   static constexpr uint64_t kMinAlignment = 64;

@@ -22,6 +22,12 @@
 
 namespace mlir::llm {
 
+/// The most bytes of the buffers private to one iteration of a parallel
+/// loop that llm-plan-memory puts on the stack, and so the most bytes of
+/// rows llm-fuse-norm gives one tile (its default max-tile-bytes): far
+/// below the 4 MiB stack of an OpenMP worker.
+inline constexpr int64_t kMaxTileStackBytes = 256 * 1024;
+
 #define GEN_PASS_DECL
 #include "llm/Transforms/Passes.h.inc"
 

@@ -274,7 +274,7 @@ def LLMFuseNorm : Pass<"llm-fuse-norm"> {
     Option<"rows", "rows", "int64_t", /*default=*/"8",
            "Rows of the last outer dimension per tile">,
     Option<"maxTileBytes", "max-tile-bytes", "int64_t",
-           /*default=*/"262144",
+           /*default=*/"::mlir::llm::kMaxTileStackBytes",
            "The most bytes of rows per tile: fewer rows per tile where rows "
            "are longer, and no fusion where one row is longer">,
     Option<"remarks", "remarks", "bool", /*default=*/"false",
@@ -634,11 +634,13 @@ def LLMPlanMemory : Pass<"llm-plan-memory", "::mlir::ModuleOp"> {
     Buffers linear in B are planned per sequence at S = `max-seq`, buffers
     without B once, in an arena of `fixed_bytes + B x bytes_per_sequence`
     bytes: each buffer sits at `offset + B x scaled offset`. The planner
-    (best fit, largest first, 64-byte alignment) tries two layouts and keeps
-    the one smaller at B = 1: the two kinds apart (`[fixed][B x per
-    sequence]`), or together, planned at B = 1 and lifted so that what lies
-    below a buffer at B = 1 stays below it for every B (a gradient may then
-    take the bytes of an activation that is dead by the time it is born).
+    (best fit, largest first, 64-byte alignment) tries two layouts: the two
+    kinds apart (`[fixed][B x per sequence]`), and together, planned at B =
+    1 and lifted so that what lies below a buffer at B = 1 stays below it
+    for every B (a gradient may then take the bytes of an activation that is
+    dead by the time it is born). Together is kept where it is smaller at
+    B = 1 and no larger at B = 8 (lifted above activations, a fixed buffer
+    grows with the batch), apart otherwise.
     The plan is checked for overlaps at every B. A smaller S fits the slots
     planned for the bound. Buffers of any other size keep their allocation.
 
