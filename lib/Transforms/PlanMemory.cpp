@@ -44,6 +44,7 @@
 
 #include "llm/Dialect/LLM/IR/LLMDialect.h"
 #include "llm/Support/MemoryPlanner.h"
+#include "llm/Transforms/EntryArguments.h"
 #include "llm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -54,7 +55,6 @@
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 #include "llvm/ADT/SmallBitVector.h"
-#include "llvm/ADT/StringSwitch.h"
 
 #include <map>
 
@@ -164,49 +164,6 @@ private:
   }
 };
 
-/// What a dynamic dimension of a function argument is.
-enum class DimRole { Batch, Sequence, Unknown };
-
-/// The roles of the dimensions of the arguments named \p input.
-static DimRole getDimRole(StringRef input, unsigned dim) {
-  bool batchThenSequence =
-      llvm::StringSwitch<bool>(input)
-          .Cases({"input_ids", "attention_mask", "token_type_ids", "labels",
-                  "teacher_logits"},
-                 true)
-          .Default(false);
-  bool batchOnly =
-      llvm::StringSwitch<bool>(input)
-          .Cases({"cache_position", "lengths", "next_sentence_labels"}, true)
-          .Default(input.starts_with("cache."));
-  if (dim == 0 && (batchThenSequence || batchOnly))
-    return DimRole::Batch;
-  if (dim == 1 && batchThenSequence)
-    return DimRole::Sequence;
-  return DimRole::Unknown;
-}
-
-/// The runtime input argument \p index of \p func is: its `llm.input`,
-/// or "input_ids" for the first integer argument without one (as
-/// llm-compile's manifest names an unannotated token argument).
-static std::optional<StringRef> getInputName(func::FuncOp func,
-                                             unsigned index) {
-  if (auto input =
-          func.getArgAttrOfType<StringAttr>(index, LLMDialect::kInputAttrName))
-    return input.getValue();
-  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
-    auto type = dyn_cast<ShapedType>(func.getArgument(i).getType());
-    if (func.getArgAttr(i, LLMDialect::kInputAttrName) ||
-        func.getArgAttr(i, LLMDialect::kParamAttrName) || !type ||
-        !isa<IntegerType>(type.getElementType()))
-      continue;
-    if (i == index)
-      return StringRef("input_ids");
-    break;
-  }
-  return std::nullopt;
-}
-
 /// Evaluates index values as polynomials in B and S.
 class SizeEvaluator {
 public:
@@ -284,10 +241,7 @@ public:
     if (auto arg = dyn_cast<BlockArgument>(source)) {
       if (arg.getOwner() != &func.front())
         return std::nullopt;
-      std::optional<StringRef> input = getInputName(func, arg.getArgNumber());
-      if (!input)
-        return std::nullopt;
-      switch (getDimRole(*input, index)) {
+      switch (getArgumentDimRole(func, arg.getArgNumber(), index)) {
       case DimRole::Batch:
         return Polynomial::symbol(/*batch=*/true);
       case DimRole::Sequence:
@@ -526,10 +480,9 @@ struct LLMPlanMemoryPass
 
     // The batch size, from the first argument whose dimension 0 is B.
     for (BlockArgument arg : func.getArguments()) {
-      std::optional<StringRef> input = getInputName(func, arg.getArgNumber());
       auto type = dyn_cast<MemRefType>(arg.getType());
-      if (input && type && type.getRank() > 0 &&
-          getDimRole(*input, 0) == DimRole::Batch) {
+      if (type && type.getRank() > 0 &&
+          getArgumentDimRole(func, arg.getArgNumber(), 0) == DimRole::Batch) {
         batchSource = arg;
         break;
       }

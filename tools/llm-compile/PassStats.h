@@ -4,8 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// What each pass of a pipeline did to the module's size: ops and kernels
-// before and after, summed over the ops the pass ran on.
+// What each pass of a pipeline did to the module's size: ops, kernels and
+// the bytes kernels write to intermediates, before and after, summed over
+// the ops the pass ran on.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +20,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,15 +37,33 @@ struct OpCounts {
 /// Counts \p root's nested ops (not \p root itself).
 OpCounts countOps(Operation *root);
 
+/// The bytes the top-level kernels of \p root's public functions (or of
+/// \p root, a public function) write to tensors their function does not
+/// return, with batch dimensions at 1 and sequence dimensions at
+/// \p seqBound; nullopt once the functions hold buffers or a size is
+/// unknown.
+std::optional<uint64_t> countIntermediateBytes(Operation *root,
+                                               int64_t seqBound);
+
 /// Records, per pass instance (in order of first run), the counts before
 /// and after it, summed over every op it ran on (the functions, for a
 /// nested pass). Thread-safe: nested
 /// passes run on functions in parallel.
 class PassStats {
 public:
+  /// \p seqBound: the sequence length intermediates are sized at.
+  explicit PassStats(int64_t seqBound) : seqBound(seqBound) {}
+
+  struct Counts {
+    OpCounts ops;
+    std::optional<uint64_t> bytes;
+    int64_t runs = 0;
+    /// Sums \p other in; the bytes stay known only while all are.
+    void add(const Counts &other);
+  };
   struct Row {
     std::string pass;
-    OpCounts before, after;
+    Counts before, after;
     int64_t runs = 0;
   };
 
@@ -58,12 +78,14 @@ public:
   void print(llvm::raw_ostream &os) const;
 
 private:
+  Counts measure(Operation *op) const;
+
+  int64_t seqBound;
   std::mutex mutex;
   std::vector<Row> rows;
   llvm::DenseMap<Pass *, size_t> rowOf;
   /// Counts before a running pass, by (pass, op).
-  llvm::DenseMap<std::pair<Pass *, Operation *>, OpCounts>
-      pending;
+  llvm::DenseMap<std::pair<Pass *, Operation *>, Counts> pending;
 };
 
 } // namespace mlir::llm

@@ -749,7 +749,7 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   llm::buildLinalgToLLVMPipeline(toLLVM, pipelineOptions);
   // LLVM's own -stats (its statistics are compiled out of release builds).
   bool printStats = AreStatisticsEnabled();
-  llm::PassStats stats;
+  llm::PassStats stats(pipelineOptions.maxSeq);
   if (printStats) {
     // One pass instance per pipeline position (threads clone pipelines).
     context.disableMultithreading();
