@@ -947,10 +947,41 @@ struct FFNGradient : GradientOpInterface::ExternalModel<FFNGradient, FFNOp> {
   }
 };
 
+/// Whether \p value may depend on a floating-point block argument (a
+/// value gradients flow into).
+static bool dependsOnFloatArgument(Value value) {
+  SmallVector<Value> worklist = {value};
+  DenseSet<Value> seen;
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    if (!seen.insert(v).second)
+      continue;
+    if (isa<BlockArgument>(v)) {
+      Type type = getElementTypeOrSelf(v.getType());
+      if (isa<FloatType>(type))
+        return true;
+      continue;
+    }
+    Operation *op = v.getDefiningOp();
+    llvm::append_range(worklist, op->getOperands());
+    // Values an op's regions read from above count too.
+    op->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        if (!op->isAncestor(operand.getParentBlock()->getParentOp()))
+          worklist.push_back(operand);
+    });
+  }
+  return false;
+}
+
 /// Scaled dot-product attention (no KV cache), recomputed: S = Q K^T scale
 /// (+ mask, causal), P = softmax(S), O = P V. Then dV = P^T dO,
-/// dP = dO V^T, dS = P * (dP - rowsum(dP * P)) * scale, dQ = dS K,
+/// dP = dO V^T, dS = P * (dP - rowsum(dO * O)) * scale, dQ = dS K,
 /// dK = dS^T Q, with the query heads of a group summed into their KV head.
+/// Where the mask needs no gradient (none, boolean, or not computed from a
+/// float argument) this is one `llm.attention_grad`, which
+/// llm-fuse-attention lowers in tiles; otherwise the scores are
+/// materialized here, for the mask's gradient.
 struct AttentionGradient
     : GradientOpInterface::ExternalModel<AttentionGradient, AttentionOp> {
   LogicalResult buildGradients(Operation *operation, OpBuilder &b,
@@ -967,6 +998,18 @@ struct AttentionGradient
     if (op.hasKVCache())
       return op.emitOpError("gradient of the KV-cache form is not "
                             "implemented (training runs without a cache)");
+    if (!op.getMask() ||
+        getElementTypeOrSelf(op.getMask().getType()).isInteger(1) ||
+        !dependsOnFloatArgument(op.getMask())) {
+      auto grad = AttentionGradOp::create(
+          b, loc, op.getQuery(), op.getKey(), op.getValue(), op.getResult(),
+          g.castTo(dO, op.getResult()), op.getMask(), op.getNumHeadsAttr(),
+          op.getNumKvHeadsAttr(), op.getCausalAttr(), op.getScaleAttr());
+      operandGrads[0] = grad.getQueryGrad();
+      operandGrads[1] = grad.getKeyGrad();
+      operandGrads[2] = grad.getValueGrad();
+      return success();
+    }
     int64_t heads = op.getNumHeads(), kvHeads = op.getEffectiveNumKVHeads();
     int64_t group = heads / kvHeads, headDim = op.getHeadDim(),
             valueDim = op.getValueHeadDim();

@@ -692,6 +692,31 @@ struct LLMLowerContractionsToVector
       lower(p);
     for (BatchedContraction &c : batched)
       lower(c);
+    panelBuffers.clear();
+  }
+
+  /// Sequential kernels' panel buffers, by the block they start.
+  DenseMap<Block *, Value> panelBuffers;
+
+  /// The panel buffer of a sequential kernel: one per region that scopes
+  /// stack memory (the function, a parallel loop's body, an alloca scope),
+  /// allocated at its start and shared by the sequential kernels in it,
+  /// which run one at a time. An alloca at the kernel would take new stack
+  /// on every run of a loop around it (attention's tiles), until the
+  /// function returns.
+  Value sharedPanelBuffer(KernelEmitter &e) {
+    Operation *scope = e.b.getInsertionBlock()->getParentOp();
+    while (!isa<scf::ParallelOp, scf::ForallOp, memref::AllocaScopeOp>(scope) &&
+           !scope->hasTrait<OpTrait::AutomaticAllocationScope>())
+      scope = scope->getParentOp();
+    Block *start = &scope->getRegion(0).front();
+    Value &buffer = panelBuffers[start];
+    if (!buffer) {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(start);
+      buffer = e.allocPanelBuffer(kTile, colVectors);
+    }
+    return buffer;
   }
 
   void lower(Projection &p) {
@@ -896,8 +921,7 @@ struct LLMLowerContractionsToVector
       // Serial outer loops, one buffer up front; without batch dims the
       // kernels' panels are the parallel loop.
       bool parallelPanels = parallel && c.batchDims.empty();
-      Value buf =
-          parallelPanels ? Value() : e.allocPanelBuffer(kTile, colVectors);
+      Value buf = parallelPanels ? Value() : sharedPanelBuffer(e);
       nest(c.batchDims, [&] { kernels(parallelPanels, buf); });
       c.op.erase();
       return;
@@ -960,7 +984,7 @@ struct LLMLowerContractionsToVector
       // scope must sit right in the scf.parallel body: it is lowered before
       // scf-to-cf, which would see a multi-block scf.for otherwise).
       if (!parallel && !sharedBuf)
-        sharedBuf = e.allocPanelBuffer(kTile, colVectors);
+        sharedBuf = sharedPanelBuffer(e);
       panels(zero, nMain, panel, [&](Value j) {
         OpBuilder::InsertionGuard guard(b);
         memref::AllocaScopeOp scope;

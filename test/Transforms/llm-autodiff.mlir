@@ -79,3 +79,45 @@ func.func @h(%q: tensor<1x1x8xf32>, %kc: tensor<1x2x4x4xf32>, %pos: tensor<1xi64
 func.func @ids(%x: tensor<4xi64>) -> tensor<4xi64> {
   return %x : tensor<4xi64>
 }
+
+// -----
+
+// Attention's gradient is one llm.attention_grad (tiled by
+// llm-fuse-attention) when its mask needs none: a boolean mask, or a float
+// mask computed from integers only (BERT's padding mask).
+
+// CHECK-LABEL: func.func @attn_vjp(
+// CHECK: %[[O:.*]] = llm.attention %[[Q:[a-z0-9]+]], %[[K:[a-z0-9]+]], %[[V:[a-z0-9]+]] mask %[[M:[a-z0-9]+]] {causal, num_heads = 2 : i64}
+// CHECK: %{{.*}}, %{{.*}}, %{{.*}} = llm.attention_grad %[[Q]], %[[K]], %[[V]], %[[O]], %{{.*}} mask %[[M]] {causal, num_heads = 2 : i64}
+// CHECK-NOT: llm.softmax
+// CHECK: return
+func.func @attn(%q: tensor<1x5x8xf32>, %k: tensor<1x5x8xf32>, %v: tensor<1x5x8xf32>, %m: tensor<1x1x1x5xi1>) -> tensor<1x5x8xf32> {
+  %o = llm.attention %q, %k, %v mask %m {causal, num_heads = 2 : i64} : (tensor<1x5x8xf32>, tensor<1x5x8xf32>, tensor<1x5x8xf32>, tensor<1x1x1x5xi1>) -> tensor<1x5x8xf32>
+  return %o : tensor<1x5x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @padded_vjp(
+// CHECK: llm.attention_grad
+// CHECK-NOT: llm.softmax
+// CHECK: return
+func.func @padded(%q: tensor<1x5x8xf32>, %keep: tensor<1x1x1x5xi64>) -> tensor<1x5x8xf32> {
+  %f = arith.sitofp %keep : tensor<1x1x1x5xi64> to tensor<1x1x1x5xf32>
+  %o = llm.attention %q, %q, %q mask %f {num_heads = 2 : i64} : (tensor<1x5x8xf32>, tensor<1x5x8xf32>, tensor<1x5x8xf32>, tensor<1x1x1x5xf32>) -> tensor<1x5x8xf32>
+  return %o : tensor<1x5x8xf32>
+}
+
+// -----
+
+// A float mask that is an argument gets its gradient: the scores are
+// materialized and softmaxed in the gradient instead.
+
+// CHECK-LABEL: func.func @biased_vjp(
+// CHECK-NOT: llm.attention_grad
+// CHECK: llm.softmax
+// CHECK: return
+func.func @biased(%q: tensor<1x5x8xf32>, %bias: tensor<1x2x5x5xf32>) -> tensor<1x5x8xf32> {
+  %o = llm.attention %q, %q, %q mask %bias {num_heads = 2 : i64} : (tensor<1x5x8xf32>, tensor<1x5x8xf32>, tensor<1x5x8xf32>, tensor<1x2x5x5xf32>) -> tensor<1x5x8xf32>
+  return %o : tensor<1x5x8xf32>
+}

@@ -41,8 +41,8 @@ def gelu_tanh(x):
 CASES = []
 
 
-def case(name, mlir, inputs, reference):
-    CASES.append((name, mlir, inputs, reference))
+def case(name, mlir, inputs, reference, flags=()):
+    CASES.append((name, mlir, inputs, reference, list(flags)))
 
 
 def T(*shape):
@@ -279,7 +279,8 @@ def attention_reference(q, k, v, heads, kv_heads, causal, mask, scale):
     return (scores.softmax(-1) @ vh).transpose(1, 2).reshape(b, s, heads * dv)
 
 
-def attention_case(name, b, s, t, heads, kv_heads, d, causal, mask=None, scale=None):
+def attention_case(name, b, s, t, heads, kv_heads, d, causal, mask=None, scale=None,
+                   flags=()):
     qt, kt, vt = T(b, s, heads * d), T(b, t, kv_heads * d), T(b, t, kv_heads * d)
     attrs = ["num_heads = %d : i64" % heads, "num_kv_heads = %d : i64" % kv_heads]
     if causal:
@@ -303,7 +304,7 @@ def attention_case(name, b, s, t, heads, kv_heads, d, causal, mask=None, scale=N
 
     def reference(q, k, v, m=None):
         return [attention_reference(q, k, v, heads, kv_heads, causal, m, eff_scale)]
-    case("attention " + name, mlir, inputs, reference)
+    case("attention " + name, mlir, inputs, reference, flags)
 
 
 attention_case("causal MHA", 2, 5, 5, 3, 3, 4, True)
@@ -313,6 +314,19 @@ padding[1, 0, 0, 3:] = False
 attention_case("bool padding mask, bidirectional", 2, 5, 5, 2, 2, 4, False, mask=padding)
 attention_case("float mask, q_len < kv_len, causal", 1, 3, 7, 2, 1, 4, True,
                mask=(0.5 * rand(1, 2, 3, 7)))
+# llm.attention_grad in tiles smaller than the sequences, neither dividing
+# them: the last tiles repeat rows and keys, causal tiles above the diagonal
+# are skipped, and dK, dV sum over query tiles.
+TILES = ["--attention-query-tile=3", "--attention-key-tile=4"]
+attention_case("tiled causal GQA, 3 x 4 tiles", 2, 10, 10, 4, 2, 4, True, flags=TILES)
+padding2 = np.ones((2, 1, 1, 11), dtype=np.bool_)
+padding2[0, 0, 0, 8:] = False
+attention_case("tiled bool mask, q_len < kv_len, causal", 2, 7, 11, 2, 1, 4, True,
+               mask=padding2, flags=TILES)
+attention_case("tiled bidirectional, 3 x 4 tiles", 1, 9, 9, 2, 2, 4, False, flags=TILES)
+# Unfused: one tile spans every query and key (the scores materialized).
+attention_case("untiled causal GQA", 2, 10, 10, 4, 2, 4, True,
+               flags=["--fuse-attention=false"])
 
 # A block of a GPT-2-style model without attention: tied embedding, fused
 # projection split by slices, LayerNorm, tanh GELU, residual, LM head and
@@ -355,14 +369,14 @@ case("composed block + LM loss", MLP,
      mlp_reference)
 
 
-def run(index, name, mlir, inputs, reference):
+def run(index, name, mlir, inputs, reference, flags):
     folder = os.path.join(WORK, "case%d" % index)
     source = folder + ".mlir"
     with open(source, "w") as f:
         f.write(mlir + "\n")
     vjp_source = folder + ".vjp.mlir"
     subprocess.run([LLM_OPT, "--llm-autodiff", source, "-o", vjp_source], check=True)
-    subprocess.run([LLM_COMPILE, vjp_source, "-o", folder], check=True,
+    subprocess.run([LLM_COMPILE, vjp_source, "-o", folder] + flags, check=True,
                    stdout=subprocess.DEVNULL)
     art = llm_artifact.Artifact(folder)
 
@@ -403,8 +417,8 @@ def run(index, name, mlir, inputs, reference):
 
 def main():
     ok = True
-    for index, (name, mlir, inputs, reference) in enumerate(CASES):
-        ok &= run(index, name, mlir, inputs, reference)
+    for index, (name, mlir, inputs, reference, flags) in enumerate(CASES):
+        ok &= run(index, name, mlir, inputs, reference, flags)
     print("gradient numerics: " + ("all within tolerance" if ok else "FAILED"))
     return 0 if ok else 1
 

@@ -34,6 +34,7 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
@@ -66,6 +67,16 @@ def LLMFuseAttention : Pass<"llm-fuse-attention"> {
     keys it repeats are masked. Masks, grouped-query heads, scaling and the
     KV-cache form lower as in `convert-llm-to-linalg`, whose materializing
     lowering is the reference this pass is tested against.
+
+    `llm.attention_grad` (the gradient `llm-autodiff` builds) lowers here
+    as FlashAttention-2's backward over the same tiles: rowsum(dO * O), then
+    each row's log-sum-exp (the online softmax without its output), then
+    dQ in a loop over query tiles and dK, dV in a loop over key tiles whose
+    inner loop starts at the first query tile that sees the key tile (with
+    a causal mask). Each block's probabilities are recomputed as
+    exp(s - lse); the rows or keys a repeated last tile holds twice are
+    masked where a sum runs over them. `convert-llm-to-linalg` lowers it
+    with one tile spanning every query and key (the scores materialized).
 
     Runs before `convert-llm-to-linalg` in `llm-lower-to-cpu` (option
     `fuse-attention`, on by default; `llm-compile --fuse-attention=false`).

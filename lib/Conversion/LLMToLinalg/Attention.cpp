@@ -259,10 +259,12 @@ static Value createFilledTemporary(OpBuilder &b, Location loc,
 
 /// Splits the heads of q, k and v, writes the new keys and values into the
 /// caches (the cache form), and lines the mask up with the score loops.
-static AttentionInputs prepareInputs(OpBuilder &b, AttentionOp op) {
+/// `OpTy`: llm.attention or llm.attention_grad (never a cache).
+template <typename OpTy>
+static AttentionInputs prepareInputs(OpBuilder &b, OpTy op) {
   Location loc = op.getLoc();
   AttentionInputs in;
-  in.compute = computeType(op.getResult().getType().getElementType());
+  in.compute = computeType(op.getQuery().getType().getElementType());
   int64_t numHeads = op.getNumHeads();
   in.numKVHeads = op.getEffectiveNumKVHeads();
   in.group = numHeads / in.numKVHeads;
@@ -280,34 +282,36 @@ static AttentionInputs prepareInputs(OpBuilder &b, AttentionOp op) {
   in.attended = kSizes[1];
   in.mask = op.getMask();
   if (op.hasKVCache()) {
-    // The highest first row that still fits kv_len rows. Positions are
-    // clamped to [0, lastStart] so that a bad position never writes outside
-    // the cache (the runtime refuses such positions before the call).
-    Value capacity = tensor::DimOp::create(b, loc, op.getKCache(), 2);
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    in.lastStart = arith::MaxSIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, capacity, in.kvLen), zero);
-    auto [kCache, vCache, end] = updateCaches(b, loc, op, in.batch, kSizes[1],
-                                              in.lastStart, in.numKVHeads);
-    in.updatedCaches = {kCache, vCache};
-    in.cached = true;
-    in.position = op.getCachePosition();
-    in.k = leadingRows(b, loc, kCache, end);
-    in.v = leadingRows(b, loc, vCache, end);
-    in.attended = end;
-    // An explicit mask spans the capacity; keep its attended columns.
-    if (Value mask = in.mask) {
-      auto maskType = cast<RankedTensorType>(mask.getType());
-      unsigned last = maskType.getRank() - 1;
-      if (maskType.getDimSize(last) != 1) {
-        SmallVector<OpFoldResult> sizes = getSizes(b, loc, mask);
-        sizes[last] = end;
-        SmallVector<int64_t> shape(maskType.getShape());
-        shape[last] = ShapedType::kDynamic;
-        in.mask = tensor::ExtractSliceOp::create(
-            b, loc, RankedTensorType::get(shape, maskType.getElementType()),
-            mask, SmallVector<OpFoldResult>(last + 1, b.getIndexAttr(0)),
-            sizes, SmallVector<OpFoldResult>(last + 1, b.getIndexAttr(1)));
+    if constexpr (std::is_same_v<OpTy, AttentionOp>) {
+      // The highest first row that still fits kv_len rows. Positions are
+      // clamped to [0, lastStart] so that a bad position never writes outside
+      // the cache (the runtime refuses such positions before the call).
+      Value capacity = tensor::DimOp::create(b, loc, op.getKCache(), 2);
+      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+      in.lastStart = arith::MaxSIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, capacity, in.kvLen), zero);
+      auto [kCache, vCache, end] = updateCaches(b, loc, op, in.batch, kSizes[1],
+                                                in.lastStart, in.numKVHeads);
+      in.updatedCaches = {kCache, vCache};
+      in.cached = true;
+      in.position = op.getCachePosition();
+      in.k = leadingRows(b, loc, kCache, end);
+      in.v = leadingRows(b, loc, vCache, end);
+      in.attended = end;
+      // An explicit mask spans the capacity; keep its attended columns.
+      if (Value mask = in.mask) {
+        auto maskType = cast<RankedTensorType>(mask.getType());
+        unsigned last = maskType.getRank() - 1;
+        if (maskType.getDimSize(last) != 1) {
+          SmallVector<OpFoldResult> sizes = getSizes(b, loc, mask);
+          sizes[last] = end;
+          SmallVector<int64_t> shape(maskType.getShape());
+          shape[last] = ShapedType::kDynamic;
+          in.mask = tensor::ExtractSliceOp::create(
+              b, loc, RankedTensorType::get(shape, maskType.getElementType()),
+              mask, SmallVector<OpFoldResult>(last + 1, b.getIndexAttr(0)),
+              sizes, SmallVector<OpFoldResult>(last + 1, b.getIndexAttr(1)));
+        }
       }
     }
   } else {
@@ -352,18 +356,14 @@ static AttentionInputs prepareInputs(OpBuilder &b, AttentionOp op) {
   return in;
 }
 
-/// scores[b, kv, g, i, j] = sum_d q[b, i, kv, g, d] * k[b, j, kv, d] over
-/// the loops (b, kv, g, i, j, d), for the given query rows and key rows.
-static Value buildScores(OpBuilder &b, Location loc, const AttentionInputs &in,
-                         Value q, Value k, ArrayRef<OpFoldResult> sizes) {
-  MLIRContext *context = b.getContext();
-  FloatType compute = in.compute;
-  Value init = createFilledTemporary(b, loc, in, sizes, 0.0);
+/// `init` + the sum of lhs * rhs (each extended to `compute`) over the
+/// reduction loops of `maps` (lhs, rhs, init).
+static Value multiplyAccumulate(OpBuilder &b, Location loc, FloatType compute,
+                                Value lhs, Value rhs, Value init,
+                                ArrayRef<AffineMap> maps,
+                                ArrayRef<utils::IteratorType> loops) {
   return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{q, k}, init,
-             {selectDims(context, 6, {0, 3, 1, 2, 5}), in.keyMap(context),
-              selectDims(context, 6, {0, 1, 2, 3, 4})},
-             iterators(5, 1),
+             b, loc, init.getType(), ValueRange{lhs, rhs}, init, maps, loops,
              [&](OpBuilder &nb, Location l, ValueRange args) {
                Value product = arith::MulFOp::create(
                    nb, l, extendTo(nb, l, args[0], compute),
@@ -374,13 +374,27 @@ static Value buildScores(OpBuilder &b, Location loc, const AttentionInputs &in,
       .getResult(0);
 }
 
+/// scores[b, kv, g, i, j] = sum_d q[b, i, kv, g, d] * k[b, j, kv, d] over
+/// the loops (b, kv, g, i, j, d), for the given query rows and key rows.
+static Value buildScores(OpBuilder &b, Location loc, const AttentionInputs &in,
+                         Value q, Value k, ArrayRef<OpFoldResult> sizes) {
+  MLIRContext *context = b.getContext();
+  return multiplyAccumulate(
+      b, loc, in.compute, q, k, createFilledTemporary(b, loc, in, sizes, 0.0),
+      {selectDims(context, 6, {0, 3, 1, 2, 5}), in.keyMap(context),
+       selectDims(context, 6, {0, 1, 2, 3, 4})},
+      iterators(5, 1));
+}
+
 /// Scales and masks scores over the loops (b, kv, g, i, j): `mask` (null
 /// when none) has the score tile's rows and columns. Row i of the tile is
 /// query `rowStart + i` and column j is key `colStart + j` (0 when null);
-/// columns before key `colFloor` (when given) are masked too.
+/// columns before key `colFloor` and rows before query `rowFloor` (when
+/// given) are masked too.
 static Value maskScores(OpBuilder &b, Location loc, const AttentionInputs &in,
                         Value scores, Value mask, Value rowStart,
-                        Value colStart, Value colFloor) {
+                        Value colStart, Value colFloor,
+                        Value rowFloor = Value()) {
   MLIRContext *context = b.getContext();
   FloatType compute = in.compute;
   AffineMap all = selectDims(context, 5, {0, 1, 2, 3, 4});
@@ -423,6 +437,14 @@ static Value maskScores(OpBuilder &b, Location loc, const AttentionInputs &in,
                if (colFloor) {
                  Value counted = arith::CmpIOp::create(
                      nb, l, arith::CmpIPredicate::slt, j, colFloor);
+                 s = arith::SelectOp::create(nb, l, counted, minusInf, s);
+               }
+               if (rowFloor) {
+                 Value i = linalg::IndexOp::create(nb, l, 3);
+                 if (rowStart)
+                   i = arith::AddIOp::create(nb, l, i, rowStart);
+                 Value counted = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::slt, i, rowFloor);
                  s = arith::SelectOp::create(nb, l, counted, minusInf, s);
                }
                Value offset = queryOffset;
@@ -479,19 +501,11 @@ static Value accumulateValues(OpBuilder &b, Location loc,
                               const AttentionInputs &in, Value probs, Value v,
                               Value init) {
   MLIRContext *context = b.getContext();
-  FloatType compute = in.compute;
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{probs, v}, init,
-             {selectDims(context, 6, {0, 2, 3, 1, 5}), in.valueMap(context),
-              selectDims(context, 6, {0, 1, 2, 3, 4})},
-             iterators(5, 1),
-             [&](OpBuilder &nb, Location l, ValueRange args) {
-               Value product = arith::MulFOp::create(
-                   nb, l, args[0], extendTo(nb, l, args[1], compute));
-               yieldValue(nb, l,
-                          arith::AddFOp::create(nb, l, args[2], product));
-             })
-      .getResult(0);
+  return multiplyAccumulate(b, loc, in.compute, probs, v, init,
+                            {selectDims(context, 6, {0, 2, 3, 1, 5}),
+                             in.valueMap(context),
+                             selectDims(context, 6, {0, 1, 2, 3, 4})},
+                            iterators(5, 1));
 }
 
 /// The whole score matrix, then a softmax over each row of it. Returns the
@@ -607,6 +621,207 @@ static Value mapInto(OpBuilder &b, Location loc, ValueRange inputs,
       .getResult(0);
 }
 
+/// The mask's block for query rows [rowStart, rowStart + rows) and keys
+/// [colStart, colStart + cols); null without a mask.
+static Value sliceMask(OpBuilder &b, Location loc, const AttentionInputs &in,
+                       Value rowStart, Value rows, Value colStart, Value cols) {
+  Value mask = in.mask;
+  for (auto [d, loop] : llvm::enumerate(in.maskDims)) {
+    if (loop == 3)
+      mask = extractAlong(b, loc, mask, d, rowStart, rows);
+    else if (loop == 4)
+      mask = extractAlong(b, loc, mask, d, colStart, cols);
+  }
+  return mask;
+}
+
+/// A `mapInto` body: the init times the input.
+static Value scaleBy(OpBuilder &b, Location loc, ValueRange args) {
+  return arith::MulFOp::create(b, loc, args[1], args[0]);
+}
+
+static Value isMinusInfinity(OpBuilder &b, Location loc, FloatType type,
+                             Value x) {
+  return arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::OEQ, x,
+      floatConstant(b, loc, type, -std::numeric_limits<double>::infinity()));
+}
+
+namespace {
+/// One key tile folded into a running row maximum and sum.
+struct OnlineSoftmaxStep {
+  /// max' = max(max, max_j s).
+  Value max;
+  /// sum' = sum * exp(max - max') + sum_j probs.
+  Value sum;
+  /// exp(s - max'), 0 in a row no key has reached.
+  Value probs;
+  /// The output accumulator times exp(max - max') (when given).
+  Value acc;
+};
+} // namespace
+
+/// Folds the masked scores of one key tile ([b, kv, g, i, j]) into the row
+/// statistics `max` and `sum` ([b, kv, g, i]) and rescales `acc` (null
+/// when none), whose rows `accRows` maps. Every value rescaled by the old
+/// maximum is computed before the maximum is updated in place, so that no
+/// fusion of the factor into its users reads the maximum after its write.
+static OnlineSoftmaxStep foldKeyTile(OpBuilder &b, Location loc,
+                                     const AttentionInputs &in, Value masked,
+                                     Value max, Value sum, Value acc,
+                                     AffineMap accRows,
+                                     ArrayRef<OpFoldResult> rowSizes,
+                                     ArrayRef<OpFoldResult> scoreSizes) {
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  AffineMap rows5 = selectDims(context, 5, {0, 1, 2, 3});
+  AffineMap all5 = selectDims(context, 5, {0, 1, 2, 3, 4});
+  AffineMap all4 = selectDims(context, 4, {0, 1, 2, 3});
+  OnlineSoftmaxStep step;
+  Value tileMax = reduceRows(
+      b, loc, masked,
+      createFilledTemporary(b, loc, in, rowSizes,
+                            -std::numeric_limits<double>::infinity()),
+      /*maximum=*/true);
+  // exp(max - max'), 0 while no key has counted.
+  Value rescale = mapInto(
+      b, loc, ValueRange{max, tileMax}, {all4, all4},
+      createTemporary(b, loc, in, rowSizes),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value newMax = arith::MaximumFOp::create(nb, l, args[0], args[1]);
+        Value e = math::ExpOp::create(
+            nb, l, arith::SubFOp::create(nb, l, args[0], newMax));
+        return arith::SelectOp::create(nb, l,
+                                       isMinusInfinity(nb, l, compute, args[0]),
+                                       floatConstant(nb, l, compute, 0.0), e);
+      });
+  Value scaledSum = mapInto(b, loc, rescale, all4, sum, scaleBy);
+  if (acc)
+    step.acc = mapInto(b, loc, rescale, accRows, acc, scaleBy);
+  step.max =
+      mapInto(b, loc, tileMax, all4, max,
+              [](OpBuilder &nb, Location l, ValueRange args) {
+                return arith::MaximumFOp::create(nb, l, args[1], args[0]);
+              });
+  step.probs =
+      mapInto(b, loc, ValueRange{masked, step.max}, {all5, rows5},
+              createTemporary(b, loc, in, scoreSizes),
+              [&](OpBuilder &nb, Location l, ValueRange args) {
+                Value e = math::ExpOp::create(
+                    nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+                return arith::SelectOp::create(
+                    nb, l, isMinusInfinity(nb, l, compute, args[1]),
+                    floatConstant(nb, l, compute, 0.0), e);
+              });
+  step.sum = reduceRows(b, loc, step.probs, scaledSum, /*maximum=*/false);
+  return step;
+}
+
+/// A slice of `whole`, filled with zeros.
+static Value zeroedSlice(OpBuilder &b, Location loc, Value whole,
+                         ArrayRef<OpFoldResult> offsets,
+                         ArrayRef<OpFoldResult> sizes,
+                         ArrayRef<OpFoldResult> strides, FloatType type) {
+  Value slot =
+      tensor::ExtractSliceOp::create(b, loc, whole, offsets, sizes, strides);
+  return linalg::FillOp::create(b, loc, floatConstant(b, loc, type, 0.0), slot)
+      .getResult(0);
+}
+
+namespace {
+/// The tiles of an attention's [queries x keys] scores. Every tile has the
+/// same size (min(tile, length)): the last one starts early enough to fit,
+/// and a pass that must not count the rows or keys it repeats masks those
+/// before its floor.
+struct TileGrid {
+  TileGrid(OpBuilder &b, Location loc, const AttentionInputs &in,
+           int64_t qTileSize, int64_t keyTileSize) {
+    zero = arith::ConstantIndexOp::create(b, loc, 0);
+    one = arith::ConstantIndexOp::create(b, loc, 1);
+    qLen = getValueOrCreateConstantIndexOp(b, loc, in.qLen);
+    attended = getValueOrCreateConstantIndexOp(b, loc, in.attended);
+    qTile = tileSize(b, loc, in.qLen, qTileSize);
+    keyTile = tileSize(b, loc, in.attended, keyTileSize);
+    OpFoldResult kvHeads = b.getIndexAttr(in.numKVHeads);
+    OpFoldResult group = b.getIndexAttr(in.group);
+    rowSizes = {in.batch, kvHeads, group, getAsOpFoldResult(qTile)};
+    scoreSizes = {in.batch, kvHeads, group, getAsOpFoldResult(qTile),
+                  getAsOpFoldResult(keyTile)};
+  }
+
+  /// ceil(n / tile); a zero tile comes with n = 0.
+  Value numTiles(OpBuilder &b, Location loc, Value n, Value tile) const {
+    return arith::CeilDivUIOp::create(
+        b, loc, n, arith::MaxUIOp::create(b, loc, tile, one));
+  }
+  /// The first row query tile `index` counts: index * qTile.
+  Value rowFloor(OpBuilder &b, Location loc, Value index) const {
+    return arith::MulIOp::create(b, loc, index, qTile);
+  }
+  /// The first row the tile reads: the floor, or earlier for the last.
+  Value rowStart(OpBuilder &b, Location loc, Value floor) const {
+    return arith::MinUIOp::create(b, loc, floor,
+                                  arith::SubIOp::create(b, loc, qLen, qTile));
+  }
+  Value colStart(OpBuilder &b, Location loc, Value floor) const {
+    return arith::MinUIOp::create(
+        b, loc, floor, arith::SubIOp::create(b, loc, attended, keyTile));
+  }
+  /// The keys that queries [rowStart, rowStart + qTile) may see: all, or
+  /// with a causal mask those up to the tile's last query (the largest
+  /// offset of any sequence is attended - q_len).
+  Value keyEnd(OpBuilder &b, Location loc, const AttentionInputs &in,
+               Value rowStart) const {
+    if (!in.causal)
+      return attended;
+    Value limit = arith::AddIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, rowStart, qTile),
+        arith::SubIOp::create(b, loc, attended, qLen));
+    return arith::MinSIOp::create(
+        b, loc, arith::MaxSIOp::create(b, loc, limit, zero), attended);
+  }
+  /// The first query tile that sees key `colStart`: 0, or with a causal
+  /// mask the tile of query colStart - (attended - q_len).
+  Value firstQueryTile(OpBuilder &b, Location loc, const AttentionInputs &in,
+                       Value colStart) const {
+    if (!in.causal)
+      return zero;
+    Value row = arith::SubIOp::create(
+        b, loc, colStart, arith::SubIOp::create(b, loc, attended, qLen));
+    row = arith::MaxSIOp::create(b, loc, row, zero);
+    return arith::DivUIOp::create(b, loc, row,
+                                  arith::MaxUIOp::create(b, loc, qTile, one));
+  }
+
+  Value zero, one, qLen, attended, qTile, keyTile;
+  /// [b, kv, g, q tile] and [b, kv, g, q tile, key tile].
+  SmallVector<OpFoldResult> rowSizes, scoreSizes;
+};
+} // namespace
+
+/// Key tile `kIndex` of the query tile `queries` (rows from `rowStart`):
+/// its keys, values and masked scores (keys a repeated last tile holds
+/// twice masked).
+struct KeyBlock {
+  Value keys, values, masked;
+};
+static KeyBlock buildKeyBlock(OpBuilder &b, Location loc,
+                              const AttentionInputs &in, const TileGrid &grid,
+                              Value kIndex, Value queries, Value rowStart) {
+  Value colFloor = arith::MulIOp::create(b, loc, kIndex, grid.keyTile);
+  Value colStart = grid.colStart(b, loc, colFloor);
+  KeyBlock block;
+  block.keys = extractAlong(b, loc, in.k, in.keyDim(), colStart, grid.keyTile);
+  block.values =
+      extractAlong(b, loc, in.v, in.keyDim(), colStart, grid.keyTile);
+  Value mask =
+      sliceMask(b, loc, in, rowStart, grid.qTile, colStart, grid.keyTile);
+  block.masked = maskScores(
+      b, loc, in, buildScores(b, loc, in, queries, block.keys, grid.scoreSizes),
+      mask, rowStart, colStart, colFloor);
+  return block;
+}
+
 /// Flash-style attention: for each tile of query rows, an online softmax
 /// over tiles of keys, so that no more than one [q tile x key tile] block
 /// of scores per head exists at a time. Each tile has the same size
@@ -620,140 +835,42 @@ static Value buildTiledAttention(OpBuilder &b, Location loc,
   in.freshTemporaries = true;
   MLIRContext *context = b.getContext();
   FloatType compute = in.compute;
-  double minusInfinity = -std::numeric_limits<double>::infinity();
-  auto index = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  Value zero = index(0), one = index(1);
-  Value qLen = getValueOrCreateConstantIndexOp(b, loc, in.qLen);
-  Value attended = getValueOrCreateConstantIndexOp(b, loc, in.attended);
-  Value qTile = tileSize(b, loc, in.qLen, qTileSize);
-  Value keyTile = tileSize(b, loc, in.attended, keyTileSize);
-  // ceil(n / tile); a zero tile comes with n = 0.
-  auto numTiles = [&](OpBuilder &nb, Location l, Value n, Value tile) {
-    return arith::CeilDivUIOp::create(
-        nb, l, n, arith::MaxUIOp::create(nb, l, tile, one));
-  };
-  OpFoldResult kvHeads = b.getIndexAttr(in.numKVHeads);
-  OpFoldResult group = b.getIndexAttr(in.group);
-  OpFoldResult qTileSizes = getAsOpFoldResult(qTile);
-  OpFoldResult keyTileSizes = getAsOpFoldResult(keyTile);
-  SmallVector<OpFoldResult> rowSizes = {in.batch, kvHeads, group, qTileSizes};
-  SmallVector<OpFoldResult> scoreSizes = {in.batch, kvHeads, group,
-                                          qTileSizes, keyTileSizes};
-  AffineMap rows5 = selectDims(context, 5, {0, 1, 2, 3});
-  AffineMap all5 = selectDims(context, 5, {0, 1, 2, 3, 4});
-  AffineMap all4 = selectDims(context, 4, {0, 1, 2, 3});
+  TileGrid grid(b, loc, in, qTileSize, keyTileSize);
   // A row statistic [b, kv, g, i] in the output loops (b, i, kv, g, e).
   AffineMap rowsOfOutput = selectDims(context, 5, {0, 2, 3, 1});
 
-  Value out = createEmpty(
-      b, loc,
-      {in.batch, in.qLen, kvHeads, group, b.getIndexAttr(in.valueHeadDim)},
-      compute);
+  Value out =
+      createEmpty(b, loc,
+                  {in.batch, in.qLen, b.getIndexAttr(in.numKVHeads),
+                   b.getIndexAttr(in.group), b.getIndexAttr(in.valueHeadDim)},
+                  compute);
   auto queryLoop = scf::ForOp::create(
-      b, loc, zero, numTiles(b, loc, qLen, qTile), one, ValueRange{out},
+      b, loc, grid.zero, grid.numTiles(b, loc, grid.qLen, grid.qTile), grid.one,
+      ValueRange{out},
       [&](OpBuilder &qb, Location ql, Value qIndex, ValueRange carried) {
-        Value rowStart = arith::MinUIOp::create(
-            qb, ql, arith::MulIOp::create(qb, ql, qIndex, qTile),
-            arith::SubIOp::create(qb, ql, qLen, qTile));
-        Value queries = extractAlong(qb, ql, in.q, 1, rowStart, qTile);
+        Value rowStart = grid.rowStart(qb, ql, grid.rowFloor(qb, ql, qIndex));
+        Value queries = extractAlong(qb, ql, in.q, 1, rowStart, grid.qTile);
         auto [offsets, sizes, strides] =
-            sliceAlong(qb, ql, carried[0], 1, rowStart, qTile);
-        Value slot = tensor::ExtractSliceOp::create(qb, ql, carried[0],
-                                                    offsets, sizes, strides);
+            sliceAlong(qb, ql, carried[0], 1, rowStart, grid.qTile);
         Value acc0 =
-            linalg::FillOp::create(
-                qb, ql, floatConstant(qb, ql, compute, 0.0), slot)
-                .getResult(0);
+            zeroedSlice(qb, ql, carried[0], offsets, sizes, strides, compute);
         Value max0 =
-            createFilledTemporary(qb, ql, in, rowSizes, minusInfinity);
-        Value sum0 = createFilledTemporary(qb, ql, in, rowSizes, 0.0);
-        // Keys past the causal limit of the tile's last query (the largest
-        // offset of any sequence is attended - q_len) are masked for every
-        // row of the tile.
-        Value keyEnd = attended;
-        if (in.causal) {
-          Value limit = arith::AddIOp::create(
-              qb, ql, arith::AddIOp::create(qb, ql, rowStart, qTile),
-              arith::SubIOp::create(qb, ql, attended, qLen));
-          keyEnd = arith::MinSIOp::create(
-              qb, ql, arith::MaxSIOp::create(qb, ql, limit, zero), attended);
-        }
+            createFilledTemporary(qb, ql, in, grid.rowSizes,
+                                  -std::numeric_limits<double>::infinity());
+        Value sum0 = createFilledTemporary(qb, ql, in, grid.rowSizes, 0.0);
+        Value keyEnd = grid.keyEnd(qb, ql, in, rowStart);
         auto keyLoop = scf::ForOp::create(
-            qb, ql, zero, numTiles(qb, ql, keyEnd, keyTile), one,
-            ValueRange{max0, sum0, acc0},
+            qb, ql, grid.zero, grid.numTiles(qb, ql, keyEnd, grid.keyTile),
+            grid.one, ValueRange{max0, sum0, acc0},
             [&](OpBuilder &kb, Location kl, Value kIndex, ValueRange state) {
-              Value colFloor = arith::MulIOp::create(kb, kl, kIndex, keyTile);
-              Value colStart = arith::MinUIOp::create(
-                  kb, kl, colFloor,
-                  arith::SubIOp::create(kb, kl, attended, keyTile));
-              Value keys =
-                  extractAlong(kb, kl, in.k, in.keyDim(), colStart, keyTile);
-              Value values =
-                  extractAlong(kb, kl, in.v, in.keyDim(), colStart, keyTile);
-              Value mask = in.mask;
-              for (auto [d, loop] : llvm::enumerate(in.maskDims)) {
-                if (loop == 3)
-                  mask = extractAlong(kb, kl, mask, d, rowStart, qTile);
-                else if (loop == 4)
-                  mask = extractAlong(kb, kl, mask, d, colStart, keyTile);
-              }
-              Value scores =
-                  buildScores(kb, kl, in, queries, keys, scoreSizes);
-              Value masked = maskScores(kb, kl, in, scores, mask, rowStart,
-                                        colStart, colFloor);
-              // max' = max(max, max_j s), written over max once the factor
-              // the old sums shrink by, exp(max - max') (0 while no key has
-              // counted), is known.
-              Value tileMax = reduceRows(
-                  kb, kl, masked,
-                  createFilledTemporary(kb, kl, in, rowSizes, minusInfinity),
-                  /*maximum=*/true);
-              auto isMinusInf = [&](OpBuilder &nb, Location l, Value x) {
-                return arith::CmpFOp::create(
-                    nb, l, arith::CmpFPredicate::OEQ, x,
-                    floatConstant(nb, l, compute, minusInfinity));
-              };
-              Value rescale = mapInto(
-                  kb, kl, ValueRange{state[0], tileMax}, {all4, all4},
-                  createTemporary(kb, kl, in, rowSizes),
-                  [&](OpBuilder &nb, Location l, ValueRange args) {
-                    Value newMax =
-                        arith::MaximumFOp::create(nb, l, args[0], args[1]);
-                    Value e = math::ExpOp::create(
-                        nb, l, arith::SubFOp::create(nb, l, args[0], newMax));
-                    return arith::SelectOp::create(
-                        nb, l, isMinusInf(nb, l, args[0]),
-                        floatConstant(nb, l, compute, 0.0), e);
-                  });
-              Value newMax = mapInto(
-                  kb, kl, tileMax, all4, state[0],
-                  [](OpBuilder &nb, Location l, ValueRange args) {
-                    return arith::MaximumFOp::create(nb, l, args[1], args[0]);
-                  });
-              // p = exp(s - max'), 0 in a row no key has reached.
-              Value probs = mapInto(
-                  kb, kl, ValueRange{masked, newMax}, {all5, rows5},
-                  createTemporary(kb, kl, in, scoreSizes),
-                  [&](OpBuilder &nb, Location l, ValueRange args) {
-                    Value e = math::ExpOp::create(
-                        nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
-                    return arith::SelectOp::create(
-                        nb, l, isMinusInf(nb, l, args[1]),
-                        floatConstant(nb, l, compute, 0.0), e);
-                  });
-              auto scaleBy = [](OpBuilder &nb, Location l, ValueRange args) {
-                return arith::MulFOp::create(nb, l, args[1], args[0]);
-              };
-              Value sum = reduceRows(
-                  kb, kl, probs,
-                  mapInto(kb, kl, rescale, all4, state[1], scaleBy),
-                  /*maximum=*/false);
-              Value acc = accumulateValues(
-                  kb, kl, in, probs, values,
-                  mapInto(kb, kl, rescale, rowsOfOutput, state[2], scaleBy));
-              scf::YieldOp::create(kb, kl, ValueRange{newMax, sum, acc});
+              KeyBlock block =
+                  buildKeyBlock(kb, kl, in, grid, kIndex, queries, rowStart);
+              OnlineSoftmaxStep step = foldKeyTile(
+                  kb, kl, in, block.masked, state[0], state[1], state[2],
+                  rowsOfOutput, grid.rowSizes, grid.scoreSizes);
+              Value acc = accumulateValues(kb, kl, in, step.probs, block.values,
+                                           step.acc);
+              scf::YieldOp::create(kb, kl, ValueRange{step.max, step.sum, acc});
             });
         // out = acc / sum; 0 for a row whose every key is masked.
         Value normalized = mapInto(
@@ -770,6 +887,277 @@ static Value buildTiledAttention(OpBuilder &b, Location loc,
         scf::YieldOp::create(qb, ql, updated);
       });
   return queryLoop.getResult(0);
+}
+
+/// `init` + sum over the query rows (g, i) of w[b, kv, g, i, j] *
+/// x[b, i, kv, g, c], over the loops (b, j, kv, c, g, i); `init` is
+/// [b, j, kv, c] (a key tile's dK or dV).
+static Value accumulateOverQueries(OpBuilder &b, Location loc,
+                                   const AttentionInputs &in, Value w, Value x,
+                                   Value init) {
+  MLIRContext *context = b.getContext();
+  return multiplyAccumulate(b, loc, in.compute, w, x, init,
+                            {selectDims(context, 6, {0, 2, 4, 5, 1}),
+                             selectDims(context, 6, {0, 5, 2, 4, 3}),
+                             selectDims(context, 6, {0, 1, 2, 3})},
+                            iterators(4, 2));
+}
+
+namespace {
+/// What llm.attention_grad's passes read, split into heads like q.
+struct BackwardInputs {
+  /// The forward's output and its gradient, [b, i, kv, g, e].
+  Value out, outGrad;
+  /// Per row [b, kv, g, i]: rowsum(dO * O) and the log-sum-exp of the
+  /// masked scores (-inf for a row every key of which is masked).
+  Value rowDot, logSumExp;
+};
+} // namespace
+
+/// The gradient of one [q tile x key tile] block: the probabilities
+/// exp(s - lse) and dS = P * (dO V^T - rowsum(dO * O)) * scale.
+static std::pair<Value, Value>
+buildBlockGradient(OpBuilder &b, Location loc, const AttentionInputs &in,
+                   const TileGrid &grid, Value masked, Value outGrad,
+                   Value values, Value logSumExp, Value rowDot) {
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  AffineMap rows5 = selectDims(context, 5, {0, 1, 2, 3});
+  AffineMap all5 = selectDims(context, 5, {0, 1, 2, 3, 4});
+  Value probs =
+      mapInto(b, loc, ValueRange{masked, logSumExp}, {all5, rows5},
+              createTemporary(b, loc, in, grid.scoreSizes),
+              [&](OpBuilder &nb, Location l, ValueRange args) {
+                Value e = math::ExpOp::create(
+                    nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+                return arith::SelectOp::create(
+                    nb, l, isMinusInfinity(nb, l, compute, args[1]),
+                    floatConstant(nb, l, compute, 0.0), e);
+              });
+  // dO V^T has the scores' loops, with v read as k.
+  Value probsGrad = buildScores(b, loc, in, outGrad, values, grid.scoreSizes);
+  double scale = in.scale;
+  Value scoresGrad =
+      mapInto(b, loc, ValueRange{probs, rowDot}, {all5, rows5}, probsGrad,
+              [&](OpBuilder &nb, Location l, ValueRange args) {
+                Value centered = arith::SubFOp::create(nb, l, args[2], args[1]);
+                Value ds = arith::MulFOp::create(nb, l, args[0], centered);
+                return arith::MulFOp::create(
+                    nb, l, ds, floatConstant(nb, l, compute, scale));
+              });
+  return {probs, scoresGrad};
+}
+
+/// The log-sum-exp of each row of masked scores, [b, kv, g, i]: the
+/// forward's online softmax without its output.
+static Value buildLogSumExp(OpBuilder &b, Location loc,
+                            const AttentionInputs &in, const TileGrid &grid) {
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  AffineMap all4 = selectDims(context, 4, {0, 1, 2, 3});
+  double minusInfinity = -std::numeric_limits<double>::infinity();
+  Value lse = createEmpty(b, loc,
+                          {in.batch, b.getIndexAttr(in.numKVHeads),
+                           b.getIndexAttr(in.group), in.qLen},
+                          compute);
+  auto queryLoop = scf::ForOp::create(
+      b, loc, grid.zero, grid.numTiles(b, loc, grid.qLen, grid.qTile), grid.one,
+      ValueRange{lse},
+      [&](OpBuilder &qb, Location ql, Value qIndex, ValueRange carried) {
+        Value rowStart = grid.rowStart(qb, ql, grid.rowFloor(qb, ql, qIndex));
+        Value queries = extractAlong(qb, ql, in.q, 1, rowStart, grid.qTile);
+        Value max0 =
+            createFilledTemporary(qb, ql, in, grid.rowSizes, minusInfinity);
+        Value sum0 = createFilledTemporary(qb, ql, in, grid.rowSizes, 0.0);
+        Value keyEnd = grid.keyEnd(qb, ql, in, rowStart);
+        auto keyLoop = scf::ForOp::create(
+            qb, ql, grid.zero, grid.numTiles(qb, ql, keyEnd, grid.keyTile),
+            grid.one, ValueRange{max0, sum0},
+            [&](OpBuilder &kb, Location kl, Value kIndex, ValueRange state) {
+              KeyBlock block =
+                  buildKeyBlock(kb, kl, in, grid, kIndex, queries, rowStart);
+              OnlineSoftmaxStep step = foldKeyTile(
+                  kb, kl, in, block.masked, state[0], state[1],
+                  /*acc=*/Value(), AffineMap(), grid.rowSizes, grid.scoreSizes);
+              scf::YieldOp::create(kb, kl, ValueRange{step.max, step.sum});
+            });
+        Value tile =
+            mapInto(qb, ql, keyLoop.getResults(), {all4, all4},
+                    createTemporary(qb, ql, in, grid.rowSizes),
+                    [&](OpBuilder &nb, Location l, ValueRange args) {
+                      Value zeroF = floatConstant(nb, l, compute, 0.0);
+                      Value emptyRow = arith::CmpFOp::create(
+                          nb, l, arith::CmpFPredicate::OEQ, args[1], zeroF);
+                      Value lse = arith::AddFOp::create(
+                          nb, l, args[0], math::LogOp::create(nb, l, args[1]));
+                      return arith::SelectOp::create(
+                          nb, l, emptyRow,
+                          floatConstant(nb, l, compute, minusInfinity), lse);
+                    });
+        auto [offsets, sizes, strides] =
+            sliceAlong(qb, ql, carried[0], 3, rowStart, grid.qTile);
+        scf::YieldOp::create(qb, ql,
+                             tensor::InsertSliceOp::create(qb, ql, tile,
+                                                           carried[0], offsets,
+                                                           sizes, strides)
+                                 .getResult());
+      });
+  return queryLoop.getResult(0);
+}
+
+/// dQ [b, i, kv, g, d]: for each query tile, the sum over key tiles of
+/// dS K (keys a repeated last tile holds twice are masked).
+static Value buildQueryGradient(OpBuilder &b, Location loc,
+                                const AttentionInputs &in, const TileGrid &grid,
+                                const BackwardInputs &bw, int64_t headDim) {
+  FloatType compute = in.compute;
+  Value dQ = createEmpty(b, loc,
+                         {in.batch, in.qLen, b.getIndexAttr(in.numKVHeads),
+                          b.getIndexAttr(in.group), b.getIndexAttr(headDim)},
+                         compute);
+  auto queryLoop = scf::ForOp::create(
+      b, loc, grid.zero, grid.numTiles(b, loc, grid.qLen, grid.qTile), grid.one,
+      ValueRange{dQ},
+      [&](OpBuilder &qb, Location ql, Value qIndex, ValueRange carried) {
+        Value rowStart = grid.rowStart(qb, ql, grid.rowFloor(qb, ql, qIndex));
+        Value queries = extractAlong(qb, ql, in.q, 1, rowStart, grid.qTile);
+        Value outGrad =
+            extractAlong(qb, ql, bw.outGrad, 1, rowStart, grid.qTile);
+        Value lse = extractAlong(qb, ql, bw.logSumExp, 3, rowStart, grid.qTile);
+        Value rowDot = extractAlong(qb, ql, bw.rowDot, 3, rowStart, grid.qTile);
+        auto [offsets, sizes, strides] =
+            sliceAlong(qb, ql, carried[0], 1, rowStart, grid.qTile);
+        Value acc0 =
+            zeroedSlice(qb, ql, carried[0], offsets, sizes, strides, compute);
+        Value keyEnd = grid.keyEnd(qb, ql, in, rowStart);
+        auto keyLoop = scf::ForOp::create(
+            qb, ql, grid.zero, grid.numTiles(qb, ql, keyEnd, grid.keyTile),
+            grid.one, ValueRange{acc0},
+            [&](OpBuilder &kb, Location kl, Value kIndex, ValueRange state) {
+              KeyBlock block =
+                  buildKeyBlock(kb, kl, in, grid, kIndex, queries, rowStart);
+              Value dS = buildBlockGradient(kb, kl, in, grid, block.masked,
+                                            outGrad, block.values, lse, rowDot)
+                             .second;
+              // dS K: the output loops with k read as v.
+              scf::YieldOp::create(
+                  kb, kl,
+                  accumulateValues(kb, kl, in, dS, block.keys, state[0]));
+            });
+        scf::YieldOp::create(
+            qb, ql,
+            tensor::InsertSliceOp::create(qb, ql, keyLoop.getResult(0),
+                                          carried[0], offsets, sizes, strides)
+                .getResult());
+      });
+  return queryLoop.getResult(0);
+}
+
+/// dK [b, j, kv, d] and dV [b, j, kv, e]: for each key tile, the sums over
+/// query tiles (from the first that sees it) of dS^T Q and P^T dO (rows a
+/// repeated last tile holds twice are masked).
+static std::pair<Value, Value>
+buildKeyValueGradients(OpBuilder &b, Location loc, const AttentionInputs &in,
+                       const TileGrid &grid, const BackwardInputs &bw,
+                       int64_t headDim) {
+  FloatType compute = in.compute;
+  OpFoldResult kvHeads = b.getIndexAttr(in.numKVHeads);
+  Value dK = createEmpty(
+      b, loc, {in.batch, in.attended, kvHeads, b.getIndexAttr(headDim)},
+      compute);
+  Value dV = createEmpty(
+      b, loc, {in.batch, in.attended, kvHeads, b.getIndexAttr(in.valueHeadDim)},
+      compute);
+  auto keyLoop = scf::ForOp::create(
+      b, loc, grid.zero, grid.numTiles(b, loc, grid.attended, grid.keyTile),
+      grid.one, ValueRange{dK, dV},
+      [&](OpBuilder &kb, Location kl, Value kIndex, ValueRange carried) {
+        Value colStart = grid.colStart(
+            kb, kl, arith::MulIOp::create(kb, kl, kIndex, grid.keyTile));
+        Value keys =
+            extractAlong(kb, kl, in.k, in.keyDim(), colStart, grid.keyTile);
+        Value values =
+            extractAlong(kb, kl, in.v, in.keyDim(), colStart, grid.keyTile);
+        auto [dkOffsets, dkSizes, strides] =
+            sliceAlong(kb, kl, carried[0], 1, colStart, grid.keyTile);
+        auto [dvOffsets, dvSizes, dvStrides] =
+            sliceAlong(kb, kl, carried[1], 1, colStart, grid.keyTile);
+        Value dk0 = zeroedSlice(kb, kl, carried[0], dkOffsets, dkSizes, strides,
+                                compute);
+        Value dv0 = zeroedSlice(kb, kl, carried[1], dvOffsets, dvSizes,
+                                dvStrides, compute);
+        auto queryLoop = scf::ForOp::create(
+            kb, kl, grid.firstQueryTile(kb, kl, in, colStart),
+            grid.numTiles(kb, kl, grid.qLen, grid.qTile), grid.one,
+            ValueRange{dk0, dv0},
+            [&](OpBuilder &qb, Location ql, Value qIndex, ValueRange state) {
+              Value rowFloor = grid.rowFloor(qb, ql, qIndex);
+              Value rowStart = grid.rowStart(qb, ql, rowFloor);
+              Value queries =
+                  extractAlong(qb, ql, in.q, 1, rowStart, grid.qTile);
+              Value outGrad =
+                  extractAlong(qb, ql, bw.outGrad, 1, rowStart, grid.qTile);
+              Value lse =
+                  extractAlong(qb, ql, bw.logSumExp, 3, rowStart, grid.qTile);
+              Value rowDot =
+                  extractAlong(qb, ql, bw.rowDot, 3, rowStart, grid.qTile);
+              Value mask = sliceMask(qb, ql, in, rowStart, grid.qTile, colStart,
+                                     grid.keyTile);
+              Value masked = maskScores(
+                  qb, ql, in,
+                  buildScores(qb, ql, in, queries, keys, grid.scoreSizes), mask,
+                  rowStart, colStart, /*colFloor=*/Value(), rowFloor);
+              auto [probs, dS] = buildBlockGradient(
+                  qb, ql, in, grid, masked, outGrad, values, lse, rowDot);
+              Value dk =
+                  accumulateOverQueries(qb, ql, in, dS, queries, state[0]);
+              Value dv =
+                  accumulateOverQueries(qb, ql, in, probs, outGrad, state[1]);
+              scf::YieldOp::create(qb, ql, ValueRange{dk, dv});
+            });
+        Value newK = tensor::InsertSliceOp::create(
+            kb, kl, queryLoop.getResult(0), carried[0], dkOffsets, dkSizes,
+            strides);
+        Value newV = tensor::InsertSliceOp::create(
+            kb, kl, queryLoop.getResult(1), carried[1], dvOffsets, dvSizes,
+            dvStrides);
+        scf::YieldOp::create(kb, kl, ValueRange{newK, newV});
+      });
+  return {keyLoop.getResult(0), keyLoop.getResult(1)};
+}
+
+/// llm.attention_grad as FlashAttention-2's backward over the tiles of
+/// `grid`: rowsum(dO * O), each row's log-sum-exp, then dQ over query tiles
+/// and dK, dV over key tiles, every block's probabilities recomputed from
+/// its scores and the log-sum-exp. Returns dQ [b, i, kv, g, d], dK
+/// [b, j, kv, d], dV [b, j, kv, e] in the compute type.
+static std::tuple<Value, Value, Value>
+buildAttentionGradient(OpBuilder &b, Location loc, AttentionGradOp op,
+                       AttentionInputs &in, int64_t qTileSize,
+                       int64_t keyTileSize) {
+  in.freshTemporaries = true;
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  TileGrid grid(b, loc, in, qTileSize, keyTileSize);
+  BackwardInputs bw;
+  SmallVector<int64_t> heads = {in.numKVHeads, in.group, in.valueHeadDim};
+  bw.out = splitLastDim(b, loc, op.getOutput(), heads);
+  bw.outGrad = splitLastDim(b, loc, op.getOutputGrad(), heads);
+  // rowsum(dO * O) over the loops (b, kv, g, i, e).
+  AffineMap rowsOfOutput = selectDims(context, 5, {0, 3, 1, 2, 4});
+  Value rowDotInit = createFilled(b, loc,
+                                  {in.batch, b.getIndexAttr(in.numKVHeads),
+                                   b.getIndexAttr(in.group), in.qLen},
+                                  compute, 0.0);
+  bw.rowDot = multiplyAccumulate(
+      b, loc, compute, bw.outGrad, bw.out, rowDotInit,
+      {rowsOfOutput, rowsOfOutput, selectDims(context, 5, {0, 1, 2, 3})},
+      iterators(4, 1));
+  bw.logSumExp = buildLogSumExp(b, loc, in, grid);
+  int64_t headDim = op.getHeadDim();
+  Value dQ = buildQueryGradient(b, loc, in, grid, bw, headDim);
+  auto [dK, dV] = buildKeyValueGradients(b, loc, in, grid, bw, headDim);
+  return {dQ, dK, dV};
 }
 
 namespace {
@@ -810,17 +1198,59 @@ private:
   int64_t qTile, keyTile;
 };
 
+/// Lowers llm.attention_grad: the scores in tiles (llm-fuse-attention) or
+/// whole (tile sizes 0: one tile spans every query and key).
+struct AttentionGradToLinalg : OpRewritePattern<AttentionGradOp> {
+  AttentionGradToLinalg(MLIRContext *context, int64_t qTile, int64_t keyTile,
+                        PatternBenefit benefit)
+      : OpRewritePattern(context, benefit), qTile(qTile), keyTile(keyTile) {}
+
+  LogicalResult matchAndRewrite(AttentionGradOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    AttentionInputs in = prepareInputs(rewriter, op);
+    int64_t whole = std::numeric_limits<int64_t>::max();
+    auto [dQ, dK, dV] =
+        buildAttentionGradient(rewriter, loc, op, in, qTile > 0 ? qTile : whole,
+                               keyTile > 0 ? keyTile : whole);
+    // Merge the heads back, in the operands' element types.
+    SmallVector<Value> grads = {dQ, dK, dV}, results;
+    for (auto [grad, like] :
+         llvm::zip(grads, op->getOperands().take_front(3))) {
+      auto type = cast<RankedTensorType>(like.getType());
+      unsigned rank = cast<RankedTensorType>(grad.getType()).getRank();
+      ReassociationIndices heads;
+      for (unsigned d = 2; d < rank; ++d)
+        heads.push_back(d);
+      Value merged = tensor::CollapseShapeOp::create(
+          rewriter, loc, RankedTensorType::get(type.getShape(), in.compute),
+          grad, SmallVector<ReassociationIndices>{{0}, {1}, heads});
+      if (in.compute != type.getElementType())
+        merged = mapElementwise(
+            rewriter, loc, merged,
+            [](OpBuilder &, Location, Value x) { return x; },
+            type.getElementType());
+      results.push_back(merged);
+    }
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+
+private:
+  int64_t qTile, keyTile;
+};
+
 } // namespace
 
 void mlir::llm::populateAttentionToLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<AttentionToLinalg>(patterns.getContext(), 0, 0,
-                                  PatternBenefit(1));
+  patterns.add<AttentionToLinalg, AttentionGradToLinalg>(
+      patterns.getContext(), 0, 0, PatternBenefit(1));
 }
 
 void mlir::llm::populateFusedAttentionPatterns(RewritePatternSet &patterns,
                                                int64_t queryTile,
                                                int64_t keyTile) {
-  patterns.add<AttentionToLinalg>(patterns.getContext(), queryTile, keyTile,
-                                  PatternBenefit(2));
+  patterns.add<AttentionToLinalg, AttentionGradToLinalg>(
+      patterns.getContext(), queryTile, keyTile, PatternBenefit(2));
 }

@@ -58,7 +58,7 @@ struct LLMFuseAttention
       return signalPassFailure();
     }
     ConversionTarget target(getContext());
-    target.addIllegalOp<AttentionOp>();
+    target.addIllegalOp<AttentionOp, AttentionGradOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
     populateFusedAttentionPatterns(patterns, queryTile, keyTile);

@@ -38,18 +38,19 @@
 // CHECK: linalg.generic {{.*}} ins(%[[S]] : tensor<?x2x4x?x?xf32>)
 // CHECK: arith.cmpi slt, %{{.*}}, %[[FLOOR]]
 // CHECK: arith.cmpi sgt
-// The tile's row maxima, the factor exp(max - max') and the new maximum,
-// written over the old one.
+// The tile's row maxima and the factor exp(max - max'); the sum and the
+// output are rescaled in place by it before the new maximum is written over
+// the old one (so that nothing reads the old maximum after that write).
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
 // CHECK: arith.maximumf
 // CHECK: linalg.generic {{.*}} ins(%[[MAX]], %{{.*}} : tensor<?x2x4x?xf32>, tensor<?x2x4x?xf32>)
 // CHECK: math.exp
+// CHECK: linalg.generic {{.*}} outs(%[[SUM]] : tensor<?x2x4x?xf32>)
+// CHECK: linalg.generic {{.*}} outs(%[[ACC]] : tensor<?x?x2x4x16xf32>)
 // CHECK: %[[NEWMAX:.*]] = linalg.generic {{.*}} outs(%[[MAX]] : tensor<?x2x4x?xf32>)
 // CHECK: math.exp
-// The sum and the output are rescaled in place, then accumulate the tile.
-// CHECK: linalg.generic {{.*}} outs(%[[SUM]] : tensor<?x2x4x?xf32>)
+// Then the tile's probabilities add to the sum and the output.
 // CHECK: %[[NEWSUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
-// CHECK: linalg.generic {{.*}} outs(%[[ACC]] : tensor<?x?x2x4x16xf32>)
 // CHECK: %[[NEWACC:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]
 // CHECK: scf.yield %[[NEWMAX]], %[[NEWSUM]], %[[NEWACC]]
 // out = acc / sum, into the output's rows of this tile.

@@ -705,3 +705,21 @@ func.func @concat_not_dict(%w: tensor<64x32xf32> {llm.concat = 0 : i64, llm.para
 func.func @concat_packed_ok(%w: tensor<1x32x64xf32> {llm.concat = {axis = 0 : i64, parts = ["q", "k"], sizes = array<i64: 32, 32>}, llm.packed = {layout = "out_in", panel = 64 : i64, shape = array<i64: 64, 32>}, llm.param = "q+k"}) {
   return
 }
+
+// -----
+
+func.func @attention_grad_output(%q: tensor<1x4x64xf32>, %o: tensor<1x4x32xf32>) {
+  // expected-error @+2 {{output must match the attention's result [1x4x64] x 'f32', got 'tensor<1x4x32xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %dq, %dk, %dv = llm.attention_grad %q, %q, %q, %o, %q {num_heads = 4 : i64} : (tensor<1x4x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>, tensor<1x4x32xf32>, tensor<1x4x64xf32>) -> (tensor<1x4x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>)
+  return
+}
+
+// -----
+
+func.func @attention_grad_heads(%q: tensor<1x4x64xf32>) {
+  // expected-error @+2 {{num_kv_heads (3) must be positive and divide num_heads (4)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %dq, %dk, %dv = llm.attention_grad %q, %q, %q, %q, %q {num_heads = 4 : i64, num_kv_heads = 3 : i64} : (tensor<1x4x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>) -> (tensor<1x4x64xf32>, tensor<1x4x64xf32>, tensor<1x4x64xf32>)
+  return
+}

@@ -79,6 +79,15 @@ func.func @attention(%q: tensor<2x?x128xf32>, %k: tensor<2x?x32xf32>, %v: tensor
   return %0, %1 : tensor<2x?x128xf32>, tensor<2x?x128xf32>
 }
 
+// CHECK-LABEL: func.func @attention_grad
+func.func @attention_grad(%q: tensor<2x?x128xf32>, %k: tensor<2x?x32xf32>, %v: tensor<2x?x32xf32>,
+                          %o: tensor<2x?x128xf32>, %do: tensor<2x?x128xf32>, %keep: tensor<2x1x1x?xi1>)
+    -> (tensor<2x?x128xf32>, tensor<2x?x32xf32>, tensor<2x?x32xf32>) {
+  // CHECK: llm.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} {causal, num_heads = 8 : i64, num_kv_heads = 2 : i64} : (tensor<2x?x128xf32>, tensor<2x?x32xf32>, tensor<2x?x32xf32>, tensor<2x?x128xf32>, tensor<2x?x128xf32>, tensor<2x1x1x?xi1>) -> (tensor<2x?x128xf32>, tensor<2x?x32xf32>, tensor<2x?x32xf32>)
+  %dq, %dk, %dv = llm.attention_grad %q, %k, %v, %o, %do mask %keep {causal, num_heads = 8 : i64, num_kv_heads = 2 : i64} : (tensor<2x?x128xf32>, tensor<2x?x32xf32>, tensor<2x?x32xf32>, tensor<2x?x128xf32>, tensor<2x?x128xf32>, tensor<2x1x1x?xi1>) -> (tensor<2x?x128xf32>, tensor<2x?x32xf32>, tensor<2x?x32xf32>)
+  return %dq, %dk, %dv : tensor<2x?x128xf32>, tensor<2x?x32xf32>, tensor<2x?x32xf32>
+}
+
 // CHECK-LABEL: func.func @attention_kv_cache
 func.func @attention_kv_cache(%q: tensor<1x1x64xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1x16xf32>,
                               %kc: tensor<1x1x128x16xf32>, %vc: tensor<1x1x128x16xf32>,

@@ -624,6 +624,60 @@ double AttentionOp::getEffectiveScale() {
 }
 
 //===----------------------------------------------------------------------===//
+// AttentionGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+AttentionGradOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                  Adaptor adaptor,
+                                  SmallVectorImpl<Type> &inferredReturnTypes) {
+  InferDiag diag(loc, getOperationName());
+  AttentionSpec spec;
+  spec.query = adaptor.getQuery();
+  spec.key = adaptor.getKey();
+  spec.value = adaptor.getValue();
+  spec.mask = adaptor.getMask();
+  if (!adaptor.getNumHeadsAttr())
+    return diag.fail("requires attribute 'num_heads'");
+  spec.numHeads = adaptor.getNumHeads();
+  spec.numKVHeads = adaptor.getNumKvHeads();
+  if (std::optional<APFloat> scale = adaptor.getScale())
+    spec.scale = scale->convertToDouble();
+  SmallVector<Type, 1> forward;
+  if (failed(inferAttentionTypes(diag, spec, forward)))
+    return failure();
+  auto expected = cast<RankedTensorType>(forward[0]);
+  for (auto [name, operand] :
+       {std::pair<StringRef, Value>{"output", adaptor.getOutput()},
+        std::pair<StringRef, Value>{"output_grad", adaptor.getOutputGrad()}}) {
+    RankedTensorType type = rankedType(operand);
+    if (!type || type.getElementType() != expected.getElementType() ||
+        !compatibleShapes(type.getShape(), expected.getShape()))
+      return diag.fail(name, " must match the attention's result [",
+                       formatShape(expected.getShape()), "] x ",
+                       expected.getElementType(), ", got ", operand.getType());
+  }
+  inferredReturnTypes.assign({adaptor.getQuery().getType(),
+                              adaptor.getKey().getType(),
+                              adaptor.getValue().getType()});
+  return success();
+}
+
+int64_t AttentionGradOp::getHeadDim() {
+  return getQuery().getType().getDimSize(2) / getNumHeads();
+}
+
+int64_t AttentionGradOp::getValueHeadDim() {
+  return getValue().getType().getDimSize(2) / getEffectiveNumKVHeads();
+}
+
+double AttentionGradOp::getEffectiveScale() {
+  if (std::optional<APFloat> scale = getScale())
+    return scale->convertToDouble();
+  return 1.0 / std::sqrt(static_cast<double>(getHeadDim()));
+}
+
+//===----------------------------------------------------------------------===//
 // FFNOp
 //===----------------------------------------------------------------------===//
 

@@ -326,6 +326,68 @@ def LLM_AttentionOp : LLM_Op<"attention",
   let hasCanonicalizer = 1;
 }
 
+def LLM_AttentionGradOp : LLM_Op<"attention_grad",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "Gradients of llm.attention's query, key and value";
+  let description = [{
+    Given an `llm.attention` (without a KV cache) of `query`, `key`, `value`
+    and `mask` with the same attributes, its result `output` and the
+    gradient `output_grad` of a loss with respect to that result, returns
+    the gradients with respect to `query`, `key` and `value` (their types).
+    With P = softmax(S), S = Q K^T scale + mask:
+    dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)) * scale,
+    dQ = dS K, dK = dS^T Q, the query heads of a group summed into their KV
+    head. The mask gets no gradient: `llm-autodiff` uses this op only where
+    the mask is boolean or does not depend on a float argument.
+
+    Lowered like the forward, it either materializes the scores or, with
+    `llm-fuse-attention`, recomputes them in [query tile x key tile]
+    blocks (FlashAttention-2's backward): one pass for each row's
+    log-sum-exp, one over query tiles for dQ, one over key tiles for dK and
+    dV, causal tiles above the diagonal skipped. Memory then grows linearly
+    with the sequence.
+
+    Example:
+
+    ```mlir
+    %dq, %dk, %dv = llm.attention_grad %q, %k, %v, %o, %do
+        {causal, num_heads = 12 : i64}
+        : (tensor<1x?x768xf32>, tensor<1x?x768xf32>, tensor<1x?x768xf32>,
+           tensor<1x?x768xf32>, tensor<1x?x768xf32>)
+        -> (tensor<1x?x768xf32>, tensor<1x?x768xf32>, tensor<1x?x768xf32>)
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$query, LLM_FloatTensor:$key,
+                       LLM_FloatTensor:$value, LLM_FloatTensor:$output,
+                       LLM_FloatTensor:$output_grad,
+                       Optional<LLM_MaskTensor>:$mask,
+                       I64Attr:$num_heads,
+                       OptionalAttr<I64Attr>:$num_kv_heads,
+                       UnitAttr:$causal,
+                       OptionalAttr<F64Attr>:$scale);
+  let results = (outs LLM_FloatTensor:$query_grad,
+                      LLM_FloatTensor:$key_grad,
+                      LLM_FloatTensor:$value_grad);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $output_grad
+    (`mask` $mask^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// The number of key/value heads (defaults to the number of heads).
+    int64_t getEffectiveNumKVHeads() {
+      return getNumKvHeads().value_or(getNumHeads());
+    }
+    /// Features per query/key head.
+    int64_t getHeadDim();
+    /// Features per value head.
+    int64_t getValueHeadDim();
+    /// The softmax scale, defaulting to 1/sqrt(head_dim).
+    double getEffectiveScale();
+    /// For code shared with llm.attention: never a KV cache.
+    bool hasKVCache() { return false; }
+  }];
+}
+
 def LLM_FFNOp : LLM_Op<"ffn", [Pure, InferTypeOpAdaptor,
     AttrSizedOperandSegments]> {
   let summary = "Position-wise feed-forward block";
