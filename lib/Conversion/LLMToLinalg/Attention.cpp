@@ -780,19 +780,6 @@ struct TileGrid {
     return arith::MinSIOp::create(
         b, loc, arith::MaxSIOp::create(b, loc, limit, zero), attended);
   }
-  /// The first query tile that sees key `colStart`: 0, or with a causal
-  /// mask the tile of query colStart - (attended - q_len).
-  Value firstQueryTile(OpBuilder &b, Location loc, const AttentionInputs &in,
-                       Value colStart) const {
-    if (!in.causal)
-      return zero;
-    Value row = arith::SubIOp::create(
-        b, loc, colStart, arith::SubIOp::create(b, loc, attended, qLen));
-    row = arith::MaxSIOp::create(b, loc, row, zero);
-    return arith::DivUIOp::create(b, loc, row,
-                                  arith::MaxUIOp::create(b, loc, qTile, one));
-  }
-
   Value zero, one, qLen, attended, qTile, keyTile;
   /// [b, kv, g, q tile] and [b, kv, g, q tile, key tile].
   SmallVector<OpFoldResult> rowSizes, scoreSizes;
@@ -800,17 +787,19 @@ struct TileGrid {
 } // namespace
 
 /// Key tile `kIndex` of the query tile `queries` (rows from `rowStart`):
-/// its keys, values and masked scores (keys a repeated last tile holds
-/// twice masked).
+/// its first key, keys, values and masked scores (keys a repeated last tile
+/// holds twice masked, and rows before `rowFloor` when given).
 struct KeyBlock {
-  Value keys, values, masked;
+  Value colStart, keys, values, masked;
 };
 static KeyBlock buildKeyBlock(OpBuilder &b, Location loc,
                               const AttentionInputs &in, const TileGrid &grid,
-                              Value kIndex, Value queries, Value rowStart) {
+                              Value kIndex, Value queries, Value rowStart,
+                              Value rowFloor = Value()) {
   Value colFloor = arith::MulIOp::create(b, loc, kIndex, grid.keyTile);
   Value colStart = grid.colStart(b, loc, colFloor);
   KeyBlock block;
+  block.colStart = colStart;
   block.keys = extractAlong(b, loc, in.k, in.keyDim(), colStart, grid.keyTile);
   block.values =
       extractAlong(b, loc, in.v, in.keyDim(), colStart, grid.keyTile);
@@ -818,7 +807,7 @@ static KeyBlock buildKeyBlock(OpBuilder &b, Location loc,
       sliceMask(b, loc, in, rowStart, grid.qTile, colStart, grid.keyTile);
   block.masked = maskScores(
       b, loc, in, buildScores(b, loc, in, queries, block.keys, grid.scoreSizes),
-      mask, rowStart, colStart, colFloor);
+      mask, rowStart, colStart, colFloor, rowFloor);
   return block;
 }
 
@@ -1005,21 +994,36 @@ static Value buildLogSumExp(OpBuilder &b, Location loc,
   return queryLoop.getResult(0);
 }
 
-/// dQ [b, i, kv, g, d]: for each query tile, the sum over key tiles of
-/// dS K (keys a repeated last tile holds twice are masked).
-static Value buildQueryGradient(OpBuilder &b, Location loc,
-                                const AttentionInputs &in, const TileGrid &grid,
-                                const BackwardInputs &bw, int64_t headDim) {
+/// dQ [b, i, kv, g, d], dK [b, j, kv, d] and dV [b, j, kv, e] in one pass
+/// over the blocks: for each query tile, for each key tile it sees, the
+/// block's P and dS give dQ += dS K for the query tile and dK += dS^T Q,
+/// dV += P^T dO for the key tile. The loops run in order (each block's
+/// kernels are the parallel ones), so the key tiles' sums may accumulate
+/// across query tiles. Rows and keys a repeated last tile holds twice are
+/// masked (P and dS are 0 there); the repeated rows of dQ are not written
+/// again.
+static std::tuple<Value, Value, Value>
+buildBlockGradients(OpBuilder &b, Location loc, const AttentionInputs &in,
+                    const TileGrid &grid, const BackwardInputs &bw,
+                    int64_t headDim) {
   FloatType compute = in.compute;
+  OpFoldResult kvHeads = b.getIndexAttr(in.numKVHeads);
   Value dQ = createEmpty(b, loc,
-                         {in.batch, in.qLen, b.getIndexAttr(in.numKVHeads),
-                          b.getIndexAttr(in.group), b.getIndexAttr(headDim)},
+                         {in.batch, in.qLen, kvHeads, b.getIndexAttr(in.group),
+                          b.getIndexAttr(headDim)},
                          compute);
+  Value dK = createFilled(
+      b, loc, {in.batch, in.attended, kvHeads, b.getIndexAttr(headDim)},
+      compute, 0.0);
+  Value dV = createFilled(
+      b, loc, {in.batch, in.attended, kvHeads, b.getIndexAttr(in.valueHeadDim)},
+      compute, 0.0);
   auto queryLoop = scf::ForOp::create(
       b, loc, grid.zero, grid.numTiles(b, loc, grid.qLen, grid.qTile), grid.one,
-      ValueRange{dQ},
+      ValueRange{dQ, dK, dV},
       [&](OpBuilder &qb, Location ql, Value qIndex, ValueRange carried) {
-        Value rowStart = grid.rowStart(qb, ql, grid.rowFloor(qb, ql, qIndex));
+        Value rowFloor = grid.rowFloor(qb, ql, qIndex);
+        Value rowStart = grid.rowStart(qb, ql, rowFloor);
         Value queries = extractAlong(qb, ql, in.q, 1, rowStart, grid.qTile);
         Value outGrad =
             extractAlong(qb, ql, bw.outGrad, 1, rowStart, grid.qTile);
@@ -1032,103 +1036,51 @@ static Value buildQueryGradient(OpBuilder &b, Location loc,
         Value keyEnd = grid.keyEnd(qb, ql, in, rowStart);
         auto keyLoop = scf::ForOp::create(
             qb, ql, grid.zero, grid.numTiles(qb, ql, keyEnd, grid.keyTile),
-            grid.one, ValueRange{acc0},
+            grid.one, ValueRange{acc0, carried[1], carried[2]},
             [&](OpBuilder &kb, Location kl, Value kIndex, ValueRange state) {
-              KeyBlock block =
-                  buildKeyBlock(kb, kl, in, grid, kIndex, queries, rowStart);
-              Value dS = buildBlockGradient(kb, kl, in, grid, block.masked,
-                                            outGrad, block.values, lse, rowDot)
-                             .second;
+              KeyBlock block = buildKeyBlock(kb, kl, in, grid, kIndex, queries,
+                                             rowStart, rowFloor);
+              auto [probs, dS] =
+                  buildBlockGradient(kb, kl, in, grid, block.masked, outGrad,
+                                     block.values, lse, rowDot);
               // dS K: the output loops with k read as v.
-              scf::YieldOp::create(
-                  kb, kl,
-                  accumulateValues(kb, kl, in, dS, block.keys, state[0]));
+              Value dq = accumulateValues(kb, kl, in, dS, block.keys, state[0]);
+              // The key tile's rows of dK and dV, updated in place.
+              auto addToKeys = [&](Value whole, Value w, Value x) {
+                auto [kOffsets, kSizes, kStrides] =
+                    sliceAlong(kb, kl, whole, 1, block.colStart, grid.keyTile);
+                Value slot = tensor::ExtractSliceOp::create(
+                    kb, kl, whole, kOffsets, kSizes, kStrides);
+                Value sum = accumulateOverQueries(kb, kl, in, w, x, slot);
+                return tensor::InsertSliceOp::create(kb, kl, sum, whole,
+                                                     kOffsets, kSizes, kStrides)
+                    .getResult();
+              };
+              Value dk = addToKeys(state[1], dS, queries);
+              Value dv = addToKeys(state[2], probs, outGrad);
+              scf::YieldOp::create(kb, kl, ValueRange{dq, dk, dv});
             });
+        // Rows [rowFloor, rowStart + qTile) of the tile: those before
+        // rowFloor came with an earlier tile, and are 0 here.
+        Value skipped = arith::SubIOp::create(qb, ql, rowFloor, rowStart);
+        Value fresh = arith::SubIOp::create(qb, ql, grid.qTile, skipped);
+        Value rows =
+            extractAlong(qb, ql, keyLoop.getResult(0), 1, skipped, fresh);
+        auto [rowOffsets, rowSizes, rowStrides] =
+            sliceAlong(qb, ql, carried[0], 1, rowFloor, fresh);
+        Value updated = tensor::InsertSliceOp::create(
+            qb, ql, rows, carried[0], rowOffsets, rowSizes, rowStrides);
         scf::YieldOp::create(
             qb, ql,
-            tensor::InsertSliceOp::create(qb, ql, keyLoop.getResult(0),
-                                          carried[0], offsets, sizes, strides)
-                .getResult());
+            ValueRange{updated, keyLoop.getResult(1), keyLoop.getResult(2)});
       });
-  return queryLoop.getResult(0);
-}
-
-/// dK [b, j, kv, d] and dV [b, j, kv, e]: for each key tile, the sums over
-/// query tiles (from the first that sees it) of dS^T Q and P^T dO (rows a
-/// repeated last tile holds twice are masked).
-static std::pair<Value, Value>
-buildKeyValueGradients(OpBuilder &b, Location loc, const AttentionInputs &in,
-                       const TileGrid &grid, const BackwardInputs &bw,
-                       int64_t headDim) {
-  FloatType compute = in.compute;
-  OpFoldResult kvHeads = b.getIndexAttr(in.numKVHeads);
-  Value dK = createEmpty(
-      b, loc, {in.batch, in.attended, kvHeads, b.getIndexAttr(headDim)},
-      compute);
-  Value dV = createEmpty(
-      b, loc, {in.batch, in.attended, kvHeads, b.getIndexAttr(in.valueHeadDim)},
-      compute);
-  auto keyLoop = scf::ForOp::create(
-      b, loc, grid.zero, grid.numTiles(b, loc, grid.attended, grid.keyTile),
-      grid.one, ValueRange{dK, dV},
-      [&](OpBuilder &kb, Location kl, Value kIndex, ValueRange carried) {
-        Value colStart = grid.colStart(
-            kb, kl, arith::MulIOp::create(kb, kl, kIndex, grid.keyTile));
-        Value keys =
-            extractAlong(kb, kl, in.k, in.keyDim(), colStart, grid.keyTile);
-        Value values =
-            extractAlong(kb, kl, in.v, in.keyDim(), colStart, grid.keyTile);
-        auto [dkOffsets, dkSizes, strides] =
-            sliceAlong(kb, kl, carried[0], 1, colStart, grid.keyTile);
-        auto [dvOffsets, dvSizes, dvStrides] =
-            sliceAlong(kb, kl, carried[1], 1, colStart, grid.keyTile);
-        Value dk0 = zeroedSlice(kb, kl, carried[0], dkOffsets, dkSizes, strides,
-                                compute);
-        Value dv0 = zeroedSlice(kb, kl, carried[1], dvOffsets, dvSizes,
-                                dvStrides, compute);
-        auto queryLoop = scf::ForOp::create(
-            kb, kl, grid.firstQueryTile(kb, kl, in, colStart),
-            grid.numTiles(kb, kl, grid.qLen, grid.qTile), grid.one,
-            ValueRange{dk0, dv0},
-            [&](OpBuilder &qb, Location ql, Value qIndex, ValueRange state) {
-              Value rowFloor = grid.rowFloor(qb, ql, qIndex);
-              Value rowStart = grid.rowStart(qb, ql, rowFloor);
-              Value queries =
-                  extractAlong(qb, ql, in.q, 1, rowStart, grid.qTile);
-              Value outGrad =
-                  extractAlong(qb, ql, bw.outGrad, 1, rowStart, grid.qTile);
-              Value lse =
-                  extractAlong(qb, ql, bw.logSumExp, 3, rowStart, grid.qTile);
-              Value rowDot =
-                  extractAlong(qb, ql, bw.rowDot, 3, rowStart, grid.qTile);
-              Value mask = sliceMask(qb, ql, in, rowStart, grid.qTile, colStart,
-                                     grid.keyTile);
-              Value masked = maskScores(
-                  qb, ql, in,
-                  buildScores(qb, ql, in, queries, keys, grid.scoreSizes), mask,
-                  rowStart, colStart, /*colFloor=*/Value(), rowFloor);
-              auto [probs, dS] = buildBlockGradient(
-                  qb, ql, in, grid, masked, outGrad, values, lse, rowDot);
-              Value dk =
-                  accumulateOverQueries(qb, ql, in, dS, queries, state[0]);
-              Value dv =
-                  accumulateOverQueries(qb, ql, in, probs, outGrad, state[1]);
-              scf::YieldOp::create(qb, ql, ValueRange{dk, dv});
-            });
-        Value newK = tensor::InsertSliceOp::create(
-            kb, kl, queryLoop.getResult(0), carried[0], dkOffsets, dkSizes,
-            strides);
-        Value newV = tensor::InsertSliceOp::create(
-            kb, kl, queryLoop.getResult(1), carried[1], dvOffsets, dvSizes,
-            dvStrides);
-        scf::YieldOp::create(kb, kl, ValueRange{newK, newV});
-      });
-  return {keyLoop.getResult(0), keyLoop.getResult(1)};
+  return {queryLoop.getResult(0), queryLoop.getResult(1),
+          queryLoop.getResult(2)};
 }
 
 /// llm.attention_grad as FlashAttention-2's backward over the tiles of
-/// `grid`: rowsum(dO * O), each row's log-sum-exp, then dQ over query tiles
-/// and dK, dV over key tiles, every block's probabilities recomputed from
+/// `grid`: rowsum(dO * O), each row's log-sum-exp, then one pass over the
+/// blocks for dQ, dK and dV, every block's probabilities recomputed from
 /// its scores and the log-sum-exp. Returns dQ [b, i, kv, g, d], dK
 /// [b, j, kv, d], dV [b, j, kv, e] in the compute type.
 static std::tuple<Value, Value, Value>
@@ -1154,10 +1106,7 @@ buildAttentionGradient(OpBuilder &b, Location loc, AttentionGradOp op,
       {rowsOfOutput, rowsOfOutput, selectDims(context, 5, {0, 1, 2, 3})},
       iterators(4, 1));
   bw.logSumExp = buildLogSumExp(b, loc, in, grid);
-  int64_t headDim = op.getHeadDim();
-  Value dQ = buildQueryGradient(b, loc, in, grid, bw, headDim);
-  auto [dK, dV] = buildKeyValueGradients(b, loc, in, grid, bw, headDim);
-  return {dQ, dK, dV};
+  return buildBlockGradients(b, loc, in, grid, bw, op.getHeadDim());
 }
 
 namespace {
