@@ -69,14 +69,16 @@ def LLMFuseAttention : Pass<"llm-fuse-attention"> {
     lowering is the reference this pass is tested against.
 
     `llm.attention_grad` (the gradient `llm-autodiff` builds) lowers here
-    as FlashAttention-2's backward over the same tiles: rowsum(dO * O), then
-    each row's log-sum-exp (the online softmax without its output), then
-    dQ in a loop over query tiles and dK, dV in a loop over key tiles whose
-    inner loop starts at the first query tile that sees the key tile (with
-    a causal mask). Each block's probabilities are recomputed as
-    exp(s - lse); the rows or keys a repeated last tile holds twice are
-    masked where a sum runs over them. `convert-llm-to-linalg` lowers it
-    with one tile spanning every query and key (the scores materialized).
+    after FlashAttention-2's backward, over the same tiles: rowsum(dO * O),
+    then each row's log-sum-exp (the online softmax without its output),
+    then one loop over query tiles with an inner loop over the key tiles
+    each sees, where a block's probabilities P = exp(s - lse) and
+    dS = P * (dO V^T - rowsum(dO * O)) * scale give dQ += dS K for the
+    query tile and dK += dS^T Q, dV += P^T dO for the key tile (the loops
+    run in order; each block's kernels are the parallel ones). The rows and
+    keys a repeated last tile holds twice are masked, and repeated rows of
+    dQ are not written again. `convert-llm-to-linalg` lowers it with one
+    tile spanning every query and key (the scores materialized).
 
     Runs before `convert-llm-to-linalg` in `llm-lower-to-cpu` (option
     `fuse-attention`, on by default; `llm-compile --fuse-attention=false`).

@@ -342,10 +342,10 @@ def LLM_AttentionGradOp : LLM_Op<"attention_grad",
 
     Lowered like the forward, it either materializes the scores or, with
     `llm-fuse-attention`, recomputes them in [query tile x key tile]
-    blocks (FlashAttention-2's backward): one pass for each row's
-    log-sum-exp, one over query tiles for dQ, one over key tiles for dK and
-    dV, causal tiles above the diagonal skipped. Memory then grows linearly
-    with the sequence.
+    blocks (after FlashAttention-2's backward): one pass for each row's
+    log-sum-exp, then one over the blocks for dQ, dK and dV, causal tiles
+    above the diagonal skipped. Memory then grows linearly with the
+    sequence.
 
     Example:
 
