@@ -976,8 +976,9 @@ static bool dependsOnFloatArgument(Value value) {
 
 /// Scaled dot-product attention (no KV cache), recomputed: S = Q K^T scale
 /// (+ mask, causal), P = softmax(S), O = P V. Then dV = P^T dO,
-/// dP = dO V^T, dS = P * (dP - rowsum(dO * O)) * scale, dQ = dS K,
-/// dK = dS^T Q, with the query heads of a group summed into their KV head.
+/// dP = dO V^T, dS = P * (dP - rowsum(dP * P)) * scale, dQ = dS K,
+/// dK = dS^T Q, with the query heads of a group summed into their KV head
+/// (rowsum(dP * P) = rowsum(dO * O), which the tiled form uses).
 /// Where the mask needs no gradient (none, boolean, or not computed from a
 /// float argument) this is one `llm.attention_grad`, which
 /// llm-fuse-attention lowers in tiles; otherwise the scores are

@@ -372,10 +372,8 @@ void PassStats::runAfterPass(Pass *pass, Operation *op) {
 void PassStats::Counts::add(const Counts &other) {
   ops.ops += other.ops.ops;
   ops.kernels += other.ops.kernels;
-  if (!runs++)
-    bytes = other.bytes;
-  else if (!bytes || !other.bytes ||
-           __builtin_add_overflow(*bytes, *other.bytes, &*bytes))
+  if (!bytes || !other.bytes ||
+      __builtin_add_overflow(*bytes, *other.bytes, &*bytes))
     bytes.reset();
 }
 

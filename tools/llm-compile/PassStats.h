@@ -56,8 +56,8 @@ public:
 
   struct Counts {
     OpCounts ops;
-    std::optional<uint64_t> bytes;
-    int64_t runs = 0;
+    /// Unknown (nullopt) once any count summed in is.
+    std::optional<uint64_t> bytes = 0;
     /// Sums \p other in; the bytes stay known only while all are.
     void add(const Counts &other);
   };

@@ -647,6 +647,27 @@ static Value isMinusInfinity(OpBuilder &b, Location loc, FloatType type,
       floatConstant(b, loc, type, -std::numeric_limits<double>::infinity()));
 }
 
+/// exp(s - r) for scores `s` [b, kv, g, i, j] and a row value `r`
+/// [b, kv, g, i] (a maximum or a log-sum-exp); 0 in a row whose r is -inf
+/// (no key counted).
+static Value expRelativeToRows(OpBuilder &b, Location loc,
+                               const AttentionInputs &in, Value scores,
+                               Value rows, ArrayRef<OpFoldResult> scoreSizes) {
+  MLIRContext *context = b.getContext();
+  FloatType compute = in.compute;
+  return mapInto(b, loc, ValueRange{scores, rows},
+                 {selectDims(context, 5, {0, 1, 2, 3, 4}),
+                  selectDims(context, 5, {0, 1, 2, 3})},
+                 createTemporary(b, loc, in, scoreSizes),
+                 [&](OpBuilder &nb, Location l, ValueRange args) {
+                   Value e = math::ExpOp::create(
+                       nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+                   return arith::SelectOp::create(
+                       nb, l, isMinusInfinity(nb, l, compute, args[1]),
+                       floatConstant(nb, l, compute, 0.0), e);
+                 });
+}
+
 namespace {
 /// One key tile folded into a running row maximum and sum.
 struct OnlineSoftmaxStep {
@@ -674,8 +695,6 @@ static OnlineSoftmaxStep foldKeyTile(OpBuilder &b, Location loc,
                                      ArrayRef<OpFoldResult> scoreSizes) {
   MLIRContext *context = b.getContext();
   FloatType compute = in.compute;
-  AffineMap rows5 = selectDims(context, 5, {0, 1, 2, 3});
-  AffineMap all5 = selectDims(context, 5, {0, 1, 2, 3, 4});
   AffineMap all4 = selectDims(context, 4, {0, 1, 2, 3});
   OnlineSoftmaxStep step;
   Value tileMax = reduceRows(
@@ -703,16 +722,7 @@ static OnlineSoftmaxStep foldKeyTile(OpBuilder &b, Location loc,
               [](OpBuilder &nb, Location l, ValueRange args) {
                 return arith::MaximumFOp::create(nb, l, args[1], args[0]);
               });
-  step.probs =
-      mapInto(b, loc, ValueRange{masked, step.max}, {all5, rows5},
-              createTemporary(b, loc, in, scoreSizes),
-              [&](OpBuilder &nb, Location l, ValueRange args) {
-                Value e = math::ExpOp::create(
-                    nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
-                return arith::SelectOp::create(
-                    nb, l, isMinusInfinity(nb, l, compute, args[1]),
-                    floatConstant(nb, l, compute, 0.0), e);
-              });
+  step.probs = expRelativeToRows(b, loc, in, masked, step.max, scoreSizes);
   step.sum = reduceRows(b, loc, step.probs, scaledSum, /*maximum=*/false);
   return step;
 }
@@ -914,15 +924,7 @@ buildBlockGradient(OpBuilder &b, Location loc, const AttentionInputs &in,
   AffineMap rows5 = selectDims(context, 5, {0, 1, 2, 3});
   AffineMap all5 = selectDims(context, 5, {0, 1, 2, 3, 4});
   Value probs =
-      mapInto(b, loc, ValueRange{masked, logSumExp}, {all5, rows5},
-              createTemporary(b, loc, in, grid.scoreSizes),
-              [&](OpBuilder &nb, Location l, ValueRange args) {
-                Value e = math::ExpOp::create(
-                    nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
-                return arith::SelectOp::create(
-                    nb, l, isMinusInfinity(nb, l, compute, args[1]),
-                    floatConstant(nb, l, compute, 0.0), e);
-              });
+      expRelativeToRows(b, loc, in, masked, logSumExp, grid.scoreSizes);
   // dO V^T has the scores' loops, with v read as k.
   Value probsGrad = buildScores(b, loc, in, outGrad, values, grid.scoreSizes);
   double scale = in.scale;
@@ -1109,50 +1111,64 @@ buildAttentionGradient(OpBuilder &b, Location loc, AttentionGradOp op,
   return buildBlockGradients(b, loc, in, grid, bw, op.getHeadDim());
 }
 
+/// `value` ([b, i, heads split in dims 2..], compute type) with its heads
+/// merged back into one dim and converted to the type of `like`.
+static Value mergeHeads(OpBuilder &b, Location loc, Value value,
+                        RankedTensorType like, FloatType compute) {
+  unsigned rank = cast<RankedTensorType>(value.getType()).getRank();
+  ReassociationIndices heads;
+  for (unsigned d = 2; d < rank; ++d)
+    heads.push_back(d);
+  Value merged = tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get(like.getShape(), compute), value,
+      SmallVector<ReassociationIndices>{{0}, {1}, heads});
+  if (compute == like.getElementType())
+    return merged;
+  return mapElementwise(
+      b, loc, merged, [](OpBuilder &, Location, Value x) { return x; },
+      like.getElementType());
+}
+
 namespace {
+
+/// A lowering of `OpTy` over [qTile x keyTile] blocks of scores (0: the
+/// scores whole).
+template <typename OpTy> struct TiledAttentionPattern : OpRewritePattern<OpTy> {
+  TiledAttentionPattern(MLIRContext *context, int64_t qTile, int64_t keyTile,
+                        PatternBenefit benefit)
+      : OpRewritePattern<OpTy>(context, benefit), qTile(qTile),
+        keyTile(keyTile) {}
+
+protected:
+  int64_t qTile, keyTile;
+};
 
 /// Lowers llm.attention, materializing the scores (tile sizes 0) or as
 /// the tiled online softmax.
-struct AttentionToLinalg : OpRewritePattern<AttentionOp> {
-  AttentionToLinalg(MLIRContext *context, int64_t qTile, int64_t keyTile,
-                    PatternBenefit benefit)
-      : OpRewritePattern(context, benefit), qTile(qTile), keyTile(keyTile) {}
+struct AttentionToLinalg : TiledAttentionPattern<AttentionOp> {
+  using TiledAttentionPattern::TiledAttentionPattern;
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Type elementType = op.getResult().getType().getElementType();
     AttentionInputs in = prepareInputs(rewriter, op);
     Value out = qTile > 0 && keyTile > 0
                     ? buildTiledAttention(rewriter, loc, in, qTile, keyTile)
                     : buildMaterializedAttention(rewriter, loc, in);
 
     // Merge the heads back: [b, i, kv, g, e] -> [b, i, heads * e].
-    auto collapsedType = RankedTensorType::get(
-        op.getResult().getType().getShape(), in.compute);
-    Value collapsed = tensor::CollapseShapeOp::create(
-        rewriter, loc, collapsedType, out,
-        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3, 4}});
-    if (in.compute != elementType)
-      collapsed = mapElementwise(
-          rewriter, loc, collapsed,
-          [](OpBuilder &, Location, Value x) { return x; }, elementType);
-    SmallVector<Value> results = {collapsed};
+    SmallVector<Value> results = {
+        mergeHeads(rewriter, loc, out, op.getResult().getType(), in.compute)};
     results.append(in.updatedCaches);
     rewriter.replaceOp(op, results);
     return success();
   }
-
-private:
-  int64_t qTile, keyTile;
 };
 
 /// Lowers llm.attention_grad: the scores in tiles (llm-fuse-attention) or
 /// whole (tile sizes 0: one tile spans every query and key).
-struct AttentionGradToLinalg : OpRewritePattern<AttentionGradOp> {
-  AttentionGradToLinalg(MLIRContext *context, int64_t qTile, int64_t keyTile,
-                        PatternBenefit benefit)
-      : OpRewritePattern(context, benefit), qTile(qTile), keyTile(keyTile) {}
+struct AttentionGradToLinalg : TiledAttentionPattern<AttentionGradOp> {
+  using TiledAttentionPattern::TiledAttentionPattern;
 
   LogicalResult matchAndRewrite(AttentionGradOp op,
                                 PatternRewriter &rewriter) const override {
@@ -1163,30 +1179,13 @@ struct AttentionGradToLinalg : OpRewritePattern<AttentionGradOp> {
         buildAttentionGradient(rewriter, loc, op, in, qTile > 0 ? qTile : whole,
                                keyTile > 0 ? keyTile : whole);
     // Merge the heads back, in the operands' element types.
-    SmallVector<Value> grads = {dQ, dK, dV}, results;
-    for (auto [grad, like] :
-         llvm::zip(grads, op->getOperands().take_front(3))) {
-      auto type = cast<RankedTensorType>(like.getType());
-      unsigned rank = cast<RankedTensorType>(grad.getType()).getRank();
-      ReassociationIndices heads;
-      for (unsigned d = 2; d < rank; ++d)
-        heads.push_back(d);
-      Value merged = tensor::CollapseShapeOp::create(
-          rewriter, loc, RankedTensorType::get(type.getShape(), in.compute),
-          grad, SmallVector<ReassociationIndices>{{0}, {1}, heads});
-      if (in.compute != type.getElementType())
-        merged = mapElementwise(
-            rewriter, loc, merged,
-            [](OpBuilder &, Location, Value x) { return x; },
-            type.getElementType());
-      results.push_back(merged);
-    }
-    rewriter.replaceOp(op, results);
+    rewriter.replaceOp(
+        op,
+        {mergeHeads(rewriter, loc, dQ, op.getQuery().getType(), in.compute),
+         mergeHeads(rewriter, loc, dK, op.getKey().getType(), in.compute),
+         mergeHeads(rewriter, loc, dV, op.getValue().getType(), in.compute)});
     return success();
   }
-
-private:
-  int64_t qTile, keyTile;
 };
 
 } // namespace
