@@ -19,6 +19,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -45,6 +46,30 @@ static Value zerosLike(OpBuilder &b, Location loc, Value like) {
   Value empty = tensor::EmptyOp::create(
       b, loc, tensor::getMixedSizes(b, loc, like), type.getElementType());
   return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+/// Where \p grad is a loop marked `llm.accumulates` (it adds contributions
+/// into zeros), starts it from \p sum instead: the loop then computes sum +
+/// grad, without a table of zeros or a separate add. \p sum dominates the
+/// loop, which was built after it.
+static LogicalResult startAccumulationAt(Value grad, Value sum) {
+  auto loop = grad.getDefiningOp<scf::ForOp>();
+  if (!loop || !loop->hasAttr(LLMDialect::kAccumulatesAttrName) ||
+      loop.getNumResults() != 1 || !grad.use_empty() ||
+      loop.getInitArgs()[0].getType() != sum.getType())
+    return failure();
+  OpOperand &start = loop.getInitArgsMutable()[0];
+  Value zeros = start.get();
+  start.set(sum);
+  loop->removeAttr(LLMDialect::kAccumulatesAttrName);
+  if (auto fill = zeros.getDefiningOp<linalg::FillOp>();
+      fill && fill->use_empty()) {
+    Value empty = fill.getDpsInits()[0];
+    fill.erase();
+    if (Operation *def = empty.getDefiningOp(); def && def->use_empty())
+      def->erase();
+  }
+  return success();
 }
 
 FailureOr<func::FuncOp> mlir::llm::buildVJP(func::FuncOp forward) {
@@ -110,6 +135,10 @@ FailureOr<func::FuncOp> mlir::llm::buildVJP(func::FuncOp forward) {
     if (grad.getType() != value.getType())
       grad = tensor::CastOp::create(b, loc, value.getType(), grad);
     Value &slot = grads[value];
+    if (slot && succeeded(startAccumulationAt(grad, slot))) {
+      slot = grad;
+      return;
+    }
     slot = slot ? arith::AddFOp::create(b, loc, slot, grad).getResult() : grad;
   };
   for (auto [i, value] : llvm::enumerate(results))
@@ -147,6 +176,9 @@ FailureOr<func::FuncOp> mlir::llm::buildVJP(func::FuncOp forward) {
     returned.push_back(grad ? grad : zerosLike(b, loc, arg));
   }
   func::ReturnOp::create(b, loc, returned);
+  vjp.walk([](scf::ForOp loop) {
+    loop->removeAttr(LLMDialect::kAccumulatesAttrName);
+  });
   return vjp;
 }
 

@@ -165,6 +165,78 @@ static std::optional<NormChain> matchNorm(linalg::GenericOp root) {
   return norm;
 }
 
+/// A value the norm's tiles may overwrite with its output: read whole
+/// (identity map) by the root or the ops fused with it, of the root's
+/// type, computed by an op of the root's block that is not fused (whose
+/// rows the tiles compute), and read by nothing but the fused ops and ops
+/// before the root (none of which takes a view of it). The root's own output
+/// must be a fresh `tensor.empty` its body does not read. Null when there is
+/// none.
+static Value findDeadRows(linalg::GenericOp root,
+                          const DenseSet<Operation *> &fused) {
+  OpOperand &init = root.getDpsInitsMutable()[0];
+  if (!init.get().getDefiningOp<tensor::EmptyOp>() ||
+      root.payloadUsesValueFromOperand(&init))
+    return Value();
+  Block *block = root->getBlock();
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(root.getNumLoops(), root.getContext());
+  for (Operation *op : fused) {
+    auto generic = cast<linalg::GenericOp>(op);
+    for (OpOperand *input : generic.getDpsInputOperands()) {
+      Value rows = input->get();
+      Operation *producer = rows.getDefiningOp();
+      if (rows.getType() != root.getResult(0).getType() ||
+          generic.getMatchingIndexingMap(input) != identity || !producer ||
+          producer->getBlock() != block || isa<tensor::EmptyOp>(producer) ||
+          fused.contains(producer))
+        continue;
+      bool deadAfter = llvm::all_of(rows.getUsers(), [&](Operation *user) {
+        if (fused.contains(user))
+          return true;
+        // A view of the rows would be read through after the root.
+        if (isa<tensor::ExtractSliceOp, tensor::CollapseShapeOp,
+                tensor::ExpandShapeOp, tensor::CastOp>(user))
+          return false;
+        Operation *top = block->findAncestorOpInBlock(*user);
+        return top && top != root && top->isBeforeInBlock(root);
+      });
+      if (deadAfter)
+        return rows;
+    }
+  }
+  return Value();
+}
+
+/// In the tiles of \p forall, whose output starts as \p rows: the slices
+/// of \p rows a tile reads where it then writes its output read the
+/// output's block argument instead, which holds the same values until the
+/// tile writes them. Bufferized, the output then takes the rows' buffer.
+static void readRowsFromDestination(RewriterBase &rewriter,
+                                    scf::ForallOp forall, Value rows) {
+  for (unsigned i = 0, e = forall.getNumResults(); i < e; ++i) {
+    if (forall.getOutputs()[i] != rows)
+      continue;
+    BlockArgument arg = forall.getRegionIterArgs()[i];
+    SmallVector<tensor::ParallelInsertSliceOp> writes;
+    for (Operation *user : arg.getUsers())
+      if (auto insert = dyn_cast<tensor::ParallelInsertSliceOp>(user);
+          insert && insert.getDest() == arg)
+        writes.push_back(insert);
+    if (writes.size() != 1)
+      continue;
+    tensor::ParallelInsertSliceOp write = writes.front();
+    forall.getBody()->walk([&](tensor::ExtractSliceOp read) {
+      if (read.getSource() != rows ||
+          read.getMixedOffsets() != write.getMixedOffsets() ||
+          read.getMixedSizes() != write.getMixedSizes() ||
+          read.getMixedStrides() != write.getMixedStrides())
+        return;
+      rewriter.modifyOpInPlace(read, [&] { read.getSourceMutable().set(arg); });
+    });
+  }
+}
+
 struct LLMFuseNorm : mlir::llm::impl::LLMFuseNormBase<LLMFuseNorm> {
   using Base::Base;
 
@@ -248,6 +320,13 @@ struct LLMFuseNorm : mlir::llm::impl::LLMFuseNormBase<LLMFuseNorm> {
         scf::SCFTilingOptions::LoopType::ForallOp);
     if (inputProducer)
       fused.insert(inputProducer);
+    // Rows nothing reads after the norm (a training step's logits, whose
+    // softmax is the loss gradient) take its output: one buffer, not two.
+    Value overwritten = findDeadRows(root, fused);
+    if (overwritten)
+      rewriter.modifyOpInPlace(
+          root, [&] { root.getDpsInitsMutable()[0].set(overwritten); });
+
     // A statistic also read outside the norm (by a training step's
     // backward) comes out of the tiles too.
     // Decided before tiling, whose slices are users of their own.
@@ -288,6 +367,8 @@ struct LLMFuseNorm : mlir::llm::impl::LLMFuseNormBase<LLMFuseNorm> {
     // off the originals: with those resolved, the originals are dead and
     // go (the greedy driver erases dead ops).
     auto forall = cast<scf::ForallOp>(loop);
+    if (overwritten)
+      readRowsFromDestination(rewriter, forall, overwritten);
     RewritePatternSet patterns(&getContext());
     memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

@@ -443,7 +443,8 @@ struct GeluGradient
 };
 
 /// table[ids]: the rows of dy added into a zero table (scatter-add); ids are
-/// clamped into the table as the lowering does.
+/// clamped into the table as the lowering does. The loop is marked
+/// `llm.accumulates`.
 struct EmbeddingGradient
     : GradientOpInterface::ExternalModel<EmbeddingGradient, EmbeddingOp> {
   LogicalResult buildGradients(Operation *operation, OpBuilder &b,
@@ -502,6 +503,9 @@ struct EmbeddingGradient
               ArrayRef<OpFoldResult>{row, nb.getIndexAttr(0)}, sizes, one);
           scf::YieldOp::create(nb, l, next);
         });
+    // Linear in its start: llm-autodiff may start it from the table's
+    // gradient so far (a tied LM head's) instead of adding the two.
+    loop->setAttr(LLMDialect::kAccumulatesAttrName, b.getUnitAttr());
     operandGrads[0] = loop.getResult(0);
     return success();
   }

@@ -12,10 +12,12 @@
 // whose uses (through view-like ops) stay in the function: not returned
 // (but see `results` below),
 // not yielded, not passed to a call, freed only by `memref.dealloc`s in
-// its own block (which go). Its life runs from the top-level op that is or
-// holds the alloc to the last top-level op that uses it or a view of it; a
-// buffer in a loop (llm-fuse-attention's tiles) thus keeps its bytes for
-// every iteration, and no iteration allocates.
+// its own block (which go). Its life runs from the first top-level op that
+// reads or writes it (views, casts, reshapes and `memref.dim` only compute
+// addresses; bufferization allocates where the sizes are known, often long
+// before the first write) to the last top-level op that uses it or a view
+// of it; a buffer in a loop (llm-fuse-attention's tiles) thus keeps its
+// bytes for every iteration, and no iteration allocates.
 //
 // Sizes may depend on the batch B and the sequence length S, read off the
 // arguments whose `llm.input` names them (input_ids [B, S], labels,
@@ -56,6 +58,8 @@
 
 #include "llvm/ADT/SmallBitVector.h"
 
+#include <algorithm>
+#include <limits>
 #include <map>
 
 namespace mlir::llm {
@@ -355,7 +359,13 @@ static bool isInSequentialLoops(memref::AllocOp alloc, Block &block) {
 static LogicalResult traceUses(memref::AllocOp alloc, Block &block,
                                const DenseMap<Operation *, int64_t> &position,
                                bool allowReturn, Candidate &c) {
-  c.first = c.last = position.lookup(topLevelAncestor(block, alloc));
+  int64_t allocated = position.lookup(topLevelAncestor(block, alloc));
+  c.last = allocated;
+  // The first top-level op that reads or writes the bytes: views and
+  // shapes only compute addresses, so until then the bytes may still hold
+  // another buffer (bufferization allocates where the sizes are known,
+  // often well before the first write).
+  int64_t firstAccess = std::numeric_limits<int64_t>::max();
   SmallVector<Value> worklist = {alloc.getResult()};
   DenseSet<Value> seen;
   while (!worklist.empty()) {
@@ -384,6 +394,10 @@ static LogicalResult traceUses(memref::AllocOp alloc, Block &block,
           user->hasTrait<OpTrait::IsTerminator>())
         return failure();
       c.last = std::max(c.last, position.lookup(top));
+      if (!isa<ViewLikeOpInterface, memref::CastOp, memref::ExpandShapeOp,
+               memref::CollapseShapeOp, memref::ReinterpretCastOp,
+               memref::DimOp>(user))
+        firstAccess = std::min(firstAccess, position.lookup(top));
       // A view of the buffer lives as long as the buffer must.
       if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
         if (view.getViewSource() == value)
@@ -403,6 +417,9 @@ static LogicalResult traceUses(memref::AllocOp alloc, Block &block,
         return failure();
     }
   }
+  c.first = firstAccess == std::numeric_limits<int64_t>::max()
+                ? allocated
+                : std::clamp(firstAccess, allocated, c.last);
   return success();
 }
 

@@ -41,6 +41,26 @@ func.func @g(%ids: tensor<2x3xi64>, %t: tensor<10x4xf32>, %unused: tensor<5xf32>
 
 // -----
 
+// A table used twice (GPT-2's tied embedding and LM head): the lookup's
+// scatter-add starts from the head's weight gradient, already computed,
+// instead of from zeros, and no sum of two tables follows. No loop keeps
+// the llm.accumulates mark.
+
+// CHECK-LABEL: func.func @tied_vjp(
+// CHECK: %[[HEAD:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x3x10xf32>, tensor<2x3x4xf32>) outs(%{{.*}} : tensor<10x4xf32>)
+// CHECK-NOT: linalg.fill {{.*}} -> tensor<10x4xf32>
+// CHECK: %[[TABLE:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[HEAD]]) -> (tensor<10x4xf32>)
+// CHECK-NOT: llm.accumulates
+// CHECK-NOT: arith.addf {{.*}} : tensor<10x4xf32>
+// CHECK: return %{{.*}}, %[[TABLE]] :
+func.func @tied(%ids: tensor<2x3xi64>, %t: tensor<10x4xf32>) -> tensor<2x3x10xf32> {
+  %x = llm.embedding %t[%ids] : (tensor<10x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
+  %y = llm.linear %x, %t : (tensor<2x3x4xf32>, tensor<10x4xf32>) -> tensor<2x3x10xf32>
+  return %y : tensor<2x3x10xf32>
+}
+
+// -----
+
 // llm.kl_div's gradient reaches the student's logits only: (softmax(s / T) -
 // softmax(t / T)) / T per counted position; the teacher's logits and the
 // temperature get zeros.

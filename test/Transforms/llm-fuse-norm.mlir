@@ -77,12 +77,16 @@ func.func @residual(%x: tensor<?x?x64xf32>, %r: tensor<?x?x64xf32>, %g: tensor<6
 
 // -----
 
-// The norm of a projection: the projection stays outside the tiles.
+// The norm of a projection: the projection stays outside the tiles. Nothing
+// reads the projection after the norm, so the tiles write their rows over
+// it (its buffer is the norm's) and read them from there.
 
 // CHECK-LABEL: func.func @projection(
 // CHECK: %[[P:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-// CHECK: scf.forall
-// CHECK: tensor.extract_slice %[[P]]
+// CHECK: scf.forall {{.*}} shared_outs(%[[OUT:.*]] = %[[P]])
+// CHECK-NOT: tensor.extract_slice %[[P]]
+// CHECK: tensor.extract_slice %[[OUT]]
+// CHECK-NOT: tensor.extract_slice %[[P]]
 // CHECK-NOT: "reduction"]} ins(%{{.*}}, %arg1
 // CHECK: scf.forall.in_parallel
 func.func @projection(%x: tensor<?x?x32xf32>, %w: tensor<64x32xf32>, %g: tensor<64xf32>) -> tensor<?x?x64xf32> {
@@ -108,4 +112,38 @@ func.func @projection(%x: tensor<?x?x32xf32>, %w: tensor<64x32xf32>, %g: tensor<
 func.func @softmax(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
   %y = llm.softmax %x : tensor<?x?x64xf32>
   return %y : tensor<?x?x64xf32>
+}
+
+// -----
+
+// A training step's loss gradient: the softmax of the logits, which the loss
+// read before it and nothing reads after, overwrites them. Where the logits
+// are read after the softmax (returned here), it writes rows of its own.
+
+// CHECK-LABEL: func.func @softmax_over_logits(
+// CHECK: %[[L:.*]] = linalg.generic {{.*}} "reduction"]}
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[L]] :
+// CHECK: scf.forall {{.*}} shared_outs(%[[OUT:.*]] = %[[L]])
+// CHECK-NOT: tensor.extract_slice %[[L]]
+// CHECK: tensor.extract_slice %[[OUT]]
+// CHECK-NOT: tensor.extract_slice %[[L]]
+// CHECK: scf.forall.in_parallel
+func.func @softmax_over_logits(%x: tensor<?x?x32xf32>, %w: tensor<64x32xf32>, %labels: tensor<?x?xi64>) -> (tensor<f32>, tensor<?x?x64xf32>) {
+  %l = llm.linear %x, %w : (tensor<?x?x32xf32>, tensor<64x32xf32>) -> tensor<?x?x64xf32>
+  %loss = llm.cross_entropy %l, %labels : (tensor<?x?x64xf32>, tensor<?x?xi64>) -> tensor<f32>
+  %y = llm.softmax %l : tensor<?x?x64xf32>
+  return %loss, %y : tensor<f32>, tensor<?x?x64xf32>
+}
+
+// CHECK-LABEL: func.func @logits_read_after(
+// CHECK: %[[E:.*]] = tensor.empty({{.*}}) : tensor<?x?x64xf32>
+// CHECK: %[[L:.*]] = linalg.generic {{.*}} "reduction"]}
+// CHECK: scf.forall {{.*}} shared_outs(%{{.*}} = %[[E]])
+// CHECK: tensor.extract_slice %[[L]]
+// CHECK: scf.forall.in_parallel
+// CHECK: return %[[L]],
+func.func @logits_read_after(%x: tensor<?x?x32xf32>, %w: tensor<64x32xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+  %l = llm.linear %x, %w : (tensor<?x?x32xf32>, tensor<64x32xf32>) -> tensor<?x?x64xf32>
+  %y = llm.softmax %l : tensor<?x?x64xf32>
+  return %l, %y : tensor<?x?x64xf32>, tensor<?x?x64xf32>
 }

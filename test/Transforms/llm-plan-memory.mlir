@@ -118,6 +118,34 @@ func.func @forward(%ids: memref<?x?xi64>) {
 
 // -----
 
+// A buffer lives from the first op that reads or writes it, not from its
+// allocation: views and shapes only compute addresses. Both buffers are
+// allocated up front, but %b is first written after %a's last read, so
+// they share their 32 bytes per sequence (offset 0 each).
+
+// CHECK: llm.arenas = {forward = {bytes_per_sequence = 64 : i64, fixed_bytes = 0 : i64, left_allocated = 0 : i64, live_bytes = 64 : i64, max_seq = 8 : i64, planned = 2 : i64, result_bytes = 0 : i64, total_bytes = 128 : i64}}
+// CHECK-LABEL: func.func @forward(
+// CHECK-COUNT-2: memref.view %arg1[%c0_{{[0-9]+}}][
+func.func @forward(%ids: memref<?x?xi64>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = memref.dim %ids, %c0 : memref<?x?xi64>
+  %s = memref.dim %ids, %c1 : memref<?x?xi64>
+  %a = memref.alloc(%b, %s) : memref<?x?x2xf32>
+  %later = memref.alloc(%b, %s) : memref<?x?x2xf32>
+  %flat = memref.collapse_shape %later [[0, 1, 2]] : memref<?x?x2xf32> into memref<?xf32>
+  %n = memref.dim %flat, %c0 : memref<?xf32>
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%one : f32) outs(%a : memref<?x?x2xf32>)
+  %x = memref.load %a[%c0, %c0, %c0] : memref<?x?x2xf32>
+  linalg.fill ins(%x : f32) outs(%flat : memref<?xf32>)
+  memref.dealloc %a : memref<?x?x2xf32>
+  memref.dealloc %later : memref<?x?x2xf32>
+  return
+}
+
+// -----
+
 // A tile of a dynamic length (llm-fuse-attention's min(S, 4) keys) is
 // planned at the constant it is clamped to: a [B, S, 4] f32 tile of
 // scores per query row holds 8 x 4 x 4 = 128 bytes per sequence at S = 8
@@ -138,6 +166,9 @@ func.func @forward(%ids: memref<?x?xi64>) {
   %block = memref.alloc(%b, %tile) : memref<?x4x?xf32>
   %zero = arith.constant 0.0 : f32
   linalg.fill ins(%zero : f32) outs(%scores : memref<?x?x?xf32>)
+  linalg.fill ins(%zero : f32) outs(%block : memref<?x4x?xf32>)
+  %first = memref.load %scores[%c0, %c0, %c0] : memref<?x?x?xf32>
+  memref.store %first, %block[%c0, %c0, %c0] : memref<?x4x?xf32>
   %odd = arith.minsi %s, %b : index
   %unbounded = memref.alloc(%odd) : memref<?xf32>
   memref.dealloc %scores : memref<?x?x?xf32>

@@ -264,6 +264,14 @@ def LLMFuseNorm : Pass<"llm-fuse-norm"> {
     tile's own, which `llm-plan-memory` puts on the stack; a norm one row of
     which exceeds `max-tile-bytes` is left as it is.
 
+    Where the rows a tile reads whole (the norm's input, or its fused
+    producer's) are computed in the same block and read by nothing after
+    the norm (no views of them either), the norm writes its output over
+    them: the `scf.forall` starts from those rows, and the tiles read them
+    from its block argument. Bufferized, the output then takes their
+    buffer. A training step's loss gradient, softmax(logits) - onehot, thus
+    overwrites the logits (196 MiB for GPT-2-small at 1024 tokens).
+
     Projections and in-place epilogues (`llm.epilogue`) are never fused
     into the tiles. A standalone softmax matches too: its exponentials,
     their sum and the division share the tiles, while its max (not a sum)
@@ -620,8 +628,10 @@ def LLMPlanMemory : Pass<"llm-plan-memory", "::mlir::ModuleOp"> {
     its intermediate buffers become `memref.view`s of it: `memref.alloc`s
     at the top level or inside `scf.for` loops that do not escape (not
     returned, yielded or passed to a call; freed only by `memref.dealloc`s
-    in their own block, which are removed). A buffer lives from the
-    top-level op that is or holds its allocation to the last top-level op
+    in their own block, which are removed). A buffer lives from the first
+    top-level op that reads or writes it (views, casts, reshapes and
+    `memref.dim` only compute addresses: until its first write, its bytes
+    may still hold a buffer that dies there) to the last top-level op
     that uses it or a view of it, so a buffer allocated in a loop (the
     tiles of `llm-fuse-attention`) serves every iteration.
 

@@ -68,6 +68,13 @@ def LLM_Dialect : Dialect {
     /// the default).
     static constexpr ::llvm::StringLiteral kClassifyTokenAttrName =
         "llm.classify_token";
+    /// Marks a gradient built as an `scf.for` that adds contributions
+    /// into its first iteration argument, started at zeros (an embedding
+    /// table's scatter-add): `llm-autodiff` may start it from the
+    /// gradient accumulated so far instead, which saves a zero table and a
+    /// sum of two tables.
+    static constexpr ::llvm::StringLiteral kAccumulatesAttrName =
+        "llm.accumulates";
   }];
   let useDefaultAttributePrinterParser = 1;
 }

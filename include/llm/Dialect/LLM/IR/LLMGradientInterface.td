@@ -34,7 +34,10 @@ def LLM_GradientOpInterface : OpInterface<"GradientOpInterface"> {
         depend on differentiably). `resultGrads` holds one value per result,
         null for a result no gradient reaches (then its contribution is
         zero). Fails, with a diagnostic, for a form whose gradient is not
-        implemented.
+        implemented. A gradient that adds contributions into a table of
+        zeros may be an `scf.for` whose first iteration argument starts at
+        those zeros, marked `llm.accumulates`: the caller may then start it
+        from another value, the operand's gradient so far.
       }],
       "::llvm::LogicalResult", "buildGradients",
       (ins "::mlir::OpBuilder &":$builder,
