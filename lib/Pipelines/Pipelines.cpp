@@ -109,6 +109,8 @@ void mlir::llm::buildLLMToLinalgPipeline(OpPassManager &pm,
 
 void mlir::llm::buildLinalgToLLVMPipeline(OpPassManager &pm,
                                           const LowerToCPUOptions &options) {
+  // A zero accumulator CSE shared between ops: one each, not one and copies.
+  pm.addNestedPass<func::FuncOp>(createLLMSplitDestinations());
   // Tensors -> buffers. Results come back in buffers the callee allocates.
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;

@@ -74,6 +74,29 @@ def LLMLowerContractionsToVector
   ];
 }
 
+def LLMSplitDestinations
+    : Pass<"llm-split-destinations", "::mlir::func::FuncOp"> {
+  let summary = "Give each op that writes a shared fill of zeros its own";
+  let description = [{
+    Before one-shot bufferization. CSE merges identical `linalg.fill`s on
+    tensors (every projection's zero accumulator of one shape, in a training
+    step's forward and backward alike), so one value becomes the
+    destination of many ops. Bufferized, it is one buffer, filled once, that
+    one op writes in place and the others copy, live from the fill to the
+    last copy: a table of zeros held across the whole step, and a copy per
+    op.
+
+    This pass gives each use that may write such a fill (any use but a
+    destination-style op's input) a clone of the `linalg.fill` and of the
+    `tensor.empty` it fills, placed right before the user (its ancestor in
+    the fill's block). Each destination then bufferizes to its own buffer,
+    filled where it is written, without copies; reads keep the original,
+    which goes when nothing reads it. A fill written once and not read
+    otherwise is left as it is, and so is a `tensor.empty` shared without a
+    fill (nothing reads it: bufferization writes it in place).
+  }];
+}
+
 def LLMPackWeights : Pass<"llm-pack-weights", "::mlir::func::FuncOp"> {
   let summary = "Ask for projection weights in panel-major order";
   let description = [{
