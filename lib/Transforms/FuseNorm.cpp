@@ -181,7 +181,16 @@ static Value findDeadRows(linalg::GenericOp root,
   Block *block = root->getBlock();
   AffineMap identity =
       AffineMap::getMultiDimIdentityMap(root.getNumLoops(), root.getContext());
-  for (Operation *op : fused) {
+  // The root's inputs first, then its producers', latest first: an order
+  // of the block, not of the set's pointers, so that compiles repeat.
+  SmallVector<Operation *> candidates;
+  for (Operation *op : fused)
+    if (op->getBlock() == block)
+      candidates.push_back(op);
+  llvm::sort(candidates, [](Operation *a, Operation *b) {
+    return a != b && b->isBeforeInBlock(a);
+  });
+  for (Operation *op : candidates) {
     auto generic = cast<linalg::GenericOp>(op);
     for (OpOperand *input : generic.getDpsInputOperands()) {
       Value rows = input->get();
