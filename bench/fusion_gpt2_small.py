@@ -11,8 +11,10 @@ with every fusion off: `--fuse-attention=false` (attention materializes its
 [tokens x tokens] scores per head), `--fuse-epilogue=false` (residual adds and
 activations run as loops of their own over the projections' outputs),
 `--fuse-norm=false` (a LayerNorm's statistics and the norm as separate
-passes over the rows) and `--fuse-qkv=false` (GPT-2 has one c_attn: nothing
-to merge). Times the forward and the training step (batch 1, --tokens
+passes over the rows), `--fuse-qkv=false` (GPT-2 has one c_attn: nothing
+to merge) and `--lm-head-chunk=0` (the training step's LM head, loss and
+their gradients as whole-tensor ops over [tokens x vocab] logits, not one
+loop over chunks of rows). Times the forward and the training step (batch 1, --tokens
 tokens) of both builds at each thread count, next to PyTorch's forward and
 its training step (autograd + AdamW, as in bench/train_gpt2_small.py) on the
 same weights and in the same run, with OpenBLAS when it is installed.
@@ -41,7 +43,8 @@ from train_gpt2_small import TorchStep, llm_step  # noqa: E402
 
 BUILDS = (("fused", ()),
           ("unfused", ("--fuse-attention=false", "--fuse-epilogue=false",
-                       "--fuse-norm=false", "--fuse-qkv=false")))
+                       "--fuse-norm=false", "--fuse-qkv=false",
+                       "--lm-head-chunk=0")))
 
 
 def arena_mib(out, entry):

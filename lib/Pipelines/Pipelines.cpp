@@ -69,6 +69,13 @@ contractionSchedule(unsigned vectorBits) {
 void mlir::llm::buildLLMToLinalgPipeline(OpPassManager &pm,
                                          const LowerToCPUOptions &options) {
   pm.addPass(createCanonicalizerPass());
+  if (options.lmHeadChunk > 0) {
+    LLMChunkLMHeadOptions chunk;
+    chunk.rows = options.lmHeadChunk;
+    pm.addNestedPass<func::FuncOp>(createLLMChunkLMHead(chunk));
+  }
+  if (options.recomputeNorms)
+    pm.addNestedPass<func::FuncOp>(createLLMRecomputeNorms());
   if (options.fuseQKV) {
     LLMFuseQKVOptions qkv;
     qkv.gateUp = options.fuseGateUp;

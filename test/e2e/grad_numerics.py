@@ -368,6 +368,39 @@ case("composed block + LM loss", MLP,
       rand(13, 8), 0.5 * rand(16, 8), rand(16), rand(8), rand(8), 0.5 * rand(8, 8)],
      mlp_reference)
 
+case("composed block + LM loss, head in chunks of 2", MLP,
+     [rng.randint(0, 13, size=(2, 5)).astype(np.int64),
+      rng.randint(0, 13, size=(2, 5)).astype(np.int64),
+      rand(13, 8), 0.5 * rand(16, 8), rand(16), rand(8), rand(8), 0.5 * rand(8, 8)],
+     mlp_reference, flags=["--lm-head-chunk=2"])
+
+# llm-chunk-lm-head over chunks of 2 of 5 rows (a partial last chunk): the
+# LM head with a bias, label smoothing and ignored positions; per-position
+# losses (each with its own seed); [rows, classes] logits without a batch.
+LM_LABELS = np.array([[0, 2, 6, 2, 1], [3, 6, 2, 5, 4]], dtype=np.int64)
+for reduction, rows in [("mean", True), ("none", True), ("sum", False)]:
+    lead = (2, 5) if rows else (5,)
+    result = "tensor<f32>" if reduction != "none" else T(*lead)
+    labels_type = "tensor<%sxi64>" % "x".join(str(d) for d in lead)
+    extra = ("{ignore_index = 2 : i64, label_smoothing = 1.0e-01 : f64}" if reduction == "mean"
+             else "{ignore_index = 2 : i64}" if reduction == "none" else "")
+
+    def lm_reference(x, w, b, labels, reduction=reduction):
+        smoothing = 0.1 if reduction == "mean" else 0.0
+        ignore = -100 if reduction == "sum" else 2
+        out = F.cross_entropy((x @ w.T + b).reshape(-1, 7), labels.reshape(-1), ignore_index=ignore,
+                              reduction=reduction, label_smoothing=smoothing)
+        return [out.reshape(labels.shape) if reduction == "none" else out]
+    case("LM head + cross_entropy %s, chunks of 2" % reduction,
+         "func.func @f(%x: {x}, %w: {w} {{llm.param = \"w\"}}, %b: {b} {{llm.param = \"b\"}},\n"
+         "             %y: {lt}) -> {r} {{\n"
+         "  %l = llm.linear %x, %w bias %b : ({x}, {w}, {b}) -> {l}\n"
+         "  %loss = llm.cross_entropy %l, %y reduction {red} {extra} : ({l}, {lt}) -> {r}\n"
+         "  return %loss : {r}\n}}".format(x=T(*lead, 4), w=T(7, 4), b=T(7), l=T(*lead, 7),
+                                         lt=labels_type, r=result, red=reduction, extra=extra),
+         [rand(*lead, 4), rand(7, 4), rand(7), LM_LABELS if rows else LM_LABELS[0]],
+         lm_reference, flags=["--lm-head-chunk=2"])
+
 
 def run(index, name, mlir, inputs, reference, flags):
     folder = os.path.join(WORK, "case%d" % index)

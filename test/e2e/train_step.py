@@ -1,6 +1,11 @@
 """The compiled training step against PyTorch's AdamW, 20 steps.
 
-A last GPT-2 case takes distill_step (llm-compile --train --distill) with a
+GPT-2, LLaMA and BERT run again with the LM head and its loss computed
+over chunks of 3 rows (llm-chunk-lm-head), and GPT-2 once without chunks
+and with the norms kept for the backward (llm-recompute-norms off; every
+other case recomputes them).
+
+A GPT-2 case takes distill_step (llm-compile --train --distill) with a
 wider teacher's logits as soft targets: alpha * T^2 * KL + (1 - alpha) *
 cross-entropy against the same loss in PyTorch.
 
@@ -60,9 +65,12 @@ def make_model(folder, family, *args):
     return models.load_model_dir(folder)
 
 
-def check(family, *args, classes=0, distill=False, pretraining=False):
+def check(family, *args, classes=0, distill=False, pretraining=False, chunk=None,
+          recompute=True):
     label = (family + ("-classify" if classes else "") + ("-distill" if distill else "")
-             + ("-pretrain" if pretraining else ""))
+             + ("-pretrain" if pretraining else "")
+             + ("-chunk%d" % chunk if chunk is not None else "")
+             + ("" if recompute else "-kept-norms"))
     folder = os.path.join(WORK, label)
     if classes:
         args += ("--num-labels", str(classes))
@@ -71,7 +79,9 @@ def check(family, *args, classes=0, distill=False, pretraining=False):
     config, state = make_model(folder, family, *args)
     artifact = folder + ".art"
     subprocess.run([LLM_COMPILE, folder, "-o", artifact, "--train", "--generation=false"]
-                   + (["--distill"] if distill else []),
+                   + (["--distill"] if distill else [])
+                   + (["--lm-head-chunk=%d" % chunk] if chunk is not None else [])
+                   + ([] if recompute else ["--recompute-norms=false"]),
                    check=True, stdout=subprocess.DEVNULL)
     art = llm_artifact.Artifact(artifact)
     teacher = None
@@ -227,6 +237,13 @@ def main():
     ok &= check("bert", classes=3)
     ok &= check("gpt2", distill=True)
     ok &= check("bert", pretraining=True)
+    # The LM head and its loss over chunks of 3 rows (a partial last chunk
+    # in each sequence of 8; by default one chunk of 128 holds a row); and
+    # neither chunked nor with the norms recomputed for the backward.
+    ok &= check("gpt2", chunk=3)
+    ok &= check("llama", "--kv-heads", "2", chunk=3)
+    ok &= check("bert", chunk=3)
+    ok &= check("gpt2", chunk=0, recompute=False)
     print("training steps: " + ("all within tolerance" if ok else "FAILED"))
     return 0 if ok else 1
 

@@ -129,6 +129,16 @@ static cl::opt<bool> fuseNorm(
     "fuse-norm", cl::init(true), cl::cat(compileCategory),
     cl::desc("Compute each norm's statistics and the norm in one pass over "
              "tiles of rows (llm-fuse-norm)"));
+static cl::opt<unsigned> lmHeadChunk(
+    "lm-head-chunk", cl::init(128), cl::cat(compileCategory),
+    cl::desc("Rows per chunk of the LM head, its cross-entropy and their "
+             "gradients in the training step, which then never holds the "
+             "whole logits (llm-chunk-lm-head; 0: off)"));
+static cl::opt<bool> recomputeNorms(
+    "recompute-norms", cl::init(true), cl::cat(compileCategory),
+    cl::desc("In the training step, recompute each norm's output where the "
+             "backward reads it instead of keeping it from the forward "
+             "(llm-recompute-norms)"));
 static cl::opt<int64_t> attentionQueryTile(
     "attention-query-tile", cl::init(64), cl::Hidden, cl::cat(compileCategory),
     cl::desc("Query rows per tile of the fused attention"));
@@ -736,6 +746,8 @@ static LogicalResult compile(MLIRContext &context, llvm::SourceMgr *sourceMgr) {
   pipelineOptions.fuseNorm = fuseNorm;
   pipelineOptions.fuseGateUp = fuseGateUp;
   pipelineOptions.fuseQKV = fuseQKV;
+  pipelineOptions.lmHeadChunk = lmHeadChunk;
+  pipelineOptions.recomputeNorms = recomputeNorms;
   pipelineOptions.attentionQueryTile = attentionQueryTile;
   pipelineOptions.attentionKeyTile = attentionKeyTile;
   if (std::optional<int64_t> bound = modelInfo.getInteger("max_positions"))

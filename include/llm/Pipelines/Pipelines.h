@@ -60,6 +60,18 @@ struct LowerToCPUOptions : public PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::desc("Compute each norm's statistics and the norm in one "
                      "pass over tiles of rows (llm-fuse-norm)"),
       llvm::cl::init(true)};
+  PassOptions::Option<unsigned> lmHeadChunk{
+      *this, "lm-head-chunk",
+      llvm::cl::desc("Rows per chunk of the LM head, its cross-entropy and "
+                     "their gradients, so that a training step never holds "
+                     "the whole logits (llm-chunk-lm-head; 0: off)"),
+      llvm::cl::init(128)};
+  PassOptions::Option<bool> recomputeNorms{
+      *this, "recompute-norms",
+      llvm::cl::desc("Where a backward reads a norm's output, recompute it "
+                     "there instead of keeping it from the forward "
+                     "(llm-recompute-norms)"),
+      llvm::cl::init(true)};
   PassOptions::Option<int64_t> attentionQueryTile{
       *this, "attention-query-tile",
       llvm::cl::desc("Query rows per tile of the fused attention"),

@@ -175,6 +175,81 @@ def LLMFuseElementwiseOps : Pass<"llm-fuse-elementwise-ops"> {
   ];
 }
 
+def LLMChunkLMHead : Pass<"llm-chunk-lm-head", "::mlir::func::FuncOp"> {
+  let summary = "Compute the LM head, its loss and their gradients over "
+                "chunks of rows";
+  let description = [{
+    On the llm dialect, in a function that computes a cross-entropy loss
+    and its gradient (a training step, llm-autodiff's VJPs): the logits
+    `llm.linear %h, %w` are `[rows, classes]` (196 MiB for 1024 tokens of
+    GPT-2), and the softmax's gradient is as large again, though each row
+    only feeds its own row of the loss and of the gradients. The pass
+    matches what llm-autodiff emits for `llm.linear` + `llm.cross_entropy`:
+
+    * the logits, read only by the loss and by one `llm.softmax` over the
+      classes;
+    * the softmax, read only by one all-parallel `linalg.generic` (the
+      softmax's gradient) that reads its other inputs by row (their leading
+      dims are the rows) or not by row at all;
+    * that gradient, read only by `llm.linear` ops (the input gradient,
+      `dl · w`) and by `linalg.generic` sums over its rows into an
+      accumulator that does not vary with them (the weight gradient,
+      `dW += dlᵀ · h`).
+
+    All of them become one `scf.for` nest: over the outer row dims (one
+    row each) and over chunks of `rows` rows of the last. Each iteration
+    projects its rows, adds their loss (reduction `sum`) to a running sum,
+    takes their softmax and its gradient, writes their rows of each input
+    gradient and adds to each weight gradient in place. A `mean` loss is
+    the sum divided by the number of labelled positions after the loop;
+    `none` writes each chunk's losses. The logits and their gradient then
+    exist one chunk at a time; the arithmetic is the same.
+
+    Where the logits have other readers (an eval step returns them), or
+    the loop cannot be placed after all its inputs and before all uses of
+    its results, nothing changes. With `remarks`, each rewrite is reported
+    at the loss.
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"128",
+           "Rows of the logits per chunk">,
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Report each rewrite as a remark">
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def LLMRecomputeNorms : Pass<"llm-recompute-norms", "::mlir::func::FuncOp"> {
+  let summary = "Recompute norm outputs where a backward reads them";
+  let description = [{
+    On the llm dialect, in a function that computes a loss and then its
+    gradient (a training step, llm-autodiff's VJPs): the forward ends at
+    the first op that is or holds an `llm.cross_entropy` or `llm.kl_div`.
+    A `llm.layer_norm` or `llm.rms_norm` before it whose output is read
+    both before and after it (by the next projection, and by that
+    projection's weight gradient) is cloned right before its first reader
+    after it, which and every later reader then read the clone. The
+    norm's own gradient reads its input, so the input is live there
+    anyway: the pass requires the input to be read at or after that point
+    (and the weight and bias to be function arguments or read there too),
+    so that recomputing extends no buffer's life, while the output is no
+    longer held from the forward to the backward (two [S, d] activations
+    per Transformer layer). The cost is one pass of the norm per layer.
+
+    With `remarks`, each recomputed norm is reported.
+  }];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Report each recomputed norm as a remark">
+  ];
+}
+
 def LLMFuseQKV : Pass<"llm-fuse-qkv", "::mlir::func::FuncOp"> {
   let summary = "Merge projections of one input into one over concatenated "
                 "weights";

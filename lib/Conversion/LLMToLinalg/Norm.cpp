@@ -135,6 +135,15 @@ static Value inverseStd(OpBuilder &b, Location loc, Value variance,
                         });
 }
 
+/// Carries a recomputed norm's mark (llm-recompute-norms) to the first
+/// reduction of its lowering: every later op reads that reduction's result,
+/// so CSE cannot fold the recomputed norm into the forward's.
+static void keepRecomputed(Operation *norm, Value firstReduction) {
+  if (Attribute mark = norm->getAttr(LLMDialect::kRecomputedAttrName))
+    firstReduction.getDefiningOp()->setAttr(LLMDialect::kRecomputedAttrName,
+                                            mark);
+}
+
 namespace {
 
 struct LayerNormToLinalg : OpRewritePattern<LayerNormOp> {
@@ -151,6 +160,7 @@ struct LayerNormToLinalg : OpRewritePattern<LayerNormOp> {
                               [](OpBuilder &, Location, Value x, ValueRange) {
                                 return x;
                               });
+    keepRecomputed(op, sum);
     Value mean = divideByCount(rewriter, loc, sum, count);
     Value squares = reduceLastDim(
         rewriter, loc, r, input, mean, compute,
@@ -182,6 +192,7 @@ struct RMSNormToLinalg : OpRewritePattern<RMSNormOp> {
         [](OpBuilder &b, Location l, Value x, ValueRange) {
           return arith::MulFOp::create(b, l, x, x).getResult();
         });
+    keepRecomputed(op, squares);
     Value meanSquare = divideByCount(rewriter, loc, squares, count);
     Value invRms = inverseStd(rewriter, loc, meanSquare,
                               op.getEpsilon().convertToDouble());

@@ -75,6 +75,12 @@ def LLM_Dialect : Dialect {
     /// sum of two tables.
     static constexpr ::llvm::StringLiteral kAccumulatesAttrName =
         "llm.accumulates";
+    /// Unit attribute on a norm `llm-recompute-norms` cloned for the
+    /// backward. Its lowering puts it on the first reduction over the
+    /// input, so that CSE does not fold the recomputation back into the
+    /// forward's norm (which would keep the forward's output alive again).
+    static constexpr ::llvm::StringLiteral kRecomputedAttrName =
+        "llm.recomputed";
   }];
   let useDefaultAttributePrinterParser = 1;
 }
