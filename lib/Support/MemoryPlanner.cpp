@@ -109,9 +109,41 @@ Expected<ArenaPlan> llm::planArena(ArrayRef<BufferRequest> requests) {
       return x.first < y.first;
     return a < b;
   };
+  // Two orders that are not by size, for lives that nest: by the bytes x
+  // steps a buffer occupies, and by birth alone (largest first among
+  // buffers born together).
+  auto largestArea = [&](unsigned a, unsigned b) {
+    const BufferRequest &x = requests[a], &y = requests[b];
+    // Sizes and lives are far below 2^32 steps x 2^32 bytes in practice;
+    // saturate rather than wrap where they are not.
+    auto area = [](const BufferRequest &r) {
+      bool overflow = false;
+      uint64_t steps = r.last - r.first + 1;
+      uint64_t product = SaturatingMultiply(r.size, steps, &overflow);
+      return product;
+    };
+    uint64_t ax = area(x), ay = area(y);
+    if (ax != ay)
+      return ax > ay;
+    return a < b;
+  };
+  auto bornFirst = [&](unsigned a, unsigned b) {
+    const BufferRequest &x = requests[a], &y = requests[b];
+    if (x.first != y.first)
+      return x.first < y.first;
+    if (x.size != y.size)
+      return x.size > y.size;
+    return a < b;
+  };
   ArenaPlan plan = placeGreedily(requests, longestFirst);
-  ArenaPlan other = placeGreedily(requests, firstBorn);
-  return other.arenaBytes < plan.arenaBytes ? other : plan;
+  for (auto order : {function_ref<bool(unsigned, unsigned)>(firstBorn),
+                     function_ref<bool(unsigned, unsigned)>(largestArea),
+                     function_ref<bool(unsigned, unsigned)>(bornFirst)}) {
+    ArenaPlan other = placeGreedily(requests, order);
+    if (other.arenaBytes < plan.arenaBytes)
+      plan = std::move(other);
+  }
+  return plan;
 }
 
 /// The bytes of \p r that do not grow with n, and those that do.
