@@ -172,8 +172,14 @@ std::optional<Group> match(CrossEntropyOp loss) {
     // accumulator does not vary with them.
     AffineMap map = sum.getMatchingIndexingMap(&use);
     SmallVector<unsigned> sumRows;
-    for (unsigned i = 0; i + 1 < rank; ++i)
-      sumRows.push_back(cast<AffineDimExpr>(map.getResult(i)).getPosition());
+    if (map.getNumResults() + 1 < rank)
+      return std::nullopt;
+    for (unsigned i = 0; i + 1 < rank; ++i) {
+      auto dim = dyn_cast<AffineDimExpr>(map.getResult(i));
+      if (!dim)
+        return std::nullopt;
+      sumRows.push_back(dim.getPosition());
+    }
     SmallVector<utils::IteratorType> iterators = sum.getIteratorTypesArray();
     if (llvm::any_of(sumRows, [&](unsigned d) {
           return iterators[d] != utils::IteratorType::reduction;
