@@ -114,13 +114,9 @@ Expected<ArenaPlan> llm::planArena(ArrayRef<BufferRequest> requests) {
   // buffers born together).
   auto largestArea = [&](unsigned a, unsigned b) {
     const BufferRequest &x = requests[a], &y = requests[b];
-    // Sizes and lives are far below 2^32 steps x 2^32 bytes in practice;
-    // saturate rather than wrap where they are not.
+    // Saturating rather than wrapping for huge buffers.
     auto area = [](const BufferRequest &r) {
-      bool overflow = false;
-      uint64_t steps = r.last - r.first + 1;
-      uint64_t product = SaturatingMultiply(r.size, steps, &overflow);
-      return product;
+      return SaturatingMultiply(r.size, uint64_t(r.last - r.first + 1));
     };
     uint64_t ax = area(x), ay = area(y);
     if (ax != ay)
@@ -146,10 +142,7 @@ Expected<ArenaPlan> llm::planArena(ArrayRef<BufferRequest> requests) {
   return plan;
 }
 
-/// The bytes of \p r that do not grow with n, and those that do.
-static uint64_t fixedSize(const BufferRequest &r) {
-  return r.scaled ? 0 : r.size;
-}
+/// The bytes of \p r that grow with n.
 static uint64_t scaledSize(const BufferRequest &r) {
   return r.scaled ? r.size : 0;
 }

@@ -276,13 +276,12 @@ Operation *insertionPoint(const Group &g) {
   return point;
 }
 
-/// The rows [ivs..., start : start + size] of \p value, whose leading
-/// `ivs.size() + 1` dims are the rows.
-Value sliceRows(OpBuilder &b, Location loc, Value value, ValueRange ivs,
-                Value start, Value size) {
-  auto type = cast<RankedTensorType>(value.getType());
-  SmallVector<OpFoldResult> offsets, sizes,
-      strides(type.getRank(), b.getIndexAttr(1));
+/// The offsets and sizes of the rows [ivs..., start : start + size] of
+/// \p full, whose leading `ivs.size() + 1` dims are the rows.
+void rowWindow(OpBuilder &b, Location loc, Value full, ValueRange ivs,
+               Value start, Value size, SmallVectorImpl<OpFoldResult> &offsets,
+               SmallVectorImpl<OpFoldResult> &sizes) {
+  auto type = cast<RankedTensorType>(full.getType());
   for (Value iv : ivs) {
     offsets.push_back(iv);
     sizes.push_back(b.getIndexAttr(1));
@@ -291,9 +290,28 @@ Value sliceRows(OpBuilder &b, Location loc, Value value, ValueRange ivs,
   sizes.push_back(size);
   for (int64_t d = ivs.size() + 1; d < type.getRank(); ++d) {
     offsets.push_back(b.getIndexAttr(0));
-    sizes.push_back(tensor::getMixedSize(b, loc, value, d));
+    sizes.push_back(tensor::getMixedSize(b, loc, full, d));
   }
+}
+
+/// The rows [ivs..., start : start + size] of \p value.
+Value sliceRows(OpBuilder &b, Location loc, Value value, ValueRange ivs,
+                Value start, Value size) {
+  SmallVector<OpFoldResult> offsets, sizes;
+  rowWindow(b, loc, value, ivs, start, size, offsets, sizes);
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
   return tensor::ExtractSliceOp::create(b, loc, value, offsets, sizes, strides);
+}
+
+/// \p chunk written over the rows [ivs..., start : start + size] of
+/// \p into.
+Value insertRows(OpBuilder &b, Location loc, Value chunk, Value into,
+                 ValueRange ivs, Value start, Value size) {
+  SmallVector<OpFoldResult> offsets, sizes;
+  rowWindow(b, loc, into, ivs, start, size, offsets, sizes);
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  return tensor::InsertSliceOp::create(b, loc, chunk, into, offsets, sizes,
+                                       strides);
 }
 
 /// \p type with its leading dims replaced by the chunk's: 1 per outer row
@@ -313,7 +331,7 @@ Value emptyLike(OpBuilder &b, Location loc, Value like) {
       cast<RankedTensorType>(like.getType()).getElementType());
 }
 
-/// A rank-0 tensor of \p type holding zero.
+/// A tensor of the static \p type holding zeros.
 Value zeros(OpBuilder &b, Location loc, RankedTensorType type) {
   Value zero = arith::ConstantOp::create(
       b, loc, b.getFloatAttr(type.getElementType(), 0));
@@ -424,33 +442,13 @@ void chunk(Group &g, Operation *point, int64_t chunkRows) {
         Operation *loss = nb.clone(*g.loss);
         loss->setOperand(0, logits);
         loss->setOperand(1, labels);
-        // Offsets and sizes of the chunk's rows in a tensor of \p type.
-        auto rowSlice = [&](RankedTensorType type,
-                            SmallVectorImpl<OpFoldResult> &offsets,
-                            SmallVectorImpl<OpFoldResult> &sizes) {
-          for (Value iv : outer) {
-            offsets.push_back(iv);
-            sizes.push_back(nb.getIndexAttr(1));
-          }
-          offsets.push_back(start);
-          sizes.push_back(size);
-          for (unsigned d = rowDims; d < type.getRank(); ++d) {
-            offsets.push_back(nb.getIndexAttr(0));
-            sizes.push_back(nb.getIndexAttr(type.getDimSize(d)));
-          }
-        };
-        auto insertRows = [&](Value chunk, Value into) -> Value {
-          auto type = cast<RankedTensorType>(into.getType());
-          SmallVector<OpFoldResult> offsets, sizes;
-          rowSlice(type, offsets, sizes);
-          return tensor::InsertSliceOp::create(
-              nb, l, chunk, into, offsets, sizes,
-              SmallVector<OpFoldResult>(type.getRank(), nb.getIndexAttr(1)));
+        auto insert = [&](Value chunk, Value into) {
+          return insertRows(nb, l, chunk, into, outer, start, size);
         };
         scf::ValueVector yields;
         if (reduction == Reduction::None) {
           loss->getResult(0).setType(chunkType(lossType, rowDims));
-          yields.push_back(insertRows(loss->getResult(0), carried[0]));
+          yields.push_back(insert(loss->getResult(0), carried[0]));
         } else {
           cast<CrossEntropyOp>(loss).setReduction(Reduction::Sum);
           // Added into the carried sum (in place, as bufferization wants a
@@ -495,8 +493,7 @@ void chunk(Group &g, Operation *point, int64_t chunkRows) {
           projection->setOperand(0, dl);
           projection->getResult(0).setType(
               chunkType(cast<RankedTensorType>(op.getType()), rowDims));
-          yields.push_back(
-              insertRows(projection->getResult(0), carried[next++]));
+          yields.push_back(insert(projection->getResult(0), carried[next++]));
         }
         for (linalg::GenericOp op : g.reductions) {
           IRMapping sumMapping;
